@@ -1,0 +1,5 @@
+"""``python -m jsonserve``."""
+
+from jsonserve.cli import main
+
+main()

@@ -1,0 +1,55 @@
+"""Settings: every option of the server in one frozen value.
+
+The CLI and the testing helpers build a :class:`Settings`; layers below ``service`` never read it,
+they receive plain constructor arguments.
+
+Example:
+    >>> Settings(source="db.json", port=3001).port
+    3001
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Compat = Literal["0.17", "1"]
+
+DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_MAX_PAGE_SIZE = 1000
+MAX_DELAY_MS = 60_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Server options (see ``jsonserve --help``)."""
+
+    source: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 3000
+    watch: bool | None = None
+    static_dir: Path | None = None
+    no_static: bool = False
+    read_only: bool = False
+    delay_ms: int = 0
+    base: str = ""
+    routes: dict[str, str] = field(default_factory=dict)
+    id_field: str = "id"
+    fk_suffix: str = "Id"
+    compat: Compat = "0.17"
+    cors_origins: tuple[str, ...] | None = ("*",)
+    max_body: int = DEFAULT_MAX_BODY
+    max_depth: int = 64
+    max_page_size: int = DEFAULT_MAX_PAGE_SIZE
+    quiet: bool = False
+
+    @property
+    def watching(self) -> bool:
+        """Whether the data file is watched: ``--watch``, or by default under ``--compat 1``."""
+        return self.compat == "1" if self.watch is None else self.watch
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with some options changed."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

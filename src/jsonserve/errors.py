@@ -1,0 +1,118 @@
+"""The domain error hierarchy.
+
+Every error carries a stable ``code`` (the same string appears in REST problem bodies, and later in
+GraphQL ``extensions.code`` and WebSocket error frames). No HTTP status lives here: the web layer
+maps classes to statuses in one table.
+
+Example:
+    >>> raise NotFound("no post with id 7")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one part of the input (a query parameter or a body path)."""
+
+    path: str
+    message: str
+    code: str
+
+
+class JsonServeError(Exception):
+    """Base class of every error a client can cause."""
+
+    code = "error"
+
+    def __init__(self, detail: str, errors: Sequence[FieldError] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = tuple(errors)
+
+
+class NotFound(JsonServeError):
+    """The resource or record does not exist."""
+
+    code = "not_found"
+
+
+class BadRequest(JsonServeError):
+    """The request is malformed."""
+
+    code = "bad_request"
+
+
+class QueryError(BadRequest):
+    """A query parameter is unknown or malformed."""
+
+    code = "invalid_query"
+
+
+class BodyError(BadRequest):
+    """The request body is not acceptable JSON."""
+
+    code = "invalid_body"
+
+
+class InvalidId(BadRequest):
+    """A client-supplied id is not an integer or a short string."""
+
+    code = "invalid_id"
+
+
+class Conflict(JsonServeError):
+    """The write collides with existing data (for example a duplicate id)."""
+
+    code = "conflict"
+
+
+class PreconditionFailed(JsonServeError):
+    """An ``If-Match`` precondition does not hold."""
+
+    code = "precondition_failed"
+
+
+class MethodNotAllowed(JsonServeError):
+    """The method is not supported on this route."""
+
+    code = "method_not_allowed"
+
+    def __init__(self, detail: str, allow: Sequence[str]) -> None:
+        super().__init__(detail)
+        self.allow = tuple(allow)
+
+
+class ReadOnly(JsonServeError):
+    """The server runs with ``--read-only``."""
+
+    code = "read_only"
+
+
+class PayloadTooLarge(JsonServeError):
+    """The body is larger than the configured limit."""
+
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(JsonServeError):
+    """A write whose body is not ``application/json``."""
+
+    code = "unsupported_media_type"
+
+
+class StorageUnavailable(JsonServeError):
+    """The storage cannot accept writes now (I/O failure, damaged external edit)."""
+
+    code = "storage_unavailable"
+
+
+class StorageCorrupt(Exception):
+    """A data file cannot be loaded; the server refuses to start (never a client error)."""
+
+
+class StorageLocked(Exception):
+    """Another process already serves this data file."""

@@ -1,0 +1,189 @@
+"""The reference semantics of a :class:`Query` over in-memory records.
+
+SQL backends compile the same rules; a differential test keeps them equal. The rules:
+
+* a field that is missing never matches any condition (a typo matches nothing);
+* ``eq``/``ne``/``in`` compare the query text with the stored value by the stored value's type:
+  strings exactly, numbers numerically, booleans as ``true``/``false``, null as ``null``;
+* ``lt``/``lte``/``gt``/``gte`` compare numbers numerically and strings by code point; other types
+  never match;
+* ``contains``/``startsWith``/``endsWith`` are case-insensitive and match strings only;
+* ``like`` is a case-insensitive RE2 search over the text of a scalar;
+* ``q`` is a case-insensitive substring over every scalar, recursing; falsy values never match.
+
+Example:
+    >>> from jsonserve.query.model import Condition, Op
+    >>> matches({"id": 1}, Condition(("id",), Op.EQ, "1"))
+    True
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from jsonserve._types import JSONValue, Record
+from jsonserve.query.model import AllOf, AnyOf, Condition, Node, Op, Page, PageRequest, Query, Slice, SortKey, TextSearch
+from jsonserve.query.text import compile_pattern, to_number, to_text
+
+MISSING: Any = object()
+_ORDER: dict[Op, Callable[[Any, Any], bool]] = {
+    Op.LT: operator.lt,
+    Op.LTE: operator.le,
+    Op.GT: operator.gt,
+    Op.GTE: operator.ge,
+}
+
+
+def lookup(record: JSONValue, path: tuple[str, ...]) -> Any:  # noqa: ANN401 - any JSON value or MISSING
+    """The value at a dotted path, or :data:`MISSING`."""
+    value: Any = record
+    for part in path:
+        if isinstance(value, dict):
+            value = value.get(part, MISSING)
+        elif isinstance(value, list) and part.isdecimal() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return MISSING
+        if value is MISSING:
+            return MISSING
+    return value
+
+
+def matches(record: Record, node: Node) -> bool:
+    """Whether ``record`` satisfies the filter tree ``node``."""
+    if isinstance(node, Condition):
+        return _condition(lookup(record, node.path), node)
+    if isinstance(node, AllOf):
+        return all(matches(record, child) for child in node.items)
+    if isinstance(node, AnyOf):
+        return any(matches(record, child) for child in node.items)
+    return _search(record, node.text.lower())
+
+
+def equals(stored: Any, text: str) -> bool:  # noqa: ANN401
+    """Loose typed equality of a stored value and a query text."""
+    if isinstance(stored, str):
+        return stored == text
+    if isinstance(stored, bool) or stored is None:
+        return to_text(stored) == text
+    if isinstance(stored, int | float):
+        number = to_number(text)
+        return number is not None and stored == number
+    return False
+
+
+def _condition(stored: Any, node: Condition) -> bool:  # noqa: ANN401
+    if stored is MISSING:
+        return False
+    op, value = node.op, node.value
+    if op is Op.EQ:
+        return equals(stored, value)  # type: ignore[arg-type]
+    if op is Op.NE:
+        return not equals(stored, value)  # type: ignore[arg-type]
+    if op is Op.IN:
+        return any(equals(stored, item) for item in value)
+    if op in _ORDER:
+        return _compare(stored, value, _ORDER[op])  # type: ignore[arg-type]
+    if op is Op.LIKE:
+        return _is_scalar(stored) and stored is not None and compile_pattern(value).search(to_text(stored)) is not None
+    return _string_test(stored, value, op)  # type: ignore[arg-type]
+
+
+def _compare(stored: Any, text: str, compare: Callable[[Any, Any], bool]) -> bool:  # noqa: ANN401
+    if isinstance(stored, bool):
+        return False
+    if isinstance(stored, int | float):
+        number = to_number(text)
+        return number is not None and compare(stored, number)
+    if isinstance(stored, str):
+        return compare(stored, text)
+    return False
+
+
+def _string_test(stored: Any, text: str, op: Op) -> bool:  # noqa: ANN401
+    if not isinstance(stored, str):
+        return False
+    haystack, needle = stored.lower(), text.lower()
+    if op is Op.CONTAINS:
+        return needle in haystack
+    if op is Op.STARTS_WITH:
+        return haystack.startswith(needle)
+    return haystack.endswith(needle)
+
+
+def _is_scalar(value: Any) -> bool:  # noqa: ANN401
+    return not isinstance(value, dict | list)
+
+
+def _search(value: Any, needle: str) -> bool:  # noqa: ANN401
+    if isinstance(value, dict):
+        return any(_search(item, needle) for item in value.values())
+    if isinstance(value, list):
+        return any(_search(item, needle) for item in value)
+    if value is None or value is False or value == "" or (not isinstance(value, bool) and value == 0):
+        return False
+    return needle in to_text(value).lower()
+
+
+def sort_key(path: tuple[str, ...]) -> Callable[[Record], tuple[int, Any]]:
+    """A key function giving a total order across types.
+
+    Ascending: numbers, then strings (by code point), booleans, objects and arrays (as JSON text),
+    null, and last the records that lack the field.
+    """
+
+    def key(record: Record) -> tuple[int, Any]:
+        value = lookup(record, path)
+        if value is MISSING:
+            return (5, 0)
+        if value is None:
+            return (4, 0)
+        if isinstance(value, bool):
+            return (2, value)
+        if isinstance(value, int | float):
+            return (0, value)
+        if isinstance(value, str):
+            return (1, value)
+        return (3, repr(value))
+
+    return key
+
+
+def sort_records(records: list[Record], keys: Iterable[SortKey]) -> list[Record]:
+    """Stable multi-key sort (applied from the last key to the first)."""
+    result = list(records)
+    for sort in reversed(tuple(keys)):
+        result.sort(key=sort_key(sort.path), reverse=sort.descending)
+    return result
+
+
+def window(records: list[Record], spec: Slice | PageRequest | None) -> list[Record]:
+    """Apply a slice or a page to already filtered and sorted records."""
+    if spec is None:
+        return records
+    if isinstance(spec, Slice):
+        return records[spec.start : spec.stop]
+    number = clamp_page(spec, len(records))
+    start = (number - 1) * spec.size
+    return records[start : start + spec.size]
+
+
+def clamp_page(spec: PageRequest, total: int) -> int:
+    """The page number actually served: json-server 1.x clamps to ``1..pages``."""
+    pages = page_count(spec, total)
+    return max(1, min(spec.number, pages))
+
+
+def page_count(spec: PageRequest, total: int) -> int:
+    """How many pages of ``spec.size`` records ``total`` records make."""
+    return -(-total // spec.size)
+
+
+def run(records: Iterable[Record], query: Query) -> Page:
+    """Filter, sort and window ``records`` as ``query`` says (the reference implementation)."""
+    selected = [record for record in records if matches(record, query.where)]
+    if query.sort:
+        selected = sort_records(selected, query.sort)
+    return Page(window(selected, query.window), len(selected))

@@ -1,0 +1,118 @@
+"""The frozen, transport-free query model that both json-server dialects parse into.
+
+Values are kept as the text the client sent (``_where`` values are turned into the same text), and
+the evaluator compares them with the stored value's own type: ``"1"`` matches the number ``1`` and
+the string ``"1"`` alike. That one rule serves 0.17 (``String(item.field) === value``) and fixes 1.x
+(which could not match numeric-looking strings).
+
+Example:
+    >>> Query("posts", where=AllOf((Condition(("views",), Op.GT, "100"),)), sort=(SortKey(("views",), True),))
+    ... # doctest: +ELLIPSIS
+    Query(collection='posts', ...)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeAlias
+
+from jsonserve._types import Record
+
+Path: TypeAlias = tuple[str, ...]
+
+
+class Op(StrEnum):
+    """Filter operators (1.x names; 0.17's ``_gte``/``_lte``/``_ne``/``_like`` map onto them)."""
+
+    EQ = "eq"
+    NE = "ne"
+    LT = "lt"
+    LTE = "lte"
+    GT = "gt"
+    GTE = "gte"
+    IN = "in"
+    CONTAINS = "contains"
+    STARTS_WITH = "startsWith"
+    ENDS_WITH = "endsWith"
+    LIKE = "like"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``path op value``; ``value`` is a tuple of texts for ``in``, else one text."""
+
+    path: Path
+    op: Op
+    value: str | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TextSearch:
+    """json-server's ``q``: a case-insensitive substring anywhere in the record."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Every child matches (an empty ``AllOf`` matches everything)."""
+
+    items: tuple[Node, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """At least one child matches (an empty ``AnyOf`` matches nothing)."""
+
+    items: tuple[Node, ...] = ()
+
+
+Node: TypeAlias = Condition | TextSearch | AllOf | AnyOf
+MATCH_ALL = AllOf()
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One sort key; ``descending`` for ``_order=desc`` or a leading ``-``."""
+
+    path: Path
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Slice:
+    """0.17's ``_start``/``_end``/``_limit``: ``records[start:stop]``."""
+
+    start: int = 0
+    stop: int | None = None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """A page of ``size`` records, numbered from 1."""
+
+    number: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Query:
+    """A list request on one collection: filter, sort, window and joins."""
+
+    collection: str
+    where: Node = MATCH_ALL
+    sort: tuple[SortKey, ...] = ()
+    window: Slice | PageRequest | None = None
+    envelope: bool = False
+    embed: tuple[str, ...] = ()
+    expand: tuple[str, ...] = ()
+    delay_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a windowed find returns: the records and the count before windowing."""
+
+    items: list[Record]
+    total: int

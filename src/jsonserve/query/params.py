@@ -1,0 +1,273 @@
+"""Both json-server query grammars -> one :class:`Query`.
+
+0.17: ``_page _limit _start _end _sort _order _embed _expand q field_gte/_lte/_ne/_like``, repeated
+keys as OR. 1.x: ``field:op=v``, ``_per_page`` (envelope), ``_sort=-a,b``, ``_where`` JSON. Both are
+accepted on every request; ``compat`` only decides what ``_page`` alone returns. Anything unknown
+is a :class:`QueryError` that names the valid choices: a typo never returns the whole collection.
+
+Example:
+    >>> q = parse_params("posts", [("views:gt", "10"), ("_sort", "-views")])
+    >>> q.sort[0].descending
+    True
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from jsonserve.errors import FieldError, QueryError
+from jsonserve.query.model import (
+    AllOf,
+    AnyOf,
+    Condition,
+    Node,
+    Op,
+    PageRequest,
+    Query,
+    Slice,
+    SortKey,
+    TextSearch,
+)
+from jsonserve.query.text import check_pattern, to_text
+
+PAGING = ("_page", "_limit", "_start", "_end", "_per_page")
+RESERVED = frozenset(
+    (*PAGING, "_sort", "_order", "_embed", "_expand", "_where", "_delay", "_dependent", "_", "q")
+)
+# Legacy suffixes (0.17's four, plus the ones 1.x still accepts); longest first so `_lte` wins over `_lt`.
+SUFFIX_OPS = sorted(((f"_{op.value}", op) for op in Op), key=lambda pair: -len(pair[0]))
+OP_NAMES = ", ".join(op.value for op in Op if op is not Op.LIKE)
+DEFAULT_PAGE_SIZE = 10
+MAX_JOINS = 10
+MAX_VALUE_LENGTH = 4096
+MAX_WHERE_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """How to read the parameters: the compat line and the page-size ceiling."""
+
+    compat: str = "0.17"
+    max_page_size: int = 1000
+    max_delay_ms: int = 60_000
+
+
+def parse_params(
+    collection: str, items: Iterable[tuple[str, str]], options: ParseOptions = ParseOptions()
+) -> Query:
+    """Parse the query string pairs of a list (or item) request on ``collection``."""
+    params: dict[str, list[str]] = defaultdict(list)
+    for key, value in items:
+        _check_length(key, value)
+        params[key].append(value)
+    where = _filters(params)
+    return Query(
+        collection=collection,
+        where=where,
+        sort=_sort(params),
+        embed=_names(params, "_embed"),
+        expand=_names(params, "_expand"),
+        delay_ms=_delay(params, options),
+        **_window(params, options),
+    )
+
+
+def parse_dependents(items: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """The ``_dependent`` collections named on a DELETE (repeatable, comma lists allowed)."""
+    names: list[str] = []
+    for key, value in items:
+        if key == "_dependent":
+            names.extend(part for part in value.split(",") if part)
+    return tuple(names)
+
+
+def _check_length(key: str, value: str) -> None:
+    if len(key) > 256 or len(value) > MAX_VALUE_LENGTH:
+        raise QueryError(f"query parameter too long (at most 256 characters for a name, {MAX_VALUE_LENGTH} for a value)")
+
+
+def _filters(params: dict[str, list[str]]) -> Node:
+    nodes: list[Node] = []
+    for key, values in params.items():
+        if key in RESERVED:
+            continue
+        if key.startswith("_"):
+            raise _unknown_param(key)
+        if key == "callback":
+            raise QueryError("JSONP is not supported (`callback`): read the JSON response with CORS instead")
+        nodes.append(_field_filter(key, values))
+    if params.get("q"):
+        nodes.append(TextSearch(params["q"][0]))
+    if params.get("_where"):
+        nodes.append(_where(params["_where"][-1]))
+    return nodes[0] if len(nodes) == 1 else AllOf(tuple(nodes))
+
+
+def _unknown_param(key: str) -> QueryError:
+    valid = ", ".join(sorted(RESERVED - {"_"}))
+    return QueryError(
+        f"unknown query parameter {key!r}; reserved parameters are: {valid}",
+        [FieldError(key, "unknown parameter", "unknown_parameter")],
+    )
+
+
+def _field_filter(key: str, values: list[str]) -> Node:
+    path, op = _split_key(key)
+    conditions = [_condition(path, op, value, key) for value in values]
+    if len(conditions) == 1:
+        return conditions[0]
+    # json-server 0.17: a repeated key is an OR, except `_ne`, which is an AND.
+    return AllOf(tuple(conditions)) if op is Op.NE else AnyOf(tuple(conditions))
+
+
+def _split_key(key: str) -> tuple[tuple[str, ...], Op]:
+    if ":" in key:
+        name, _, op_name = key.rpartition(":")
+        try:
+            return _path(name, key), Op(op_name)
+        except ValueError:
+            raise QueryError(
+                f"unknown operator {op_name!r} in {key!r}; valid operators are: {OP_NAMES} (and _like)",
+                [FieldError(key, "unknown operator", "unknown_operator")],
+            ) from None
+    for suffix, op in SUFFIX_OPS:
+        if key.endswith(suffix) and len(key) > len(suffix):
+            return _path(key[: -len(suffix)], key), op
+    return _path(key, key), Op.EQ
+
+
+def _path(name: str, key: str) -> tuple[str, ...]:
+    parts = tuple(name.split("."))
+    if not all(parts):
+        raise QueryError(f"malformed field path in {key!r}", [FieldError(key, "empty path segment", "bad_path")])
+    return parts
+
+
+def _condition(path: tuple[str, ...], op: Op, value: str, key: str) -> Condition:
+    if op is Op.IN:
+        return Condition(path, op, tuple(value.split(",")))
+    if op is Op.LIKE:
+        check_pattern(value, key)
+    return Condition(path, op, value)
+
+
+def _where(raw: str) -> Node:
+    try:
+        tree = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise QueryError("`_where` is not valid JSON", [FieldError("_where", "invalid JSON", "invalid_json")]) from None
+    if not isinstance(tree, dict):
+        raise QueryError("`_where` must be a JSON object", [FieldError("_where", "not an object", "invalid_where")])
+    return _where_object(tree, (), 0)
+
+
+def _where_object(tree: dict[str, object], prefix: tuple[str, ...], depth: int) -> Node:
+    if depth > MAX_WHERE_DEPTH:
+        raise QueryError("`_where` is nested too deeply")
+    nodes: list[Node] = []
+    for key, value in tree.items():
+        if key in ("or", "and") and not prefix:
+            nodes.append(_where_group(key, value, depth))
+        elif isinstance(value, dict) and value and all(name in Op.__members__.values() for name in value):
+            nodes.extend(_where_ops(prefix + (key,), value))
+        elif isinstance(value, dict):
+            nodes.append(_where_object(value, prefix + (key,), depth + 1))
+        else:
+            nodes.append(Condition(prefix + (key,), Op.EQ, _where_text(value)))
+    return nodes[0] if len(nodes) == 1 else AllOf(tuple(nodes))
+
+
+def _where_group(key: str, value: object, depth: int) -> Node:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise QueryError(f"`_where` {key!r} must be a list of objects")
+    children = tuple(_where_object(item, (), depth + 1) for item in value)
+    return AnyOf(children) if key == "or" else AllOf(children)
+
+
+def _where_ops(path: tuple[str, ...], ops: dict[str, object]) -> list[Node]:
+    nodes: list[Node] = []
+    for name, value in ops.items():
+        op = Op(name)
+        if op is Op.IN:
+            items = value if isinstance(value, list) else [value]
+            nodes.append(Condition(path, op, tuple(_where_text(item) for item in items)))
+        else:
+            nodes.append(_condition(path, op, _where_text(value), "_where"))
+    return nodes
+
+
+def _where_text(value: object) -> str:
+    if isinstance(value, dict | list):
+        raise QueryError("`_where` values must be strings, numbers, booleans or null")
+    return to_text(value)  # type: ignore[arg-type]
+
+
+def _sort(params: dict[str, list[str]]) -> tuple[SortKey, ...]:
+    fields = [name for value in params.get("_sort", ()) for name in value.split(",") if name]
+    orders = [order for value in params.get("_order", ()) for order in value.split(",") if order]
+    for order in orders:
+        if order.lower() not in ("asc", "desc"):
+            raise QueryError(f"`_order` takes asc or desc, not {order!r}")
+    keys = []
+    for index, name in enumerate(fields):
+        descending = name.startswith("-")
+        name = name.removeprefix("-")
+        if index < len(orders) and orders[index].lower() == "desc":
+            descending = not descending
+        keys.append(SortKey(_path(name, "_sort"), descending))
+    return tuple(keys)
+
+
+def _names(params: dict[str, list[str]], key: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(name for value in params.get(key, ()) for name in value.split(",") if name))
+    if len(names) > MAX_JOINS:
+        raise QueryError(f"at most {MAX_JOINS} names in `{key}`")
+    return names
+
+
+def _delay(params: dict[str, list[str]], options: ParseOptions) -> int | None:
+    if "_delay" not in params:
+        return None
+    return _integer(params, "_delay", 0, options.max_delay_ms, clamp=False)
+
+
+def _window(params: dict[str, list[str]], options: ParseOptions) -> dict[str, object]:
+    limit_max = options.max_page_size
+    page = _integer(params, "_page", 1, None)
+    per_page = _integer(params, "_per_page", 1, limit_max)
+    limit = _integer(params, "_limit", 0, limit_max)
+    if page is not None or per_page is not None:
+        size = per_page or limit or DEFAULT_PAGE_SIZE
+        envelope = per_page is not None or options.compat == "1"
+        return {"window": PageRequest(page or 1, size), "envelope": envelope}
+    start = _integer(params, "_start", 0, None)
+    end = _integer(params, "_end", 0, None)
+    if start is None and end is None and limit is None:
+        return {}
+    first = start or 0
+    stop = end if end is not None else (first + limit if limit is not None else None)
+    if limit is not None and stop is not None:
+        stop = min(stop, first + limit)
+    return {"window": Slice(first, stop)}
+
+
+def _integer(params: dict[str, list[str]], key: str, low: int, high: int | None, *, clamp: bool = True) -> int | None:
+    values: Sequence[str] = params.get(key, ())
+    if not values:
+        return None
+    raw = values[-1]
+    if not raw.strip().isdecimal() or len(raw) > 18 or int(raw) < low:
+        raise QueryError(
+            f"`{key}` must be a whole number ≥ {low}, not {raw!r}",
+            [FieldError(key, f"expected an integer ≥ {low}", "invalid_integer")],
+        )
+    value = int(raw)
+    if high is not None and value > high:
+        if not clamp:
+            raise QueryError(f"`{key}` must be at most {high}")
+        value = high
+    return value

@@ -1,0 +1,34 @@
+"""Settings -> a ready (not yet opened) Service: the one place that reads Settings for the data side.
+
+Example:
+    >>> service = build_service(Settings())  # the in-memory demo data
+    >>> type(service.storage).__name__
+    'MemoryStorage'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jsonserve.config import Settings
+from jsonserve.realtime.hub import Hub
+from jsonserve.service.core import Service, ServiceOptions
+from jsonserve.storage.base import Storage
+from jsonserve.storage.demo import demo_data
+from jsonserve.storage.registry import backend_name, load_backend
+
+
+def build_storage(settings: Settings) -> Storage:
+    """The storage backend the source names (imported only when chosen)."""
+    name = backend_name(settings.source)
+    cls = load_backend(name)
+    if name == "memory":
+        return cls(demo_data(), id_field=settings.id_field)  # type: ignore[call-arg]
+    assert settings.source is not None
+    return cls(Path(settings.source), watch=settings.watching, id_field=settings.id_field)  # type: ignore[call-arg]
+
+
+def build_service(settings: Settings, storage: Storage | None = None) -> Service:
+    """A Service over ``storage`` (or the one ``settings.source`` names), with a fresh hub."""
+    options = ServiceOptions(compat=settings.compat, read_only=settings.read_only, fk_suffix=settings.fk_suffix)
+    return Service(storage or build_storage(settings), Hub(), options)

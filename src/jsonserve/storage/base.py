@@ -1,0 +1,124 @@
+"""The one async storage interface every backend implements, and the values it trades in.
+
+Writes are read-modify-write operations that take a ``check`` callable: the backend calls it with
+the current record inside its own atomic section, so ``If-Match`` and similar preconditions can
+never race with another writer. Every write returns the :class:`Change` values it produced, with a
+``seq`` that is monotonic per store (realtime clients will resume from it).
+
+Example:
+    >>> storage = MemoryStorage({"posts": [{"id": 1}]})  # doctest: +SKIP
+    >>> await storage.get("posts", "1")  # doctest: +SKIP
+    {'id': 1}
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from jsonserve._types import JSONValue, Record, RecordId
+from jsonserve.query.model import Page, Query
+
+
+class Kind(enum.StrEnum):
+    """A top-level key of the data: an array of records, or one object."""
+
+    PLURAL = "plural"
+    SINGULAR = "singular"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One committed write: what changed, from what, and its place in the store's order."""
+
+    collection: str
+    action: Literal["created", "updated", "deleted"]
+    id: RecordId | None
+    record: Record | None
+    previous: Record | None
+    seq: int
+    at: float
+
+
+@dataclass(frozen=True)
+class Dependent:
+    """What deleting a parent does to one child collection: delete the children, or null the key."""
+
+    collection: str
+    foreign_key: str
+    delete: bool
+
+
+Check = Callable[[Record | None], None]
+"""Called with the current record (or ``None``) inside the atomic section; raises to abort."""
+
+Dependents = Callable[[str], list[Dependent]]
+"""Given a collection, the child collections to sweep when one of its records is deleted."""
+
+
+def no_check(_current: Record | None) -> None:
+    """A :data:`Check` that accepts anything."""
+
+
+class Storage(ABC):
+    """Async storage of collections (arrays of records) and singular objects."""
+
+    id_field: str = "id"
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Load or connect; raise ``StorageCorrupt`` or ``StorageLocked`` when that is impossible."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Flush everything durable and release files and connections."""
+
+    @abstractmethod
+    def kinds(self) -> dict[str, Kind]:
+        """Every routable top-level name and its kind, in the data's order."""
+
+    @abstractmethod
+    async def count(self, collection: str) -> int:
+        """How many records a collection holds."""
+
+    @abstractmethod
+    async def find(self, query: Query) -> Page:
+        """Filter, sort and window one collection."""
+
+    @abstractmethod
+    async def get(self, collection: str, record_id: str) -> Record | None:
+        """One record by the text of its id (``"1"`` finds the number ``1``)."""
+
+    @abstractmethod
+    async def get_singular(self, name: str) -> Record:
+        """A singular resource's object."""
+
+    @abstractmethod
+    async def dump(self) -> dict[str, JSONValue]:
+        """The whole database as one JSON object (``GET /db``)."""
+
+    @abstractmethod
+    async def create(self, collection: str, record: Record, *, generated_ids: bool = False) -> Change:
+        """Insert a record, keeping a free client id (a taken one is a ``Conflict``) or generating one.
+
+        ``generated_ids`` (json-server 1.x): ignore client ids, generate random string ids.
+        """
+
+    @abstractmethod
+    async def update(
+        self, collection: str, record_id: str, build: Callable[[Record], Record], check: Check = no_check
+    ) -> Change:
+        """Replace a record with ``build(current)``; the id never changes."""
+
+    @abstractmethod
+    async def delete(
+        self, collection: str, record_id: str, dependents: Dependents, check: Check = no_check
+    ) -> list[Change]:
+        """Delete a record and sweep its dependents, atomically; the record's own change comes first."""
+
+    @abstractmethod
+    async def update_singular(self, name: str, build: Callable[[Record], Record], check: Check = no_check) -> Change:
+        """Replace a singular resource's object with ``build(current)``."""

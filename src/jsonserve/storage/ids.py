@@ -1,0 +1,61 @@
+"""Id rules shared by the backends.
+
+A record's id keeps its collection's type: integers auto-increment from a high-water mark that never
+goes down (a deleted maximum is never reused), strings are generated. The text form of an id is its
+key, so ``1`` and ``"1"`` are the same record (json-server 0.17 compared ``String(id)`` too).
+
+Example:
+    >>> id_key(7), id_key("7")
+    ('7', '7')
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+
+from jsonserve._types import JSONValue, RecordId
+from jsonserve.errors import InvalidId
+
+MAX_ID_LENGTH = 200
+INT_LIMIT = 2**63 - 1
+
+IdFactory = Callable[[], str]
+
+
+def random_id() -> str:
+    """An 11-character URL-safe random id, as json-server 1.x generates."""
+    return secrets.token_urlsafe(8)
+
+
+def id_key(value: RecordId) -> str:
+    """The lookup key of an id: its text."""
+    return str(value)
+
+
+def check_client_id(value: JSONValue) -> RecordId:
+    """Validate an id sent in a body: an integer or a short, path-safe, non-empty string."""
+    if isinstance(value, int) and not isinstance(value, bool) and -INT_LIMIT <= value <= INT_LIMIT:
+        return value
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and value.isprintable():
+        if "/" not in value and value.strip() == value:
+            return value
+    raise InvalidId(
+        f"an id must be an integer or a non-empty string of at most {MAX_ID_LENGTH} printable characters without "
+        f"'/' or surrounding spaces, not {_describe(value)}"
+    )
+
+
+def _describe(value: JSONValue) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def max_int(ids: Iterable[JSONValue]) -> int:
+    """The largest integer id among ``ids`` (0 when there is none)."""
+    return max((i for i in ids if isinstance(i, int) and not isinstance(i, bool)), default=0)
+
+
+def all_int(ids: Iterable[JSONValue]) -> bool:
+    """Whether every id is an integer (true for an empty collection: it starts at 1)."""
+    return all(isinstance(i, int) and not isinstance(i, bool) for i in ids)

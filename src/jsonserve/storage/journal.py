@@ -1,0 +1,156 @@
+"""The append-only journal beside a JSON data file, and the lock that keeps one server per file.
+
+Layout (``.db.json.journal``, one JSON object per line)::
+
+    {"meta": {"version": 1, "seq": 120, "high": {"posts": 101}}}     # what the data file holds
+    {"seq": 121, "ops": [["put", "posts", {...}]]}                    # one line per committed write
+    {"seq": 123, "ops": [["del", "posts", 7], ["put", "comments", {...}]]}
+
+A line is one atomic commit: at start a torn last line (a crash mid-append, never acknowledged) is
+dropped. Lines whose seq is not above the meta seq are already in the data file and are skipped.
+
+Example:
+    >>> encode_line(3, [("put", "posts", {"id": 1})])
+    b'{"seq":3,"ops":[["put","posts",{"id":1}]]}\\n'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from jsonserve._types import JSONValue
+from jsonserve.errors import StorageCorrupt, StorageLocked
+from jsonserve.storage.atomic import atomic_write, fsync_dir
+
+Op = tuple[str, str, JSONValue]
+VERSION = 1
+
+
+@dataclass
+class Replay:
+    """What a journal holds: the compacted seq, id high-water marks, and the commits after it."""
+
+    seq: int = 0
+    high: dict[str, int] = field(default_factory=dict)
+    commits: list[tuple[int, list[Op]]] = field(default_factory=list)
+    torn: bool = False
+
+
+def encode_line(seq: int, ops: Iterable[Op]) -> bytes:
+    """One journal line for a commit whose last change has ``seq``."""
+    return orjson.dumps({"seq": seq, "ops": [list(op) for op in ops]}) + b"\n"
+
+
+def encode_meta(seq: int, high: dict[str, int]) -> bytes:
+    """The first line of a fresh journal."""
+    return orjson.dumps({"meta": {"version": VERSION, "seq": seq, "high": high}}) + b"\n"
+
+
+def read_journal(path: Path) -> Replay:
+    """Parse a journal; a missing file is an empty journal, a torn last line is dropped."""
+    replay = Replay()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return replay
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    for index, line in enumerate(lines):
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            if index == len(lines) - 1:
+                replay.torn = True
+                break
+            raise StorageCorrupt(f"{path} is damaged at line {index + 1}; move it aside to start") from None
+        _add_entry(replay, entry, path)
+    return replay
+
+
+def _add_entry(replay: Replay, entry: dict[str, object], path: Path) -> None:
+    if "meta" in entry:
+        meta = entry["meta"]
+        if not isinstance(meta, dict) or meta.get("version") != VERSION:
+            raise StorageCorrupt(f"{path} was written by an unknown version of jsonserve")
+        replay.seq, replay.high = int(meta["seq"]), dict(meta.get("high", {}))
+    elif isinstance(entry.get("seq"), int) and isinstance(entry.get("ops"), list):
+        if entry["seq"] > replay.seq:  # type: ignore[operator]
+            replay.commits.append((entry["seq"], [tuple(op) for op in entry["ops"]]))  # type: ignore[misc, arg-type]
+    else:
+        raise StorageCorrupt(f"{path} holds a line jsonserve does not understand")
+
+
+class Journal:
+    """The open journal file: appends with fsync, swapped atomically at compaction."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def open(self) -> None:
+        """Open (creating if needed) for appending."""
+        existed = self.path.exists()
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if not existed:
+            fsync_dir(self.path.parent)
+
+    def append(self, data: bytes) -> None:
+        """Append and make durable (the 2xx waits for this)."""
+        assert self._fd is not None, "journal not open"
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        os.fdatasync(self._fd)
+
+    def replace(self, seq: int, high: dict[str, int], tail: Iterable[bytes]) -> None:
+        """Start a new journal that says the data file holds everything up to ``seq``, plus ``tail``."""
+        atomic_write(self.path, encode_meta(seq, high) + b"".join(tail))
+        self.close()
+        self.open()
+
+    def close(self) -> None:
+        """Close the file descriptor."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class FileLock:
+    """An exclusive ``flock`` on ``.<name>.lock``: a second server on the same file refuses to start."""
+
+    def __init__(self, path: Path, data_path: Path) -> None:
+        self.path = path
+        self.data_path = data_path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise :class:`StorageLocked` at once."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise StorageLocked(
+                f"{self.data_path} is already being served by another jsonserve (pid {holder}); "
+                "stop it first, or serve a copy of the file"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        """Release the lock."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,299 @@
+"""The ``jsonfile`` backend: the user's JSON file stays the source of truth, writes are durable.
+
+How a write becomes durable (see ``docs/storage.md``):
+
+1. it is applied in memory (atomic on the event loop) and queued as one journal line;
+2. one writer task appends every queued line and fsyncs once (group commit); only then does each
+   write's request get its 2xx — so an acknowledged write survives ``kill -9`` or power loss;
+3. a compactor rewrites the JSON file (temp + fsync + rename + fsync of the folder) within about a
+   second of a write and at shutdown, then starts a new journal. The file therefore always parses.
+
+At start the journal is replayed on top of the file. External edits are noticed (with ``watch``, at
+once; without it, before the next compaction) by the file's signature, so our own writes never
+trigger a reload; an external edit is merged with the writes the file does not hold yet, and an
+invalid edit keeps the last good data and refuses writes until it is fixed — the user's file is
+never overwritten with stale data.
+
+Example:
+    >>> storage = JsonFileStorage(Path("db.json"), watch=True)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from jsonserve._types import JSONValue
+from jsonserve.errors import StorageCorrupt, StorageUnavailable
+from jsonserve.storage.atomic import Signature, atomic_write, remove_stale_temps
+from jsonserve.storage.base import Change
+from jsonserve.storage.ids import IdFactory, random_id
+from jsonserve.storage.journal import FileLock, Journal, Op, encode_line, read_journal
+from jsonserve.storage.memory import MemoryStorage
+from jsonserve.storage.watch import watch_file
+
+log = logging.getLogger("jsonserve.storage")
+
+COMPACT_IDLE = 0.2  # seconds without writes before the file is rewritten
+COMPACT_MAX = 1.0  # ... or at the latest this long after the first unsaved write
+
+
+def read_document(path: Path) -> JSONValue:
+    """Parse a data file, or raise :class:`StorageCorrupt` with a message a person can act on."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise StorageCorrupt(f"{path} does not exist") from None
+    except OSError as error:
+        raise StorageCorrupt(f"{path} cannot be read: {error.strerror}") from None
+    if not raw.strip():
+        raise StorageCorrupt(f"{path} is empty; it must hold a JSON object such as {{\"posts\": []}}")
+    try:
+        return orjson.loads(raw)  # type: ignore[no-any-return]
+    except orjson.JSONDecodeError as error:
+        raise StorageCorrupt(f"{path} is not valid JSON: {error}") from None
+
+
+def encode_document(document: dict[str, JSONValue]) -> bytes:
+    """The file's content: two-space indented like json-server writes it."""
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+class JsonFileStorage(MemoryStorage):
+    """Memory storage made durable by a journal and kept in sync with its JSON file."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        watch: bool = False,
+        id_field: str = "id",
+        id_factory: IdFactory = random_id,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(None, id_field=id_field, id_factory=id_factory, clock=clock)
+        self.path = path.resolve()
+        self.watch = watch
+        self._journal = Journal(self.path.with_name(f".{self.path.name}.journal"))
+        self._lock = FileLock(self.path.with_name(f".{self.path.name}.lock"), self.path)
+        self._queue: list[tuple[bytes, list[Change], asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._unsaved: list[Change] = []  # applied since the data file was last written
+        self._tail: list[tuple[int, bytes]] = []  # journal lines since the last compaction
+        self._saved_seq = 0
+        self._first_unsaved: float | None = None
+        self._last_write = 0.0
+        self._known: Signature | None = None
+        self._failed: str | None = None
+        self._invalid_edit: str | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        self.reloads = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Lock, load the file, replay the journal, and start the writer (and the watcher)."""
+        self._lock.acquire()
+        try:
+            await asyncio.to_thread(self._load_and_replay)
+        except BaseException:
+            self._lock.release()
+            raise
+        self._tasks.append(asyncio.create_task(self._writer(), name="jsonserve-writer"))
+        if self.watch:
+            self._tasks.append(asyncio.create_task(self._watcher(), name="jsonserve-watcher"))
+
+    async def aclose(self) -> None:
+        """Flush queued writes, write the file a last time, and release the lock."""
+        self._closing = True
+        self._wake.set()
+        for task in self._tasks:
+            if task.get_name() == "jsonserve-watcher":
+                task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._journal.close()
+        self._lock.release()
+
+    def _load_and_replay(self) -> None:
+        for stale in remove_stale_temps(self.path):
+            log.info("removed %s left by an interrupted write", stale.name)
+        self._known = Signature.of(self.path)
+        self.load(read_document(self.path))
+        replay = read_journal(self._journal.path)
+        for name, high in replay.high.items():
+            if name in self._tables:
+                self._tables[name].high = max(self._tables[name].high, high)
+        for seq, ops in replay.commits:
+            self._apply_ops(ops)
+            self.seq = max(self.seq, seq)
+        self.seq = max(self.seq, replay.seq)
+        if replay.commits:
+            log.info("replayed %d journaled writes into %s", len(replay.commits), self.path.name)
+        if replay.commits or replay.torn or not self._journal.path.exists():
+            self._save_now()
+        self._journal.open()
+
+    def _apply_ops(self, ops: list[Op]) -> None:
+        for kind, name, value in ops:
+            if kind == "put":
+                self.apply(name, None, value)  # type: ignore[arg-type]
+            else:
+                self.apply(name, value, None)  # type: ignore[arg-type]
+
+    def _save_now(self) -> None:
+        """Synchronous compaction used at start (nothing else runs yet)."""
+        signature = atomic_write(self.path, encode_document(self.document()))
+        self._known = signature
+        self._journal.replace(self.seq, self.high_water(), ())
+        self._saved_seq = self.seq
+
+    # -- the write path ----------------------------------------------------------------------
+
+    async def _commit(self, changes: list[Change]) -> None:
+        if self._failed:
+            self.undo(changes)
+            raise StorageUnavailable(f"writes are refused until restart after an I/O error: {self._failed}")
+        if self._invalid_edit and Signature.of(self.path) != self._known:
+            await self._reload("edited again")
+        if self._invalid_edit:
+            self.undo(changes)
+            raise StorageUnavailable(f"{self.path.name} was edited into invalid JSON; fix the file to allow writes")
+        line = encode_line(changes[-1].seq, [_op(change) for change in changes])
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((line, changes, future))
+        self._unsaved.extend(changes)
+        now = time.monotonic()
+        self._first_unsaved = self._first_unsaved or now
+        self._last_write = now
+        self._wake.set()
+        # Shielded: a client that disconnects must not cancel a write that is already queued.
+        await asyncio.shield(future)
+
+    async def _writer(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._compact_wait())
+            self._wake.clear()
+            if self._queue:
+                await self._flush()
+            if self._compaction_due():
+                await self._compact()
+            if self._closing and not self._queue:
+                if self._unsaved and not self._invalid_edit and not self._failed:
+                    await self._compact()
+                return
+
+    async def _flush(self) -> None:
+        batch, self._queue = self._queue, []
+        data = b"".join(line for line, _, _ in batch)
+        try:
+            await asyncio.to_thread(self._journal.append, data)
+        except OSError as error:
+            self._fail(batch, error)
+            return
+        for line, changes, future in batch:
+            self._tail.append((changes[-1].seq, line))
+            if not future.done():
+                future.set_result(None)
+
+    def _fail(self, batch: list[tuple[bytes, list[Change], asyncio.Future[None]]], error: OSError) -> None:
+        """An append or fsync failed: refuse writes until restart, undo the batch, tell every writer."""
+        self._failed = error.strerror or str(error)
+        log.error("journal write failed (%s); refusing writes until restart", self._failed)
+        batch = batch + self._queue
+        self._queue = []
+        failed = {id(change) for _, changes, _ in batch for change in changes}
+        self._unsaved = [change for change in self._unsaved if id(change) not in failed]
+        for _, changes, _ in reversed(batch):
+            self.undo(changes)
+        for _, _, future in batch:
+            if not future.done():
+                future.set_exception(StorageUnavailable(f"the write could not be made durable: {self._failed}"))
+
+    # -- compaction --------------------------------------------------------------------------
+
+    def _compact_wait(self) -> float | None:
+        if self._first_unsaved is None:
+            return None
+        now = time.monotonic()
+        due = min(self._last_write + COMPACT_IDLE, self._first_unsaved + COMPACT_MAX)
+        return max(0.01, due - now)
+
+    def _compaction_due(self) -> bool:
+        if self._first_unsaved is None or self._invalid_edit or self._failed:
+            return False
+        now = time.monotonic()
+        return now >= min(self._last_write + COMPACT_IDLE, self._first_unsaved + COMPACT_MAX)
+
+    async def _compact(self) -> None:
+        seq, document, high = self.seq, self.document(), self.high_water()
+        try:
+            signature = await asyncio.to_thread(
+                atomic_write, self.path, encode_document(document), self._unchanged_on_disk
+            )
+        except OSError as error:
+            log.error("could not rewrite %s (%s); writes stay safe in the journal", self.path.name, error)
+            self._first_unsaved = time.monotonic()
+            return
+        if signature is None:
+            await self._reload("changed on disk before it was rewritten")
+            return
+        self._known = signature
+        tail = [line for line_seq, line in self._tail if line_seq > seq]
+        try:
+            await asyncio.to_thread(self._journal.replace, seq, high, tail)
+        except OSError as error:
+            log.error("could not start a new journal (%s); the old one stays valid", error)
+            return
+        self._tail = [(s, line) for s, line in self._tail if s > seq]
+        self._unsaved = [change for change in self._unsaved if change.seq > seq]
+        self._saved_seq = seq
+        self._first_unsaved = time.monotonic() if self._unsaved else None
+
+    def _unchanged_on_disk(self) -> bool:
+        return Signature.of(self.path) == self._known
+
+    # -- external edits ------------------------------------------------------------------------
+
+    async def _watcher(self) -> None:
+        async for _ in watch_file(self.path):
+            if Signature.of(self.path) != self._known:
+                await self._reload("edited")
+
+    async def _reload(self, why: str) -> None:
+        """Load the file as edited, then re-apply the writes it does not hold yet."""
+        signature = Signature.of(self.path)
+        try:
+            document = await asyncio.to_thread(read_document, self.path)
+            self.load(document)
+        except StorageCorrupt as error:
+            if self._invalid_edit is None:
+                log.error("%s; keeping the last good data and refusing writes until it is fixed", error)
+            self._invalid_edit = str(error)
+            self._known = signature
+            return
+        for change in self._unsaved:
+            self.apply(change.collection, change.id, change.record)
+        self._known = signature
+        self._invalid_edit = None
+        self.reloads += 1
+        log.info("%s was %s; reloaded (%d unsaved writes kept)", self.path.name, why, len(self._unsaved))
+        if self._unsaved:
+            self._first_unsaved = self._first_unsaved or time.monotonic()
+            self._wake.set()
+
+
+def _op(change: Change) -> Op:
+    if change.record is None:
+        return ("del", change.collection, change.id)
+    return ("put", change.collection, change.record)
+

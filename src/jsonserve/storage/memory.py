@@ -1,0 +1,309 @@
+"""The in-memory backend: the data model every file-based backend builds on.
+
+Records live in insertion-ordered dicts keyed by the text of their id. A write mutates memory
+synchronously (so it is atomic on the event loop), then awaits :meth:`MemoryStorage._commit`, which
+durable subclasses override; if that fails, the write is undone before the error propagates.
+
+Example:
+    >>> import asyncio
+    >>> storage = MemoryStorage({"posts": [{"id": 1, "title": "a"}]})
+    >>> asyncio.run(storage.open())
+    >>> asyncio.run(storage.get("posts", "1"))
+    {'id': 1, 'title': 'a'}
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from jsonserve._types import JSONValue, Record, RecordId
+from jsonserve.errors import Conflict, NotFound, StorageCorrupt
+from jsonserve.query import evaluate
+from jsonserve.query.model import Page, Query
+from jsonserve.storage.base import Change, Check, Dependents, Kind, Storage, no_check
+from jsonserve.storage.ids import IdFactory, all_int, check_client_id, id_key, max_int, random_id
+
+
+@dataclass
+class Table:
+    """One collection: records by id key, and the largest integer id it ever held."""
+
+    records: dict[str, Record] = field(default_factory=dict)
+    high: int = 0
+
+
+class MemoryStorage(Storage):
+    """Collections and singular objects held in memory, loaded from one JSON document."""
+
+    def __init__(
+        self,
+        data: dict[str, JSONValue] | None = None,
+        *,
+        id_field: str = "id",
+        id_factory: IdFactory = random_id,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.id_field = id_field
+        self._initial = data if data is not None else {}
+        self._new_id = id_factory
+        self._clock = clock
+        self._tables: dict[str, Table] = {}
+        self._singulars: dict[str, Record] = {}
+        self._extras: dict[str, JSONValue] = {}
+        self._order: list[str] = []
+        self.seq = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Load the document given to the constructor."""
+        self.load(self._initial)
+
+    async def aclose(self) -> None:
+        """Nothing to release in memory."""
+
+    def load(self, document: object) -> None:
+        """Replace everything with ``document`` (a JSON object), validating it first."""
+        tables, singulars, extras, order = _parse_document(document, self.id_field)
+        for name, table in tables.items():
+            previous = self._tables.get(name)
+            table.high = max(table.high, previous.high if previous else 0)
+        self._tables, self._singulars, self._extras, self._order = tables, singulars, extras, order
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def kinds(self) -> dict[str, Kind]:
+        """Every routable name and its kind, in the document's order."""
+        return {
+            name: Kind.PLURAL if name in self._tables else Kind.SINGULAR
+            for name in self._order
+            if name in self._tables or name in self._singulars
+        }
+
+    async def count(self, collection: str) -> int:
+        """How many records ``collection`` holds."""
+        return len(self._table(collection).records)
+
+    async def find(self, query: Query) -> Page:
+        """Filter, sort and window with the reference evaluator."""
+        return evaluate.run(self._table(query.collection).records.values(), query)
+
+    async def get(self, collection: str, record_id: str) -> Record | None:
+        """One record by the text of its id."""
+        return self._table(collection).records.get(record_id)
+
+    async def get_singular(self, name: str) -> Record:
+        """A singular resource's object."""
+        if name not in self._singulars:
+            raise NotFound(f"no singular resource {name!r}")
+        return self._singulars[name]
+
+    async def dump(self) -> dict[str, JSONValue]:
+        """The whole database in the document's key order."""
+        return self.document()
+
+    def document(self) -> dict[str, JSONValue]:
+        """A shallow snapshot of the data as a JSON object (records are never mutated in place)."""
+        result: dict[str, JSONValue] = {}
+        for name in self._order:
+            if name in self._tables:
+                result[name] = list(self._tables[name].records.values())  # type: ignore[arg-type]
+            elif name in self._singulars:
+                result[name] = self._singulars[name]  # type: ignore[assignment]
+            else:
+                result[name] = self._extras[name]
+        return result
+
+    def high_water(self) -> dict[str, int]:
+        """The largest integer id each collection ever held."""
+        return {name: table.high for name, table in self._tables.items()}
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def create(self, collection: str, record: Record, *, generated_ids: bool = False) -> Change:
+        """Insert ``record``: a free client id is kept, else the next integer (or a random string) is used.
+
+        With ``generated_ids`` (json-server 1.x) a client id is ignored and a random string is generated.
+        """
+        table = self._table(collection)
+        client_id = record.get(self.id_field)
+        if client_id is not None and not generated_ids:
+            record_id = check_client_id(client_id)
+            if id_key(record_id) in table.records:
+                raise Conflict(f"{collection} already has a record with id {record_id!r}")
+        else:
+            record_id = self._next_id(table, prefer_int=not generated_ids)
+        stored = {**{k: v for k, v in record.items() if k != self.id_field}, self.id_field: record_id}
+        change = self._put(collection, stored, None)
+        await self._commit([change])
+        return change
+
+    async def update(
+        self, collection: str, record_id: str, build: Callable[[Record], Record], check: Check = no_check
+    ) -> Change:
+        """Replace a record with ``build(current)``, keeping its id."""
+        current = self._table(collection).records.get(record_id)
+        check(current)
+        if current is None:
+            raise NotFound(f"no record in {collection} with id {record_id!r}")
+        new = build(current)
+        new[self.id_field] = current[self.id_field]
+        change = self._put(collection, new, current)
+        await self._commit([change])
+        return change
+
+    async def delete(
+        self, collection: str, record_id: str, dependents: Dependents, check: Check = no_check
+    ) -> list[Change]:
+        """Delete a record, then sweep its dependents (children first deleted or nulled), atomically."""
+        current = self._table(collection).records.get(record_id)
+        check(current)
+        if current is None:
+            raise NotFound(f"no record in {collection} with id {record_id!r}")
+        changes = list(self._delete_tree(collection, record_id, dependents))
+        await self._commit(changes)
+        return changes
+
+    async def update_singular(self, name: str, build: Callable[[Record], Record], check: Check = no_check) -> Change:
+        """Replace a singular object with ``build(current)``."""
+        current = await self.get_singular(name)
+        check(current)
+        new = build(current)
+        self._singulars[name] = new
+        change = self._change(name, "updated", None, new, current)
+        await self._commit([change])
+        return change
+
+    # -- durability hook -----------------------------------------------------------------------
+
+    async def _commit(self, changes: list[Change]) -> None:
+        """Make applied ``changes`` durable, or undo them and raise; in memory there is nothing to do."""
+
+    def undo(self, changes: list[Change]) -> None:
+        """Revert applied changes, newest first (a failed commit must leave no trace)."""
+        for change in reversed(changes):
+            self.apply(change.collection, change.id, change.previous)
+
+    def apply(self, name: str, record_id: RecordId | None, record: Record | None) -> None:
+        """Set (or, with ``record=None``, remove) one record or a singular object; used by replay."""
+        if name in self._singulars:
+            if record is not None:
+                self._singulars[name] = record
+            return
+        table = self._tables.get(name)
+        if table is None:
+            table = self._tables[name] = Table()
+            self._order.append(name)
+        if record is None:
+            table.records.pop(id_key(record_id), None)  # type: ignore[arg-type]
+            return
+        key = id_key(record[self.id_field])  # type: ignore[arg-type]
+        table.records[key] = record
+        table.high = max(table.high, max_int([record[self.id_field]]))
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _table(self, collection: str) -> Table:
+        table = self._tables.get(collection)
+        if table is None:
+            raise NotFound(f"no collection {collection!r}")
+        return table
+
+    def _next_id(self, table: Table, *, prefer_int: bool) -> RecordId:
+        ids = (record[self.id_field] for record in table.records.values())
+        if prefer_int and all_int(ids):
+            return max(table.high, max_int(r[self.id_field] for r in table.records.values())) + 1
+        while (candidate := self._new_id()) in table.records:
+            continue
+        return candidate
+
+    def _put(self, collection: str, record: Record, previous: Record | None) -> Change:
+        self.apply(collection, record[self.id_field], record)  # type: ignore[arg-type]
+        action: Literal["created", "updated"] = "created" if previous is None else "updated"
+        return self._change(collection, action, record[self.id_field], record, previous)  # type: ignore[arg-type]
+
+    def _change(
+        self,
+        collection: str,
+        action: Literal["created", "updated", "deleted"],
+        record_id: RecordId | None,
+        record: Record | None,
+        previous: Record | None,
+    ) -> Change:
+        self.seq += 1
+        return Change(collection, action, record_id, record, previous, self.seq, self._clock())
+
+    def _delete_tree(self, collection: str, record_id: str, dependents: Dependents) -> Iterator[Change]:
+        pending = [(collection, record_id)]
+        while pending:
+            name, key = pending.pop(0)
+            previous = self._tables[name].records.pop(key, None)
+            if previous is None:
+                continue
+            yield self._change(name, "deleted", previous[self.id_field], None, previous)  # type: ignore[arg-type]
+            for dependent in dependents(name):
+                yield from self._sweep(dependent.collection, dependent.foreign_key, key, dependent.delete, pending)
+
+    def _sweep(self, name: str, fk: str, parent_key: str, delete: bool, pending: list[tuple[str, str]]) -> Iterator[Change]:
+        table = self._tables.get(name)
+        if table is None:
+            return
+        for key, record in list(table.records.items()):
+            if fk not in record or not evaluate.equals(record[fk], parent_key):
+                continue
+            if delete:
+                pending.append((name, key))
+            else:
+                yield self._put(name, {**record, fk: None}, record)
+
+
+def _parse_document(
+    document: object, id_field: str
+) -> tuple[dict[str, Table], dict[str, Record], dict[str, JSONValue], list[str]]:
+    if not isinstance(document, dict):
+        raise StorageCorrupt("the data must be a JSON object whose keys are resources")
+    tables: dict[str, Table] = {}
+    singulars: dict[str, Record] = {}
+    extras: dict[str, JSONValue] = {}
+    for name, value in document.items():
+        if name.startswith("$"):
+            extras[name] = value
+        elif not name or "/" in name or not name.isprintable():
+            raise StorageCorrupt(f"resource name {name!r} cannot be routed (empty, '/' or control characters)")
+        elif isinstance(value, list):
+            tables[name] = _parse_table(name, value, id_field)
+        elif isinstance(value, dict):
+            singulars[name] = value
+        else:
+            raise StorageCorrupt(f"resource {name!r} must be an array or an object, not {type(value).__name__}")
+    return tables, singulars, extras, list(document)
+
+
+def _parse_table(name: str, items: list[JSONValue], id_field: str) -> Table:
+    table = Table()
+    missing: list[Record] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise StorageCorrupt(f"{name}[{index}] is not an object")
+        if item.get(id_field) is None:
+            missing.append(item)
+            continue
+        key = id_key(_stored_id(name, index, item[id_field]))
+        if key in table.records:
+            raise StorageCorrupt(f"{name} has two records with id {item[id_field]!r}")
+        table.records[key] = item
+    table.high = max_int(r[id_field] for r in table.records.values())
+    for item in missing:  # json-server 1.x also gives id-less records an id on load
+        table.high += 1
+        item[id_field] = table.high
+        table.records[id_key(table.high)] = item
+    return table
+
+
+def _stored_id(name: str, index: int, value: JSONValue) -> RecordId:
+    if isinstance(value, bool) or not isinstance(value, int | str | float):
+        raise StorageCorrupt(f"{name}[{index}] has an id that is not a number or a string: {value!r}")
+    return value  # type: ignore[return-value]

@@ -1,0 +1,93 @@
+"""Domain errors -> RFC 9457 problem responses, in one table; nothing a client sends yields a trace."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from jsonserve import errors
+
+log = logging.getLogger("jsonserve.web")
+
+STATUS_BY_ERROR: dict[type[errors.JsonServeError], int] = {
+    errors.NotFound: 404,
+    errors.BadRequest: 400,
+    errors.ReadOnly: 403,
+    errors.MethodNotAllowed: 405,
+    errors.Conflict: 409,
+    errors.PreconditionFailed: 412,
+    errors.PayloadTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
+    errors.StorageUnavailable: 503,
+}
+PROBLEM_TYPE = "application/problem+json"
+CODE_BY_STATUS = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 413: "payload_too_large"}
+
+
+def problem(status: int, detail: str, code: str, extra: dict[str, object] | None = None) -> Response:
+    """A problem+json response."""
+    body: dict[str, object] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    body.update(extra or {})
+    return Response(orjson.dumps(body, option=orjson.OPT_INDENT_2), status, media_type=PROBLEM_TYPE)
+
+
+def status_of(error: errors.JsonServeError) -> int:
+    """The HTTP status for a domain error (its nearest class in the table)."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+    return 400
+
+
+async def domain_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.JsonServeError)
+    extra: dict[str, object] = {}
+    if exc.errors:
+        extra["errors"] = [{"path": e.path, "message": e.message, "code": e.code} for e in exc.errors]
+    response = problem(status_of(exc), exc.detail, exc.code, extra)
+    if isinstance(exc, errors.MethodNotAllowed):
+        response.headers["Allow"] = ", ".join(exc.allow)
+    if isinstance(exc, errors.StorageUnavailable):
+        response.headers["Retry-After"] = "1"
+    return response
+
+
+async def http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = CODE_BY_STATUS.get(exc.status_code, "error")
+    detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else _default_detail(exc.status_code)
+    response = problem(exc.status_code, detail, code)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def server_error(_request: Request, exc: Exception) -> Response:
+    log.error("unexpected error", exc_info=exc)
+    return problem(500, "the server failed to answer this request; it has been logged", "internal_error")
+
+
+def _default_detail(status: int) -> str:
+    if status == 404:
+        return "nothing is served at this path"
+    if status == 405:
+        return "this method is not allowed here"
+    return HTTPStatus(status).description
+
+
+HANDLERS = {
+    errors.JsonServeError: domain_error,
+    HTTPException: http_error,
+    Exception: server_error,
+}

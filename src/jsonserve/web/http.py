@@ -1,0 +1,54 @@
+"""Request and response helpers: JSON rendering with ETags, conditional GETs, bounded JSON bodies."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from jsonserve._types import JSONValue
+from jsonserve.errors import BodyError, PayloadTooLarge, UnsupportedMediaType
+from jsonserve.service import etag_for, etag_matches, parse_body, render
+
+JSON_TYPE = "application/json"
+NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+def json_response(
+    request: Request, payload: JSONValue, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """Pretty JSON with a strong ETag; a matching ``If-None-Match`` on a GET gives 304."""
+    body = render(payload)
+    etag = etag_for(body)
+    all_headers = {**NO_CACHE, "ETag": etag, **(headers or {})}
+    if request.method in ("GET", "HEAD") and status == 200:
+        condition = request.headers.get("if-none-match")
+        if condition is not None and etag_matches(condition, etag):
+            return Response(status_code=304, headers=all_headers)
+    return Response(body, status, headers=all_headers, media_type=JSON_TYPE)
+
+
+def is_json(content_type: str | None) -> bool:
+    """``application/json`` or ``application/<anything>+json``, with any parameters."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == JSON_TYPE or (media.startswith("application/") and media.endswith("+json"))
+
+
+async def read_json(request: Request, max_body: int, max_depth: int) -> dict[str, JSONValue]:
+    """The JSON object a write sends: 415 for other types, 413 past ``max_body`` (never read whole)."""
+    if not is_json(request.headers.get("content-type")):
+        raise UnsupportedMediaType("writes take a JSON body: send Content-Type: application/json")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdecimal():
+            raise BodyError("Content-Length is not a number")
+        if int(declared) > max_body:
+            raise PayloadTooLarge(f"the body is larger than the {max_body}-byte limit")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_body:
+            raise PayloadTooLarge(f"the body is larger than the {max_body}-byte limit")
+        chunks.append(chunk)
+    return parse_body(b"".join(chunks), max_depth=max_depth)

@@ -1,0 +1,200 @@
+"""REST endpoints in json-server's shape: parse, call the Service, respond.
+
+Paths that name no resource fall through to the static folder (or a 404), so ``/css/app.css`` and
+``/posts/1`` can live side by side as they do in json-server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from jsonserve.config import Settings
+from jsonserve.errors import MethodNotAllowed, NotFound
+from jsonserve.query import ParseOptions, Query, parse_dependents, parse_params
+from jsonserve.query.model import PageRequest
+from jsonserve.service import Listing, Service
+from jsonserve.storage import Kind
+from jsonserve.web.http import json_response, read_json
+from jsonserve.web.paging import list_headers, list_payload
+
+PLURAL_ALLOW = ("GET", "HEAD", "POST", "OPTIONS")
+ITEM_ALLOW = ("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")
+NESTED_ALLOW = ("GET", "HEAD", "POST", "OPTIONS")
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class Fallthrough(Response):
+    """Hand the request to another ASGI app (the static folder)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__()
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class Resources:
+    """The endpoints, bound to one service and its settings."""
+
+    service: Service
+    settings: Settings
+    static: ASGIApp | None = None
+
+    @property
+    def parse_options(self) -> ParseOptions:
+        return ParseOptions(self.settings.compat, self.settings.max_page_size)
+
+    # -- /{name} -------------------------------------------------------------------------------
+
+    async def collection(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        kind = self.service.kinds().get(name)
+        if kind is None:
+            return self._not_a_resource(name)
+        if kind is Kind.SINGULAR:
+            return await self._singular(request, name)
+        query = self._query(request, name)
+        await self._delay(query)
+        method = request.method
+        if method in ("GET", "HEAD"):
+            return self._listing(request, await self.service.list(query))
+        if method == "POST":
+            self.service.check_writable(name, Kind.PLURAL)
+            record = await self.service.create(name, await self._body(request))
+            return self._created(request, name, record)
+        return self._options_or_405(method, PLURAL_ALLOW, f"{name} is a collection")
+
+    async def _singular(self, request: Request, name: str) -> Response:
+        method = request.method
+        await self._delay(self._query(request, name))
+        if method in ("GET", "HEAD"):
+            return json_response(request, await self.service.get_singular(name))
+        allow = ("GET", "HEAD", "PUT", "PATCH", "OPTIONS") + (("POST",) if self.settings.compat != "1" else ())
+        if method not in allow or method == "OPTIONS":
+            return self._options_or_405(method, allow, f"{name} is a singular resource")
+        self.service.check_writable(name, Kind.SINGULAR)
+        body, if_match = await self._body(request), request.headers.get("if-match")
+        if method == "PATCH":
+            return json_response(request, await self.service.patch_singular(name, body, if_match))
+        record = await self.service.replace_singular(name, body, if_match)
+        return json_response(request, record, 201 if method == "POST" else 200, self._location(request, name))
+
+    # -- /{name}/{id} --------------------------------------------------------------------------
+
+    async def item(self, request: Request) -> Response:
+        name, record_id = request.path_params["name"], request.path_params["id"]
+        kind = self.service.kinds().get(name)
+        if kind is None:
+            return self._not_a_resource(name)
+        if kind is Kind.SINGULAR:
+            raise NotFound(f"{name} is a singular resource; it has no /{name}/{{id}}")
+        query = self._query(request, name)
+        await self._delay(query)
+        handler = self._item_handlers.get(request.method)
+        if handler is None:
+            return self._options_or_405(request.method, ITEM_ALLOW, f"{name}/{record_id} is a record")
+        return await handler(self, request, name, record_id, query)
+
+    async def _get_item(self, request: Request, name: str, record_id: str, query: Query) -> Response:
+        return json_response(request, await self.service.get(name, record_id, query))
+
+    async def _put_item(self, request: Request, name: str, record_id: str, _query: Query) -> Response:
+        self.service.check_writable(name, Kind.PLURAL)
+        body = await self._body(request)
+        return json_response(request, await self.service.replace(name, record_id, body, request.headers.get("if-match")))
+
+    async def _patch_item(self, request: Request, name: str, record_id: str, _query: Query) -> Response:
+        self.service.check_writable(name, Kind.PLURAL)
+        body = await self._body(request)
+        return json_response(request, await self.service.patch(name, record_id, body, request.headers.get("if-match")))
+
+    async def _delete_item(self, request: Request, name: str, record_id: str, _query: Query) -> Response:
+        dependents = parse_dependents(request.query_params.multi_items())
+        deleted = await self.service.delete(name, record_id, dependents, request.headers.get("if-match"))
+        return json_response(request, deleted if self.settings.compat == "1" else {})
+
+    _item_handlers: ClassVar[dict[str, Callable[..., Awaitable[Response]]]] = {
+        "GET": _get_item,
+        "HEAD": _get_item,
+        "PUT": _put_item,
+        "PATCH": _patch_item,
+        "DELETE": _delete_item,
+    }
+
+    # -- /{name}/{id}/{child} ------------------------------------------------------------------
+
+    async def nested(self, request: Request) -> Response:
+        name, record_id, child = (request.path_params[key] for key in ("name", "id", "child"))
+        kinds = self.service.kinds()
+        if name not in kinds:
+            return self._not_a_resource(name)
+        if kinds.get(name) is not Kind.PLURAL or kinds.get(child) is not Kind.PLURAL:
+            raise NotFound(f"no nested collection /{name}/{{id}}/{child}")
+        query = self._query(request, child)
+        await self._delay(query)
+        if request.method in ("GET", "HEAD"):
+            return self._listing(request, await self.service.list_nested(name, record_id, query))
+        if request.method == "POST":
+            self.service.check_writable(child, Kind.PLURAL)
+            record = await self.service.create_nested(name, record_id, child, await self._body(request))
+            return self._created(request, child, record)
+        return self._options_or_405(request.method, NESTED_ALLOW, f"{name}/{record_id}/{child} is a collection")
+
+    # -- /db -----------------------------------------------------------------------------------
+
+    async def db(self, request: Request) -> Response:
+        if "db" in self.service.kinds():
+            request.path_params["name"] = "db"
+            return await self.collection(request)
+        if request.method not in ("GET", "HEAD"):
+            return self._options_or_405(request.method, ("GET", "HEAD", "OPTIONS"), "/db is read-only")
+        return json_response(request, await self.service.dump())
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _query(self, request: Request, name: str) -> Query:
+        return parse_params(name, request.query_params.multi_items(), self.parse_options)
+
+    async def _delay(self, query: Query) -> None:
+        delay = query.delay_ms if query.delay_ms is not None else self.settings.delay_ms
+        if delay:
+            await asyncio.sleep(delay / 1000)
+
+    async def _body(self, request: Request) -> dict[str, object]:
+        return await read_json(request, self.settings.max_body, self.settings.max_depth)  # type: ignore[return-value]
+
+    def _listing(self, request: Request, listing: Listing) -> Response:
+        payload = list_payload(listing)
+        return json_response(request, payload, headers=list_headers(request, listing))
+
+    def _created(self, request: Request, name: str, record: dict[str, object]) -> Response:
+        record_id = record.get(self.service.storage.id_field)
+        return json_response(request, record, 201, self._location(request, f"{name}/{record_id}"))  # type: ignore[arg-type]
+
+    def _location(self, request: Request, path: str) -> dict[str, str]:
+        base = str(request.base_url).rstrip("/")  # includes the --base mount path
+        return {"Location": f"{base}/{path}"}
+
+    def _options_or_405(self, method: str, allow: tuple[str, ...], what: str) -> Response:
+        if method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": ", ".join(allow)})
+        raise MethodNotAllowed(f"{method} is not allowed: {what} (allowed: {', '.join(allow)})", allow)
+
+    def _not_a_resource(self, name: str) -> Response:
+        if self.static is not None:
+            return Fallthrough(self.static)
+        raise NotFound(f"no resource named {name!r}")
+
+
+def is_paged(listing: Listing) -> bool:
+    """Whether the list was cut into pages (``_page``/``_per_page``)."""
+    return isinstance(listing.query.window, PageRequest)
