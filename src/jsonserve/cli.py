@@ -1,7 +1,7 @@
 """The ``jsonserve`` command: parse options -> Settings -> run.
 
-    jsonserve [SOURCE] [options]     serve SOURCE (a .json file), or the built-in demo data
-    jsonserve init [FILE]            write a starter db.json
+jsonserve [SOURCE] [options]     serve SOURCE (a .json file), or the built-in demo data
+jsonserve init [FILE]            write a starter db.json
 """
 
 from __future__ import annotations
@@ -62,7 +62,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on.")] = 3000,
     watch: Annotated[bool | None, typer.Option("--watch/--no-watch", "-w", help="Reload on external edits.")] = None,
-    static: Annotated[Path | None, typer.Option("--static", "-s", help="Static files folder (default ./public).")] = None,
+    static: Annotated[
+        Path | None, typer.Option("--static", "-s", help="Static files folder (default ./public).")
+    ] = None,
     no_static: Annotated[bool, typer.Option("--no-static", help="Serve no static files.")] = False,
     read_only: Annotated[bool, typer.Option("--read-only", "--ro", help="Allow only GET, HEAD, OPTIONS.")] = False,
     delay: Annotated[int, typer.Option("--delay", "-d", min=0, max=60_000, help="Delay every API response (ms).")] = 0,
@@ -128,14 +130,14 @@ def _configure_logging(quiet: bool) -> None:
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s: %(message)s")
 
 
-def _run(coroutine: Any) -> int:  # noqa: ANN401
+def _run(coroutine: Any) -> int:
     import uvloop
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(coroutine)  # type: ignore[no-any-return]
 
 
-async def _open(settings: Settings) -> Any:  # noqa: ANN401
+async def _open(settings: Settings) -> Any:
     service = build_service(settings)
     try:
         await service.storage.open()

@@ -24,7 +24,18 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from jsonserve._types import JSONValue, Record
-from jsonserve.query.model import AllOf, AnyOf, Condition, Node, Op, Page, PageRequest, Query, Slice, SortKey, TextSearch
+from jsonserve.query.model import (
+    AllOf,
+    AnyOf,
+    Condition,
+    Node,
+    Op,
+    Page,
+    PageRequest,
+    Query,
+    Slice,
+    SortKey,
+)
 from jsonserve.query.text import compile_pattern, to_number, to_text
 
 MISSING: Any = object()
@@ -36,7 +47,7 @@ _ORDER: dict[Op, Callable[[Any, Any], bool]] = {
 }
 
 
-def lookup(record: JSONValue, path: tuple[str, ...]) -> Any:  # noqa: ANN401 - any JSON value or MISSING
+def lookup(record: JSONValue, path: tuple[str, ...]) -> Any:
     """The value at a dotted path, or :data:`MISSING`."""
     value: Any = record
     for part in path:
@@ -62,7 +73,7 @@ def matches(record: Record, node: Node) -> bool:
     return _search(record, node.text.lower())
 
 
-def equals(stored: Any, text: str) -> bool:  # noqa: ANN401
+def equals(stored: Any, text: str) -> bool:
     """Loose typed equality of a stored value and a query text."""
     if isinstance(stored, str):
         return stored == text
@@ -74,7 +85,7 @@ def equals(stored: Any, text: str) -> bool:  # noqa: ANN401
     return False
 
 
-def _condition(stored: Any, node: Condition) -> bool:  # noqa: ANN401
+def _condition(stored: Any, node: Condition) -> bool:
     if stored is MISSING:
         return False
     op, value = node.op, node.value
@@ -91,7 +102,7 @@ def _condition(stored: Any, node: Condition) -> bool:  # noqa: ANN401
     return _string_test(stored, value, op)  # type: ignore[arg-type]
 
 
-def _compare(stored: Any, text: str, compare: Callable[[Any, Any], bool]) -> bool:  # noqa: ANN401
+def _compare(stored: Any, text: str, compare: Callable[[Any, Any], bool]) -> bool:
     if isinstance(stored, bool):
         return False
     if isinstance(stored, int | float):
@@ -102,7 +113,7 @@ def _compare(stored: Any, text: str, compare: Callable[[Any, Any], bool]) -> boo
     return False
 
 
-def _string_test(stored: Any, text: str, op: Op) -> bool:  # noqa: ANN401
+def _string_test(stored: Any, text: str, op: Op) -> bool:
     if not isinstance(stored, str):
         return False
     haystack, needle = stored.lower(), text.lower()
@@ -113,11 +124,11 @@ def _string_test(stored: Any, text: str, op: Op) -> bool:  # noqa: ANN401
     return haystack.endswith(needle)
 
 
-def _is_scalar(value: Any) -> bool:  # noqa: ANN401
+def _is_scalar(value: Any) -> bool:
     return not isinstance(value, dict | list)
 
 
-def _search(value: Any, needle: str) -> bool:  # noqa: ANN401
+def _search(value: Any, needle: str) -> bool:
     if isinstance(value, dict):
         return any(_search(item, needle) for item in value.values())
     if isinstance(value, list):

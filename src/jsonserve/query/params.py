@@ -35,9 +35,7 @@ from jsonserve.query.model import (
 from jsonserve.query.text import check_pattern, to_text
 
 PAGING = ("_page", "_limit", "_start", "_end", "_per_page")
-RESERVED = frozenset(
-    (*PAGING, "_sort", "_order", "_embed", "_expand", "_where", "_delay", "_dependent", "_", "q")
-)
+RESERVED = frozenset((*PAGING, "_sort", "_order", "_embed", "_expand", "_where", "_delay", "_dependent", "_", "q"))
 # Legacy suffixes (0.17's four, plus the ones 1.x still accepts); longest first so `_lte` wins over `_lt`.
 SUFFIX_OPS = sorted(((f"_{op.value}", op) for op in Op), key=lambda pair: -len(pair[0]))
 OP_NAMES = ", ".join(op.value for op in Op if op is not Op.LIKE)
@@ -56,23 +54,22 @@ class ParseOptions:
     max_delay_ms: int = 60_000
 
 
-def parse_params(
-    collection: str, items: Iterable[tuple[str, str]], options: ParseOptions = ParseOptions()
-) -> Query:
+def parse_params(collection: str, items: Iterable[tuple[str, str]], options: ParseOptions = ParseOptions()) -> Query:
     """Parse the query string pairs of a list (or item) request on ``collection``."""
     params: dict[str, list[str]] = defaultdict(list)
     for key, value in items:
         _check_length(key, value)
         params[key].append(value)
-    where = _filters(params)
+    window, envelope = _window(params, options)
     return Query(
         collection=collection,
-        where=where,
+        where=_filters(params),
         sort=_sort(params),
+        window=window,
+        envelope=envelope,
         embed=_names(params, "_embed"),
         expand=_names(params, "_expand"),
         delay_ms=_delay(params, options),
-        **_window(params, options),
     )
 
 
@@ -87,7 +84,9 @@ def parse_dependents(items: Iterable[tuple[str, str]]) -> tuple[str, ...]:
 
 def _check_length(key: str, value: str) -> None:
     if len(key) > 256 or len(value) > MAX_VALUE_LENGTH:
-        raise QueryError(f"query parameter too long (at most 256 characters for a name, {MAX_VALUE_LENGTH} for a value)")
+        raise QueryError(
+            f"query parameter too long (at most 256 characters for a name, {MAX_VALUE_LENGTH} for a value)"
+        )
 
 
 def _filters(params: dict[str, list[str]]) -> Node:
@@ -173,11 +172,11 @@ def _where_object(tree: dict[str, object], prefix: tuple[str, ...], depth: int) 
         if key in ("or", "and") and not prefix:
             nodes.append(_where_group(key, value, depth))
         elif isinstance(value, dict) and value and all(name in Op.__members__.values() for name in value):
-            nodes.extend(_where_ops(prefix + (key,), value))
+            nodes.extend(_where_ops((*prefix, key), value))
         elif isinstance(value, dict):
-            nodes.append(_where_object(value, prefix + (key,), depth + 1))
+            nodes.append(_where_object(value, (*prefix, key), depth + 1))
         else:
-            nodes.append(Condition(prefix + (key,), Op.EQ, _where_text(value)))
+            nodes.append(Condition((*prefix, key), Op.EQ, _where_text(value)))
     return nodes[0] if len(nodes) == 1 else AllOf(tuple(nodes))
 
 
@@ -235,7 +234,7 @@ def _delay(params: dict[str, list[str]], options: ParseOptions) -> int | None:
     return _integer(params, "_delay", 0, options.max_delay_ms, clamp=False)
 
 
-def _window(params: dict[str, list[str]], options: ParseOptions) -> dict[str, object]:
+def _window(params: dict[str, list[str]], options: ParseOptions) -> tuple[Slice | PageRequest | None, bool]:
     limit_max = options.max_page_size
     page = _integer(params, "_page", 1, None)
     per_page = _integer(params, "_per_page", 1, limit_max)
@@ -243,16 +242,16 @@ def _window(params: dict[str, list[str]], options: ParseOptions) -> dict[str, ob
     if page is not None or per_page is not None:
         size = per_page or limit or DEFAULT_PAGE_SIZE
         envelope = per_page is not None or options.compat == "1"
-        return {"window": PageRequest(page or 1, size), "envelope": envelope}
+        return PageRequest(page or 1, size), envelope
     start = _integer(params, "_start", 0, None)
     end = _integer(params, "_end", 0, None)
     if start is None and end is None and limit is None:
-        return {}
+        return None, False
     first = start or 0
     stop = end if end is not None else (first + limit if limit is not None else None)
     if limit is not None and stop is not None:
         stop = min(stop, first + limit)
-    return {"window": Slice(first, stop)}
+    return Slice(first, stop), False
 
 
 def _integer(params: dict[str, list[str]], key: str, low: int, high: int | None, *, clamp: bool = True) -> int | None:

@@ -75,6 +75,6 @@ def check_pattern(pattern: str, key: str) -> None:
 
 
 @functools.lru_cache(maxsize=256)
-def compile_pattern(pattern: str) -> Any:  # noqa: ANN401 - re2 ships no type information
+def compile_pattern(pattern: str) -> Any:
     """A compiled, case-insensitive RE2 pattern (cached)."""
     return re2.compile(pattern, _RE2_OPTIONS)

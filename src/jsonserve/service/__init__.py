@@ -10,4 +10,9 @@ __all__ = [
     "ServiceOptions",
     "build_service",
     "build_storage",
-    "etag_for", "etag_matches", "parse_body", "record_etag", "render"]
+    "etag_for",
+    "etag_matches",
+    "parse_body",
+    "record_etag",
+    "render",
+]

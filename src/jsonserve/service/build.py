@@ -24,8 +24,7 @@ def build_storage(settings: Settings) -> Storage:
     cls = load_backend(name)
     if name == "memory":
         return cls(demo_data(), id_field=settings.id_field)  # type: ignore[call-arg]
-    assert settings.source is not None
-    return cls(Path(settings.source), watch=settings.watching, id_field=settings.id_field)  # type: ignore[call-arg]
+    return cls(Path(str(settings.source)), watch=settings.watching, id_field=settings.id_field)  # type: ignore[call-arg]
 
 
 def build_service(settings: Settings, storage: Storage | None = None) -> Service:

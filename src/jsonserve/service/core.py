@@ -69,7 +69,7 @@ class Service:
 
     # -- reads -------------------------------------------------------------------------------
 
-    async def list(self, query: Query) -> Listing:
+    async def find(self, query: Query) -> Listing:
         """Filter, sort, window, then join one collection."""
         self._plural(query.collection)
         joins = plan_joins(self.relations(), query.collection, query.embed, query.expand)
@@ -80,7 +80,7 @@ class Service:
         """``GET /posts/1/comments``: the children of an existing parent, with any other query."""
         await self.get(parent, parent_id)
         link = Condition((self.relations().foreign_key(parent),), Op.EQ, parent_id)
-        return await self.list(_and_where(query, link))
+        return await self.find(_and_where(query, link))
 
     async def get(self, collection: str, record_id: str, query: Query | None = None) -> Record:
         """One record (with joins when ``query`` asks), or :class:`NotFound`."""
@@ -209,4 +209,3 @@ def _merge(body: Record) -> Callable[[Record], Record]:
 
 def _and_where(query: Query, condition: Condition) -> Query:
     return replace(query, where=AllOf((query.where, condition)))
-

@@ -1,4 +1,4 @@
-"""What a stored value may be, how bodies are parsed strictly, and how values are rendered.
+r"""What a stored value may be, how bodies are parsed strictly, and how values are rendered.
 
 One strict parser for every write, so that every backend sees the same values (the backends'
 own parsers disagree on NaN, huge numbers, duplicate keys, NUL and lone surrogates). We parse with
@@ -69,7 +69,9 @@ def check_value(value: JSONValue, *, max_depth: int = 64) -> None:
         item, depth, path = stack.pop()
         if isinstance(item, dict | list):
             if depth > max_depth:
-                raise BodyError(f"the body is nested deeper than {max_depth} levels", [_field(path, "too deep", "too_deep")])
+                raise BodyError(
+                    f"the body is nested deeper than {max_depth} levels", [_field(path, "too deep", "too_deep")]
+                )
             pairs = item.items() if isinstance(item, dict) else enumerate(item)
             for key, child in pairs:
                 if isinstance(key, str):
@@ -91,7 +93,9 @@ def _loads(text: str) -> JSONValue:
             parse_int=_bounded_int,
         )
     except json.JSONDecodeError as error:
-        raise BodyError(f"the request body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+        raise BodyError(
+            f"the request body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
     except RecursionError:
         raise BodyError("the body is nested too deeply") from None
 
@@ -100,7 +104,9 @@ def _no_duplicates(pairs: list[tuple[str, JSONValue]]) -> dict[str, JSONValue]:
     result: dict[str, JSONValue] = {}
     for key, value in pairs:
         if key in result:
-            raise BodyError(f"duplicate key {key!r} in the request body", [_field(key, "duplicate key", "duplicate_key")])
+            raise BodyError(
+                f"duplicate key {key!r} in the request body", [_field(key, "duplicate key", "duplicate_key")]
+            )
         result[key] = value
     return result
 
@@ -128,7 +134,9 @@ def _check_string(text: str, path: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise BodyError("strings may not contain lone surrogates", [_field(path, "lone surrogate", "lone_surrogate")]) from None
+        raise BodyError(
+            "strings may not contain lone surrogates", [_field(path, "lone surrogate", "lone_surrogate")]
+        ) from None
 
 
 def _field(path: str, message: str, code: str) -> FieldError:

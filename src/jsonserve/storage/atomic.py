@@ -98,4 +98,4 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _copy_mode(original: Path, temp: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
-        os.chmod(temp, original.stat().st_mode & 0o7777)
+        temp.chmod(original.stat().st_mode & 0o7777)

@@ -17,12 +17,13 @@ import random
 
 from jsonserve._types import JSONValue
 
-_WORDS = (
+_TEXT = (
     "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore "
     "magna aliqua enim ad minim veniam quis nostrud exercitation ullamco laboris nisi aliquip ex ea commodo "
     "consequat duis aute irure in reprehenderit voluptate velit esse cillum fugiat nulla pariatur excepteur sint "
     "occaecat cupidatat non proident sunt culpa qui officia deserunt mollit anim id est laborum"
-).split()
+)
+_WORDS = tuple(_TEXT.split())
 _NAMES = (
     ("Leanne Graham", "Bret"), ("Ervin Howell", "Antonette"), ("Clementine Bauch", "Samantha"),
     ("Patricia Lebsack", "Karianne"), ("Chelsey Dietrich", "Kamren"), ("Mrs. Dennis Schulist", "Leopoldo_Corkery"),

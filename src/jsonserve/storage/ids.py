@@ -37,13 +37,16 @@ def check_client_id(value: JSONValue) -> RecordId:
     """Validate an id sent in a body: an integer or a short, path-safe, non-empty string."""
     if isinstance(value, int) and not isinstance(value, bool) and -INT_LIMIT <= value <= INT_LIMIT:
         return value
-    if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and value.isprintable():
-        if "/" not in value and value.strip() == value:
-            return value
+    if isinstance(value, str) and _is_path_safe(value):
+        return value
     raise InvalidId(
         f"an id must be an integer or a non-empty string of at most {MAX_ID_LENGTH} printable characters without "
         f"'/' or surrounding spaces, not {_describe(value)}"
     )
+
+
+def _is_path_safe(value: str) -> bool:
+    return 0 < len(value) <= MAX_ID_LENGTH and value.isprintable() and "/" not in value and value.strip() == value
 
 
 def _describe(value: JSONValue) -> str:

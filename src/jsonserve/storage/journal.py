@@ -1,4 +1,4 @@
-"""The append-only journal beside a JSON data file, and the lock that keeps one server per file.
+r"""The append-only journal beside a JSON data file, and the lock that keeps one server per file.
 
 Layout (``.db.json.journal``, one JSON object per line)::
 
@@ -81,9 +81,9 @@ def _add_entry(replay: Replay, entry: dict[str, object], path: Path) -> None:
         if not isinstance(meta, dict) or meta.get("version") != VERSION:
             raise StorageCorrupt(f"{path} was written by an unknown version of jsonserve")
         replay.seq, replay.high = int(meta["seq"]), dict(meta.get("high", {}))
-    elif isinstance(entry.get("seq"), int) and isinstance(entry.get("ops"), list):
-        if entry["seq"] > replay.seq:  # type: ignore[operator]
-            replay.commits.append((entry["seq"], [tuple(op) for op in entry["ops"]]))  # type: ignore[misc, arg-type]
+    elif isinstance(seq := entry.get("seq"), int) and isinstance(ops := entry.get("ops"), list):
+        if seq > replay.seq:
+            replay.commits.append((seq, [(op[0], op[1], op[2]) for op in ops]))
     else:
         raise StorageCorrupt(f"{path} holds a line jsonserve does not understand")
 
@@ -104,7 +104,8 @@ class Journal:
 
     def append(self, data: bytes) -> None:
         """Append and make durable (the 2xx waits for this)."""
-        assert self._fd is not None, "journal not open"
+        if self._fd is None:
+            raise OSError("the journal is not open")
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view) :]

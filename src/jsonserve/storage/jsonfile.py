@@ -53,7 +53,7 @@ def read_document(path: Path) -> JSONValue:
     except OSError as error:
         raise StorageCorrupt(f"{path} cannot be read: {error.strerror}") from None
     if not raw.strip():
-        raise StorageCorrupt(f"{path} is empty; it must hold a JSON object such as {{\"posts\": []}}")
+        raise StorageCorrupt(f'{path} is empty; it must hold a JSON object such as {{"posts": []}}')
     try:
         return orjson.loads(raw)  # type: ignore[no-any-return]
     except orjson.JSONDecodeError as error:
@@ -296,4 +296,3 @@ def _op(change: Change) -> Op:
     if change.record is None:
         return ("del", change.collection, change.id)
     return ("put", change.collection, change.record)
-

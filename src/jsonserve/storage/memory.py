@@ -110,9 +110,9 @@ class MemoryStorage(Storage):
         result: dict[str, JSONValue] = {}
         for name in self._order:
             if name in self._tables:
-                result[name] = list(self._tables[name].records.values())  # type: ignore[arg-type]
+                result[name] = list(self._tables[name].records.values())
             elif name in self._singulars:
-                result[name] = self._singulars[name]  # type: ignore[assignment]
+                result[name] = self._singulars[name]
             else:
                 result[name] = self._extras[name]
         return result
@@ -247,7 +247,9 @@ class MemoryStorage(Storage):
             for dependent in dependents(name):
                 yield from self._sweep(dependent.collection, dependent.foreign_key, key, dependent.delete, pending)
 
-    def _sweep(self, name: str, fk: str, parent_key: str, delete: bool, pending: list[tuple[str, str]]) -> Iterator[Change]:
+    def _sweep(
+        self, name: str, fk: str, parent_key: str, delete: bool, pending: list[tuple[str, str]]
+    ) -> Iterator[Change]:
         table = self._tables.get(name)
         if table is None:
             return

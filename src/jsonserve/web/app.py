@@ -57,7 +57,7 @@ def create_app(settings: Settings, service: Service | None = None, *, manage_sto
     app = Starlette(
         routes=_routes(settings, resources, static_dir),
         middleware=_middleware(settings),
-        exception_handlers=HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=HANDLERS,
         lifespan=lifespan,
     )
     app.state.service = service

@@ -46,12 +46,13 @@ def status_of(error: errors.JsonServeError) -> int:
     """The HTTP status for a domain error (its nearest class in the table)."""
     for cls in type(error).__mro__:
         if cls in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+            return STATUS_BY_ERROR[cls]
     return 400
 
 
-async def domain_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, errors.JsonServeError)
+async def domain_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, errors.JsonServeError):
+        return await server_error(request, exc)
     extra: dict[str, object] = {}
     if exc.errors:
         extra["errors"] = [{"path": e.path, "message": e.message, "code": e.code} for e in exc.errors]
@@ -63,8 +64,9 @@ async def domain_error(_request: Request, exc: Exception) -> Response:
     return response
 
 
-async def http_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
+async def http_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, HTTPException):
+        return await server_error(request, exc)
     code = CODE_BY_STATUS.get(exc.status_code, "error")
     detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else _default_detail(exc.status_code)
     response = problem(exc.status_code, detail, code)

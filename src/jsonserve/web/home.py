@@ -43,5 +43,7 @@ async def home_page(request: Request, service: Service, base: str) -> HTMLRespon
     )
     first = next(iter(counts), "posts")
     return HTMLResponse(
-        _PAGE.format(items=items or "<li>(no resources yet)</li>", base=escape(base), first=escape(first), version=__version__)
+        _PAGE.format(
+            items=items or "<li>(no resources yet)</li>", base=escape(base), first=escape(first), version=__version__
+        )
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from jsonserve._types import JSONValue
+from jsonserve._types import JSONValue, Record
 from jsonserve.errors import BodyError, PayloadTooLarge, UnsupportedMediaType
 from jsonserve.service import etag_for, etag_matches, parse_body, render
 
@@ -35,7 +35,7 @@ def is_json(content_type: str | None) -> bool:
     return media == JSON_TYPE or (media.startswith("application/") and media.endswith("+json"))
 
 
-async def read_json(request: Request, max_body: int, max_depth: int) -> dict[str, JSONValue]:
+async def read_json(request: Request, max_body: int, max_depth: int) -> Record:
     """The JSON object a write sends: 415 for other types, 413 past ``max_body`` (never read whole)."""
     if not is_json(request.headers.get("content-type")):
         raise UnsupportedMediaType("writes take a JSON body: send Content-Type: application/json")

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from jsonserve._types import Record
 from jsonserve.config import Settings
 from jsonserve.errors import MethodNotAllowed, NotFound
 from jsonserve.query import ParseOptions, Query, parse_dependents, parse_params
@@ -66,7 +67,7 @@ class Resources:
         await self._delay(query)
         method = request.method
         if method in ("GET", "HEAD"):
-            return self._listing(request, await self.service.list(query))
+            return self._listing(request, await self.service.find(query))
         if method == "POST":
             self.service.check_writable(name, Kind.PLURAL)
             record = await self.service.create(name, await self._body(request))
@@ -110,7 +111,9 @@ class Resources:
     async def _put_item(self, request: Request, name: str, record_id: str, _query: Query) -> Response:
         self.service.check_writable(name, Kind.PLURAL)
         body = await self._body(request)
-        return json_response(request, await self.service.replace(name, record_id, body, request.headers.get("if-match")))
+        return json_response(
+            request, await self.service.replace(name, record_id, body, request.headers.get("if-match"))
+        )
 
     async def _patch_item(self, request: Request, name: str, record_id: str, _query: Query) -> Response:
         self.service.check_writable(name, Kind.PLURAL)
@@ -169,16 +172,16 @@ class Resources:
         if delay:
             await asyncio.sleep(delay / 1000)
 
-    async def _body(self, request: Request) -> dict[str, object]:
-        return await read_json(request, self.settings.max_body, self.settings.max_depth)  # type: ignore[return-value]
+    async def _body(self, request: Request) -> Record:
+        return await read_json(request, self.settings.max_body, self.settings.max_depth)
 
     def _listing(self, request: Request, listing: Listing) -> Response:
         payload = list_payload(listing)
         return json_response(request, payload, headers=list_headers(request, listing))
 
-    def _created(self, request: Request, name: str, record: dict[str, object]) -> Response:
+    def _created(self, request: Request, name: str, record: Record) -> Response:
         record_id = record.get(self.service.storage.id_field)
-        return json_response(request, record, 201, self._location(request, f"{name}/{record_id}"))  # type: ignore[arg-type]
+        return json_response(request, record, 201, self._location(request, f"{name}/{record_id}"))
 
     def _location(self, request: Request, path: str) -> dict[str, str]:
         base = str(request.base_url).rstrip("/")  # includes the --base mount path

@@ -1,0 +1,52 @@
+"""Shared fixtures: an in-process client over small json-server-style data, and the anyio backend."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from jsonserve.testing import serve
+
+DB: dict[str, Any] = {
+    "posts": [
+        {"id": 1, "title": "json-server", "author": "typicode", "views": 100, "userId": 1, "meta": {"lang": "en"}},
+        {"id": 2, "title": "jsonserve", "author": "us", "views": 250, "userId": 1, "meta": {"lang": "fr"}},
+        {"id": 3, "title": "Another Post", "author": "typicode", "views": 7, "userId": 2, "tags": ["a", "b"]},
+    ],
+    "comments": [
+        {"id": 1, "body": "some comment", "postId": 1},
+        {"id": 2, "body": "another", "postId": 1},
+        {"id": 3, "body": "on two", "postId": 2},
+    ],
+    "users": [{"id": 1, "name": "Ada"}, {"id": 2, "name": "Linus"}],
+    "profile": {"name": "typicode"},
+}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def db() -> dict[str, Any]:
+    """A fresh deep copy of the small sample database."""
+    return copy.deepcopy(DB)
+
+
+@pytest.fixture
+async def client(db: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client over :data:`DB` with default (0.17) settings."""
+    async with serve(db) as http:
+        yield http
+
+
+@pytest.fixture
+async def client_v1(db: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    """The same data served with ``--compat 1``."""
+    async with serve(db, compat="1") as http:
+        yield http
