@@ -93,6 +93,8 @@ class JsonFileStorage(MemoryStorage):
         self._failed: str | None = None
         self._invalid_edit: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._compactor: asyncio.Task[None] | None = None
+        self._journal_lock = asyncio.Lock()  # appends and the journal swap never overlap
         self._closing = False
         self.reloads = 0
 
@@ -186,17 +188,24 @@ class JsonFileStorage(MemoryStorage):
             if self._queue:
                 await self._flush()
             if self._compaction_due():
-                await self._compact()
+                # Its own task, so that writes keep being flushed while the file is rewritten.
+                self._compactor = asyncio.create_task(self._compact(), name="jsonserve-compactor")
             if self._closing and not self._queue:
-                if self._unsaved and not self._invalid_edit and not self._failed:
-                    await self._compact()
+                await self._final_compaction()
                 return
+
+    async def _final_compaction(self) -> None:
+        if self._compactor is not None:
+            await self._compactor
+        if self._unsaved and not self._invalid_edit and not self._failed:
+            await self._compact()
 
     async def _flush(self) -> None:
         batch, self._queue = self._queue, []
         data = b"".join(line for line, _, _ in batch)
         try:
-            await asyncio.to_thread(self._journal.append, data)
+            async with self._journal_lock:
+                await asyncio.to_thread(self._journal.append, data)
         except OSError as error:
             self._fail(batch, error)
             return
@@ -222,8 +231,8 @@ class JsonFileStorage(MemoryStorage):
     # -- compaction --------------------------------------------------------------------------
 
     def _compact_wait(self) -> float | None:
-        if self._first_unsaved is None:
-            return None
+        if self._first_unsaved is None or (self._compactor is not None and not self._compactor.done()):
+            return None  # a running compaction wakes the writer when it ends
         now = time.monotonic()
         due = min(self._last_write + COMPACT_IDLE, self._first_unsaved + COMPACT_MAX)
         return max(0.01, due - now)
@@ -231,10 +240,18 @@ class JsonFileStorage(MemoryStorage):
     def _compaction_due(self) -> bool:
         if self._first_unsaved is None or self._invalid_edit or self._failed:
             return False
+        if self._compactor is not None and not self._compactor.done():
+            return False
         now = time.monotonic()
         return now >= min(self._last_write + COMPACT_IDLE, self._first_unsaved + COMPACT_MAX)
 
     async def _compact(self) -> None:
+        try:
+            await self._compact_once()
+        finally:
+            self._wake.set()
+
+    async def _compact_once(self) -> None:
         seq, document, high = self.seq, self.document(), self.high_water()
         try:
             signature = await asyncio.to_thread(
@@ -248,9 +265,10 @@ class JsonFileStorage(MemoryStorage):
             await self._reload("changed on disk before it was rewritten")
             return
         self._known = signature
-        tail = [line for line_seq, line in self._tail if line_seq > seq]
         try:
-            await asyncio.to_thread(self._journal.replace, seq, high, tail)
+            async with self._journal_lock:
+                tail = [line for line_seq, line in self._tail if line_seq > seq]
+                await asyncio.to_thread(self._journal.replace, seq, high, tail)
         except OSError as error:
             log.error("could not start a new journal (%s); the old one stays valid", error)
             return
