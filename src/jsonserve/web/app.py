@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -29,7 +30,6 @@ from jsonserve.web.resources import ALL_METHODS, Fallthrough, Resources
 from jsonserve.web.rewrite import RewriteMiddleware
 
 EXPOSED = ["X-Total-Count", "Link", "Location", "ETag"]
-ALLOWED_HEADERS = ["content-type", "authorization", "if-match", "if-none-match", "accept"]
 
 
 def create_app(settings: Settings, service: Service | None = None, *, manage_storage: bool = True) -> Starlette:
@@ -88,17 +88,28 @@ def _routes(settings: Settings, resources: Resources, static_dir: Path | None) -
     return routes
 
 
+class Cors(CORSMiddleware):
+    """Starlette's CORS middleware, answering preflights with 204 and no body as json-server does."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 200:
+            return response
+        headers = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
+        return Response(status_code=204, headers=headers)
+
+
 def _middleware(settings: Settings) -> list[Middleware]:
     stack = []
     if settings.cors_origins:
         wildcard = "*" in settings.cors_origins
         stack.append(
             Middleware(
-                CORSMiddleware,
+                Cors,
                 allow_origins=["*"] if wildcard else list(settings.cors_origins),
                 allow_credentials=not wildcard,  # never "any origin" together with credentials
                 allow_methods=ALL_METHODS,
-                allow_headers=ALLOWED_HEADERS,
+                allow_headers=["*"],  # echo any requested header, as json-server 0.17 and 1.x do
                 expose_headers=EXPOSED,
                 max_age=600,
             )
