@@ -1,0 +1,144 @@
+"""react-admin's ``ra-data-json-server`` and refine's ``@refinedev/simple-rest``, unchanged, against a real jsonserve.
+
+Each test starts ``jsonserve`` on a fresh copy of ``fixture.json`` and runs the checks of
+``checks.mjs``: once from Node (``run-node.mjs``), once in headless Chromium from a page served on
+another origin, so that CORS (preflights, exposed headers) is exercised (``run-browser.mjs``).
+
+The npm packages come from ``package-lock.json`` (``npm ci``, run when ``node_modules`` is missing
+or was installed from another lock file); Chromium is Debian's package, installed by
+``ensure-chromium.sh`` when missing. Without node/npm (or a Chromium that can be installed) the
+tests skip, except under ``CI=true``, where they fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from tests.support.server import Server, start_server
+
+HERE = Path(__file__).resolve().parent
+FIXTURE = HERE / "fixture.json"
+CHROMIUM = Path("/usr/bin/chromium")
+NPM_CI_TIMEOUT = 300
+CHROMIUM_INSTALL_TIMEOUT = 420
+NODE_RUN_TIMEOUT = 120
+BROWSER_PAGE_TIMEOUT = 60  # inside run-browser.mjs; the process gets more to report and clean up
+
+pytestmark = pytest.mark.e2e
+
+
+def _unavailable(reason: str) -> NoReturn:
+    """Skip on a developer machine that lacks the tool; fail in CI, where it must be there."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: required)")
+    pytest.skip(reason)
+
+
+def _tail(text: str, lines: int = 60) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock, so that two pytest runs in the same tree never run ``npm ci`` at once."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    """The ``node`` executable, with ``node_modules`` installed from ``package-lock.json``."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        _unavailable("node and npm are needed for the data-provider tests")
+    digest = hashlib.sha256((HERE / "package.json").read_bytes() + (HERE / "package-lock.json").read_bytes())
+    stamp = HERE / "node_modules" / ".jsonserve-installed"
+    with _locked(HERE / ".npm-ci.lock"):
+        if not stamp.is_file() or stamp.read_text() != digest.hexdigest():
+            command = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
+            try:
+                result = subprocess.run(
+                    command, cwd=HERE, capture_output=True, text=True, timeout=NPM_CI_TIMEOUT, check=False
+                )
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"npm ci in {HERE} took more than {NPM_CI_TIMEOUT}s")
+            if result.returncode != 0:
+                pytest.fail(f"npm ci failed ({result.returncode}):\n{_tail(result.stdout + result.stderr)}")
+            stamp.write_text(digest.hexdigest())
+    return node
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    """Debian's Chromium, installed by ``ensure-chromium.sh`` (apt) when missing."""
+    if not CHROMIUM.exists():
+        try:
+            result = subprocess.run(
+                ["sh", str(HERE / "ensure-chromium.sh")],
+                capture_output=True,
+                text=True,
+                timeout=CHROMIUM_INSTALL_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            _unavailable(f"installing chromium took more than {CHROMIUM_INSTALL_TIMEOUT}s")
+        if result.returncode != 0 or not CHROMIUM.exists():
+            _unavailable(f"chromium could not be installed:\n{_tail(result.stdout + result.stderr, 20)}")
+    return CHROMIUM
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Server]:
+    """jsonserve (default 0.17 dialect, CORS ``*``) on a fresh copy of the fixture."""
+    shutil.copyfile(FIXTURE, tmp_path / "db.json")
+    server = start_server(["db.json"], tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _report(result: subprocess.CompletedProcess[str], server: Server) -> str:
+    return (
+        f"exit {result.returncode}\n--- stdout\n{_tail(result.stdout, 120)}\n--- stderr\n{_tail(result.stderr)}"
+        f"\n--- server log\n{_tail(server.output(), 20)}"
+    )
+
+
+@pytest.mark.timeout(NPM_CI_TIMEOUT + NODE_RUN_TIMEOUT + 60)
+def test_providers_from_node(node: str, api: Server) -> None:
+    result = subprocess.run(
+        [node, "run-node.mjs", api.url],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=NODE_RUN_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, _report(result, api)
+    assert " 0 failed" in result.stdout, _report(result, api)
+
+
+@pytest.mark.timeout(NPM_CI_TIMEOUT + CHROMIUM_INSTALL_TIMEOUT + BROWSER_PAGE_TIMEOUT + 120)
+def test_providers_from_a_browser_on_another_origin(node: str, chromium: Path, api: Server) -> None:
+    command = [node, "run-browser.mjs", api.url, "--chromium", str(chromium), "--timeout", str(BROWSER_PAGE_TIMEOUT)]
+    result = subprocess.run(
+        command, cwd=HERE, capture_output=True, text=True, timeout=BROWSER_PAGE_TIMEOUT + 60, check=False
+    )
+    assert result.returncode == 0, _report(result, api)
+    assert 'data-status="PASS"' in result.stdout, _report(result, api)
+    assert "browser: PASS" in result.stdout, _report(result, api)
