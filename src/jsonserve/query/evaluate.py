@@ -170,13 +170,16 @@ def sort_records(records: list[Record], keys: Iterable[SortKey]) -> list[Record]
     return result
 
 
-def window(records: list[Record], spec: Slice | PageRequest | None) -> list[Record]:
-    """Apply a slice or a page to already filtered and sorted records."""
+def window(records: list[Record], spec: Slice | PageRequest | None, *, clamp: bool = False) -> list[Record]:
+    """Apply a slice or a page to already filtered and sorted records.
+
+    A page past the end is empty (0.17), unless ``clamp`` (the 1.x envelope serves the last page).
+    """
     if spec is None:
         return records
     if isinstance(spec, Slice):
         return records[spec.start : spec.stop]
-    number = clamp_page(spec, len(records))
+    number = clamp_page(spec, len(records)) if clamp else spec.number
     start = (number - 1) * spec.size
     return records[start : start + spec.size]
 
@@ -188,8 +191,8 @@ def clamp_page(spec: PageRequest, total: int) -> int:
 
 
 def page_count(spec: PageRequest, total: int) -> int:
-    """How many pages of ``spec.size`` records ``total`` records make."""
-    return -(-total // spec.size)
+    """How many pages of ``spec.size`` records ``total`` records make (at least one, as json-server 1.x)."""
+    return max(1, -(-total // spec.size))
 
 
 def run(records: Iterable[Record], query: Query) -> Page:
@@ -197,4 +200,4 @@ def run(records: Iterable[Record], query: Query) -> Page:
     selected = [record for record in records if matches(record, query.where)]
     if query.sort:
         selected = sort_records(selected, query.sort)
-    return Page(window(selected, query.window), len(selected))
+    return Page(window(selected, query.window, clamp=query.envelope), len(selected))

@@ -39,6 +39,7 @@ RESERVED = frozenset((*PAGING, "_sort", "_order", "_embed", "_expand", "_where",
 # Legacy suffixes (0.17's four, plus the ones 1.x still accepts); longest first so `_lte` wins over `_lt`.
 SUFFIX_OPS = sorted(((f"_{op.value}", op) for op in Op), key=lambda pair: -len(pair[0]))
 OP_NAMES = ", ".join(op.value for op in Op if op is not Op.LIKE)
+_OP_VALUES = frozenset(op.value for op in Op)
 DEFAULT_PAGE_SIZE = 10
 MAX_JOINS = 10
 MAX_VALUE_LENGTH = 4096
@@ -52,6 +53,7 @@ class ParseOptions:
     compat: str = "0.17"
     max_page_size: int = 1000
     max_delay_ms: int = 60_000
+    id_field: str = "id"
 
 
 def parse_params(collection: str, items: Iterable[tuple[str, str]], options: ParseOptions = ParseOptions()) -> Query:
@@ -63,7 +65,7 @@ def parse_params(collection: str, items: Iterable[tuple[str, str]], options: Par
     window, envelope = _window(params, options)
     return Query(
         collection=collection,
-        where=_filters(params),
+        where=_filters(params, options.id_field),
         sort=_sort(params),
         window=window,
         envelope=envelope,
@@ -89,12 +91,12 @@ def _check_length(key: str, value: str) -> None:
         )
 
 
-def _filters(params: dict[str, list[str]]) -> Node:
+def _filters(params: dict[str, list[str]], id_field: str) -> Node:
     nodes: list[Node] = []
     for key, values in params.items():
         if key in RESERVED:
             continue
-        if key.startswith("_"):
+        if key.startswith("_") and not _names_field(key, id_field):
             raise _unknown_param(key)
         if key == "callback":
             raise QueryError("JSONP is not supported (`callback`): read the JSON response with CORS instead")
@@ -104,6 +106,11 @@ def _filters(params: dict[str, list[str]]) -> Node:
     if params.get("_where"):
         nodes.append(_where(params["_where"][-1]))
     return nodes[0] if len(nodes) == 1 else AllOf(tuple(nodes))
+
+
+def _names_field(key: str, field: str) -> bool:
+    """Whether ``key`` filters on ``field`` (``_id``, ``_id:in``, ``_id_ne``…, for ``--id _id``)."""
+    return key == field or key.startswith((f"{field}:", f"{field}.")) or any(key == field + s for s, _ in SUFFIX_OPS)
 
 
 def _unknown_param(key: str) -> QueryError:
@@ -171,7 +178,7 @@ def _where_object(tree: dict[str, object], prefix: tuple[str, ...], depth: int) 
     for key, value in tree.items():
         if key in ("or", "and") and not prefix:
             nodes.append(_where_group(key, value, depth))
-        elif isinstance(value, dict) and value and all(name in Op.__members__.values() for name in value):
+        elif isinstance(value, dict) and value and any(name in _OP_VALUES for name in value):
             nodes.extend(_where_ops((*prefix, key), value))
         elif isinstance(value, dict):
             nodes.append(_where_object(value, (*prefix, key), depth + 1))
@@ -188,6 +195,12 @@ def _where_group(key: str, value: object, depth: int) -> Node:
 
 
 def _where_ops(path: tuple[str, ...], ops: dict[str, object]) -> list[Node]:
+    unknown = [name for name in ops if name not in _OP_VALUES]
+    if unknown:
+        raise QueryError(
+            f"unknown operator {unknown[0]!r} in `_where` for {'.'.join(path)!r}; valid operators are: {OP_NAMES}, like",
+            [FieldError("_where", "unknown operator", "unknown_operator")],
+        )
     nodes: list[Node] = []
     for name, value in ops.items():
         op = Op(name)
@@ -248,9 +261,8 @@ def _window(params: dict[str, list[str]], options: ParseOptions) -> tuple[Slice 
     if start is None and end is None and limit is None:
         return None, False
     first = start or 0
+    # 0.17: `_end` wins over `_limit` (slice(start, end)); `_limit` alone takes that many from `_start`.
     stop = end if end is not None else (first + limit if limit is not None else None)
-    if limit is not None and stop is not None:
-        stop = min(stop, first + limit)
     return Slice(first, stop), False
 
 

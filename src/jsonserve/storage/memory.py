@@ -24,7 +24,7 @@ from jsonserve.errors import Conflict, NotFound, StorageCorrupt
 from jsonserve.query import evaluate
 from jsonserve.query.model import Page, Query
 from jsonserve.storage.base import Change, Check, Dependents, Kind, Storage, no_check
-from jsonserve.storage.ids import IdFactory, all_int, check_client_id, id_key, max_int, random_id
+from jsonserve.storage.ids import INT_LIMIT, IdFactory, all_int, check_client_id, id_key, max_int, random_id
 
 
 @dataclass
@@ -215,7 +215,10 @@ class MemoryStorage(Storage):
     def _next_id(self, table: Table, *, prefer_int: bool) -> RecordId:
         ids = (record[self.id_field] for record in table.records.values())
         if prefer_int and all_int(ids):
-            return max(table.high, max_int(r[self.id_field] for r in table.records.values())) + 1
+            candidate: RecordId = max(table.high, max_int(r[self.id_field] for r in table.records.values())) + 1
+            if isinstance(candidate, int) and candidate <= INT_LIMIT:
+                return candidate
+            # Past the 64-bit range (ids every backend can store) a string id is the only safe choice.
         while (candidate := self._new_id()) in table.records:
             continue
         return candidate

@@ -25,7 +25,7 @@ from jsonserve.config import Settings
 from jsonserve.service import Service, build_service
 from jsonserve.web.errors import HANDLERS
 from jsonserve.web.home import home_page
-from jsonserve.web.http import json_response
+from jsonserve.web.http import api_root, json_response
 from jsonserve.web.resources import ALL_METHODS, Fallthrough, Resources
 from jsonserve.web.rewrite import RewriteMiddleware
 
@@ -69,7 +69,7 @@ def _routes(settings: Settings, resources: Resources, static_dir: Path | None) -
     async def home(request: Request) -> Response:
         if static_dir is not None and (static_dir / "index.html").is_file() and resources.static is not None:
             return Fallthrough(resources.static)
-        return await home_page(request, resources.service, str(request.base_url).rstrip("/"))
+        return await home_page(request, resources.service, api_root(request))
 
     async def rules(request: Request) -> Response:
         return json_response(request, settings.routes)  # type: ignore[arg-type]

@@ -27,6 +27,11 @@ def json_response(
     return Response(body, status, headers=all_headers, media_type=JSON_TYPE)
 
 
+def api_root(request: Request) -> str:
+    """The absolute URL the API is served under (``--base`` and any proxy root path included)."""
+    return f"{request.url.scheme}://{request.url.netloc}{request.scope.get('root_path', '')}".rstrip("/")
+
+
 def is_json(content_type: str | None) -> bool:
     """``application/json`` or ``application/<anything>+json``, with any parameters."""
     if not content_type:

@@ -45,9 +45,9 @@ def list_headers(request: Request, listing: Listing) -> dict[str, str]:
 
 def _link(request: Request, window: PageRequest, total: int) -> str:
     pages = page_count(window, total)
-    if pages <= 1:
-        return ""
-    page = min(window.number, pages)
+    if pages <= 1 or window.number > pages:
+        return ""  # json-server 0.17 sends no Link for a single page or a page past the end
+    page = window.number
     relations = [("first", 1)]
     if page > 1:
         relations.append(("prev", page - 1))

@@ -22,7 +22,7 @@ from jsonserve.query import ParseOptions, Query, parse_dependents, parse_params
 from jsonserve.query.model import PageRequest
 from jsonserve.service import Listing, Service
 from jsonserve.storage import Kind
-from jsonserve.web.http import json_response, read_json
+from jsonserve.web.http import api_root, json_response, read_json
 from jsonserve.web.paging import list_headers, list_payload
 
 PLURAL_ALLOW = ("GET", "HEAD", "POST", "OPTIONS")
@@ -52,7 +52,7 @@ class Resources:
 
     @property
     def parse_options(self) -> ParseOptions:
-        return ParseOptions(self.settings.compat, self.settings.max_page_size)
+        return ParseOptions(self.settings.compat, self.settings.max_page_size, id_field=self.settings.id_field)
 
     # -- /{name} -------------------------------------------------------------------------------
 
@@ -184,8 +184,7 @@ class Resources:
         return json_response(request, record, 201, self._location(request, f"{name}/{record_id}"))
 
     def _location(self, request: Request, path: str) -> dict[str, str]:
-        base = str(request.base_url).rstrip("/")  # includes the --base mount path
-        return {"Location": f"{base}/{path}"}
+        return {"Location": f"{api_root(request)}/{path}"}
 
     def _options_or_405(self, method: str, allow: tuple[str, ...], what: str) -> Response:
         if method == "OPTIONS":
