@@ -198,7 +198,7 @@ def _where_ops(path: tuple[str, ...], ops: dict[str, object]) -> list[Node]:
     unknown = [name for name in ops if name not in _OP_VALUES]
     if unknown:
         raise QueryError(
-            f"unknown operator {unknown[0]!r} in `_where` for {'.'.join(path)!r}; valid operators are: {OP_NAMES}, like",
+            f"unknown operator {unknown[0]!r} in `_where` for {'.'.join(path)!r}; valid: {OP_NAMES}, like",
             [FieldError("_where", "unknown operator", "unknown_operator")],
         )
     nodes: list[Node] = []
