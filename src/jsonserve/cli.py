@@ -7,9 +7,12 @@ jsonserve init [FILE]            write a starter db.json
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,7 +30,7 @@ from jsonserve.web.app import create_app
 from jsonserve.web.inprocess import open_client
 
 console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 
 serve_app = typer.Typer(add_completion=False, help="Serve a JSON file as a REST API (json-server's dialect).")
@@ -158,7 +161,7 @@ async def _serve(settings: Settings) -> int:
         app, host=settings.host, port=settings.port, lifespan="on", access_log=not settings.quiet,
         log_level="warning" if settings.quiet else "info", http="httptools", server_header=False,
     )  # fmt: skip
-    server = uvicorn.Server(config)
+    server = _graceful(uvicorn.Server)(config)
     try:
         if not settings.quiet:
             _banner(settings, service.kinds())
@@ -166,6 +169,26 @@ async def _serve(settings: Settings) -> int:
     finally:
         await service.storage.aclose()
     return 0 if server.started or not server.should_exit else 1
+
+
+def _graceful(base: Any) -> Any:
+    """A ``uvicorn.Server`` subclass that returns normally after SIGINT/SIGTERM.
+
+    uvicorn re-raises the signal once it has shut down, which kills the process before the storage
+    is flushed (and exits with a signal status); we handle the signals the same way but return.
+    """
+
+    class GracefulServer(base):  # type: ignore[misc]
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            handlers = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in handlers.items():
+                    signal.signal(sig, handler)
+
+    return GracefulServer
 
 
 async def _one_shot(settings: Settings, url: str) -> int:
