@@ -194,7 +194,7 @@ def _precondition(if_match: str | None) -> Check:
     def check(current: Record | None) -> None:
         if if_match is None:
             return
-        if current is None or not etag_matches(if_match, record_etag(current)):
+        if current is None or not etag_matches(if_match, record_etag(current), weak=False):
             raise PreconditionFailed("the record has changed since it was read (If-Match does not match its ETag)")
 
     return check

@@ -41,10 +41,13 @@ def record_etag(record: Record) -> str:
     return etag_for(render(record))
 
 
-def etag_matches(header: str, current: str) -> bool:
-    """Whether an ``If-Match``/``If-None-Match`` header names ``current`` (or is ``*``)."""
+def etag_matches(header: str, current: str, *, weak: bool = True) -> bool:
+    """Whether an ``If-None-Match`` (weak comparison) or ``If-Match`` (``weak=False``) header names ``current``.
+
+    RFC 9110: ``If-Match`` uses the strong comparison, so a ``W/`` tag never matches there.
+    """
     tags = [tag.strip() for tag in header.split(",")]
-    return "*" in tags or current in tags or f"W/{current}" in tags
+    return "*" in tags or current in tags or (weak and f"W/{current}" in tags)
 
 
 def parse_body(raw: bytes, *, max_depth: int = 64) -> Record:

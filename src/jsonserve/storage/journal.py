@@ -96,7 +96,9 @@ class Journal:
         self._fd: int | None = None
 
     def open(self) -> None:
-        """Open (creating if needed) for appending."""
+        """Open (creating if needed) for appending; a no-op when already open."""
+        if self._fd is not None:
+            return
         existed = self.path.exists()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         if not existed:

@@ -140,8 +140,11 @@ class JsonFileStorage(MemoryStorage):
         self.seq = max(self.seq, replay.seq)
         if replay.commits:
             log.info("replayed %d journaled writes into %s", len(replay.commits), self.path.name)
-        if replay.commits or replay.torn or not self._journal.path.exists():
+        if replay.commits or replay.torn:
             self._save_now()
+        elif not self._journal.path.exists():
+            # First start on this file: only the journal is created; the user's file is left as it is.
+            self._journal.replace(self.seq, self.high_water(), ())
         self._journal.open()
 
     def _apply_ops(self, ops: list[Op]) -> None:
