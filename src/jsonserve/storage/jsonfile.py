@@ -126,7 +126,7 @@ class JsonFileStorage(MemoryStorage):
         self._lock.release()
 
     def _load_and_replay(self) -> None:
-        for stale in remove_stale_temps(self.path):
+        for stale in [*remove_stale_temps(self.path), *remove_stale_temps(self._journal.path)]:
             log.info("removed %s left by an interrupted write", stale.name)
         self._known = Signature.of(self.path)
         self.load(read_document(self.path))
@@ -163,15 +163,16 @@ class JsonFileStorage(MemoryStorage):
 
     # -- the write path ----------------------------------------------------------------------
 
-    async def _commit(self, changes: list[Change]) -> None:
+    async def _before_write(self) -> None:
+        # Before the write touches memory: a reload here must not drop it, a refusal must leave no trace.
         if self._failed:
-            self.undo(changes)
             raise StorageUnavailable(f"writes are refused until restart after an I/O error: {self._failed}")
         if self._invalid_edit and Signature.of(self.path) != self._known:
             await self._reload("edited again")
         if self._invalid_edit:
-            self.undo(changes)
             raise StorageUnavailable(f"{self.path.name} was edited into invalid JSON; fix the file to allow writes")
+
+    async def _commit(self, changes: list[Change]) -> None:
         line = encode_line(changes[-1].seq, [_op(change) for change in changes])
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((line, changes, future))
@@ -255,10 +256,10 @@ class JsonFileStorage(MemoryStorage):
             self._wake.set()
 
     async def _compact_once(self) -> None:
-        seq, document, high = self.seq, self.document(), self.high_water()
-        try:
+        seq, document, high, known = self.seq, self.document(), self.high_water(), self._known
+        try:  # compare with the signature the snapshot was taken against, not one a reload set meanwhile
             signature = await asyncio.to_thread(
-                atomic_write, self.path, encode_document(document), self._unchanged_on_disk
+                atomic_write, self.path, encode_document(document), lambda: Signature.of(self.path) == known
             )
         except OSError as error:
             log.error("could not rewrite %s (%s); writes stay safe in the journal", self.path.name, error)
@@ -279,9 +280,6 @@ class JsonFileStorage(MemoryStorage):
         self._unsaved = [change for change in self._unsaved if change.seq > seq]
         self._saved_seq = seq
         self._first_unsaved = time.monotonic() if self._unsaved else None
-
-    def _unchanged_on_disk(self) -> bool:
-        return Signature.of(self.path) == self._known
 
     # -- external edits ------------------------------------------------------------------------
 

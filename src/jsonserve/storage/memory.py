@@ -128,6 +128,7 @@ class MemoryStorage(Storage):
 
         With ``generated_ids`` (json-server 1.x) a client id is ignored and a random string is generated.
         """
+        await self._before_write()
         table = self._table(collection)
         client_id = record.get(self.id_field)
         if client_id is not None and not generated_ids:
@@ -145,6 +146,7 @@ class MemoryStorage(Storage):
         self, collection: str, record_id: str, build: Callable[[Record], Record], check: Check = no_check
     ) -> Change:
         """Replace a record with ``build(current)``, keeping its id."""
+        await self._before_write()
         current = self._table(collection).records.get(record_id)
         check(current)
         if current is None:
@@ -159,6 +161,7 @@ class MemoryStorage(Storage):
         self, collection: str, record_id: str, dependents: Dependents, check: Check = no_check
     ) -> list[Change]:
         """Delete a record, then sweep its dependents (children first deleted or nulled), atomically."""
+        await self._before_write()
         current = self._table(collection).records.get(record_id)
         check(current)
         if current is None:
@@ -169,6 +172,7 @@ class MemoryStorage(Storage):
 
     async def update_singular(self, name: str, build: Callable[[Record], Record], check: Check = no_check) -> Change:
         """Replace a singular object with ``build(current)``."""
+        await self._before_write()
         current = await self.get_singular(name)
         check(current)
         new = build(current)
@@ -178,6 +182,9 @@ class MemoryStorage(Storage):
         return change
 
     # -- durability hook -----------------------------------------------------------------------
+
+    async def _before_write(self) -> None:
+        """Raise to refuse a write before it touches memory; durable subclasses check their file here."""
 
     async def _commit(self, changes: list[Change]) -> None:
         """Make applied ``changes`` durable, or undo them and raise; in memory there is nothing to do."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from jsonserve._types import JSONValue, Record
@@ -51,9 +51,12 @@ async def read_json(request: Request, max_body: int, max_depth: int) -> Record:
         if int(declared) > max_body:
             raise PayloadTooLarge(f"the body is larger than the {max_body}-byte limit")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_body:
-            raise PayloadTooLarge(f"the body is larger than the {max_body}-byte limit")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body:
+                raise PayloadTooLarge(f"the body is larger than the {max_body}-byte limit")
+            chunks.append(chunk)
+    except ClientDisconnect:  # the client gave up mid-body: a client error, not a logged 500
+        raise BodyError("the connection closed before the whole body arrived") from None
     return parse_body(b"".join(chunks), max_depth=max_depth)
