@@ -22,7 +22,7 @@ from rich.console import Console
 
 from jsonserve import __version__
 from jsonserve.config import Settings
-from jsonserve.errors import StorageCorrupt, StorageLocked
+from jsonserve.errors import BackendUnavailable, StorageCorrupt, StorageLocked
 from jsonserve.service import build_service
 from jsonserve.storage.demo import STARTER
 from jsonserve.storage.jsonfile import encode_document
@@ -141,10 +141,10 @@ def _run(coroutine: Any) -> int:
 
 
 async def _open(settings: Settings) -> Any:
-    service = build_service(settings)
     try:
+        service = build_service(settings)
         await service.storage.open()
-    except (StorageCorrupt, StorageLocked) as error:
+    except (StorageCorrupt, StorageLocked, BackendUnavailable, OSError) as error:
         err.print(f"[red]jsonserve: cannot start:[/] {error}")
         return None
     return service

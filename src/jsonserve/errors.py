@@ -111,8 +111,12 @@ class StorageUnavailable(JsonServeError):
 
 
 class StorageCorrupt(Exception):
-    """A data file cannot be loaded; the server refuses to start (never a client error)."""
+    """A data file cannot be loaded or a database reached; the server refuses to start (never a client error)."""
 
 
 class StorageLocked(Exception):
     """Another process already serves this data file."""
+
+
+class BackendUnavailable(Exception):
+    """The chosen backend needs an optional dependency that is not installed."""

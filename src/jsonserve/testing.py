@@ -1,15 +1,22 @@
-"""Serve data in-process for tests: a json-server-compatible API with no socket and no files.
+"""Serve data in-process for tests: a json-server-compatible API with no socket.
 
 Example:
     >>> async with serve({"posts": [{"id": 1, "title": "a"}]}) as client:  # doctest: +SKIP
     ...     assert (await client.get("/posts/1")).json()["title"] == "a"
+
+The same data can be served by any storage backend (``backend="jsonfile" | "sqlite" | "postgres"``),
+which is how one API test suite runs against all of them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import os
+import tempfile
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,20 +24,69 @@ import httpx
 from jsonserve._types import JSONValue
 from jsonserve.config import Settings
 from jsonserve.service import Service, build_service
+from jsonserve.storage.base import Storage
+from jsonserve.storage.jsonfile import JsonFileStorage, encode_document
 from jsonserve.storage.memory import MemoryStorage
 from jsonserve.web.app import create_app
 from jsonserve.web.inprocess import open_client
 
+BACKENDS = ("memory", "jsonfile", "sqlite", "postgres")
+POSTGRES_URL = os.environ.get("JSONSERVE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+DEFAULTS: dict[str, str] = {"backend": "memory"}
+"""What :func:`serve` uses when no ``backend`` is given (the test suite switches it per backend)."""
+
 
 @contextlib.asynccontextmanager
-async def serve(data: dict[str, JSONValue] | None = None, **options: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client talking to a fresh app over ``data`` (or ``options["source"]``, or the demo data).
+async def serve(
+    data: dict[str, JSONValue] | None = None, *, backend: str | None = None, **options: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client talking to a fresh app over ``data`` (or, without data, the demo data).
 
     ``options`` are :class:`~jsonserve.config.Settings` fields, e.g. ``compat="1"`` or ``read_only=True``.
     """
     settings = Settings(**options)
-    storage = MemoryStorage(copy.deepcopy(data), id_field=settings.id_field) if data is not None else None
-    service: Service = build_service(settings, storage)
-    app = create_app(settings, service)
-    async with open_client(app) as client:
-        yield client
+    async with _storage(data, backend or DEFAULTS["backend"], settings) as storage:
+        service: Service = build_service(settings, storage)
+        async with open_client(create_app(settings, service)) as client:
+            yield client
+
+
+@contextlib.asynccontextmanager
+async def _storage(
+    data: dict[str, JSONValue] | None, backend: str, settings: Settings
+) -> AsyncIterator[Storage | None]:
+    if data is None:
+        yield None  # the demo data, in memory
+        return
+    data = copy.deepcopy(data)
+    if backend == "memory":
+        yield MemoryStorage(data, id_field=settings.id_field)
+        return
+    with tempfile.TemporaryDirectory(prefix="jsonserve-") as folder:
+        if backend == "jsonfile":
+            path = Path(folder) / "db.json"
+            path.write_bytes(encode_document(data))
+            yield JsonFileStorage(path, id_field=settings.id_field)
+        elif backend == "sqlite":
+            from jsonserve.storage.sqlite import SqliteStorage
+
+            yield SqliteStorage(str(Path(folder) / "db.sqlite"), id_field=settings.id_field, seed=data)
+        elif backend == "postgres":
+            async with _postgres(data, settings) as storage:
+                yield storage
+        else:
+            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
+@contextlib.asynccontextmanager
+async def _postgres(data: dict[str, JSONValue], settings: Settings) -> AsyncIterator[Storage]:
+    from jsonserve.storage.postgres import PostgresStorage
+
+    schema = f"jsonserve_test_{uuid.uuid4().hex[:12]}"
+    try:
+        yield PostgresStorage(POSTGRES_URL, schema=schema, pool_size=2, id_field=settings.id_field, seed=data)
+    finally:
+        cleaner = PostgresStorage(POSTGRES_URL, pool_size=1)
+        async with cleaner.engine.begin() as connection:
+            await connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await cleaner.aclose()

@@ -70,7 +70,7 @@ def matches(record: Record, node: Node) -> bool:
         return all(matches(record, child) for child in node.items)
     if isinstance(node, AnyOf):
         return any(matches(record, child) for child in node.items)
-    return _search(record, node.text.lower())
+    return search(record, node.text.lower())
 
 
 def equals(stored: Any, text: str) -> bool:
@@ -128,11 +128,12 @@ def _is_scalar(value: Any) -> bool:
     return not isinstance(value, dict | list)
 
 
-def _search(value: Any, needle: str) -> bool:
+def search(value: Any, needle: str) -> bool:
+    """json-server's ``q``: ``needle`` (lower-case) is a substring of some truthy scalar in ``value``."""
     if isinstance(value, dict):
-        return any(_search(item, needle) for item in value.values())
+        return any(search(item, needle) for item in value.values())
     if isinstance(value, list):
-        return any(_search(item, needle) for item in value)
+        return any(search(item, needle) for item in value)
     if value is None or value is False or value == "" or (not isinstance(value, bool) and value == 0):
         return False
     return needle in to_text(value).lower()
@@ -141,8 +142,9 @@ def _search(value: Any, needle: str) -> bool:
 def sort_key(path: tuple[str, ...]) -> Callable[[Record], tuple[int, Any]]:
     """A key function giving a total order across types.
 
-    Ascending: numbers, then strings (by code point), booleans, objects and arrays (as JSON text),
-    null, and last the records that lack the field.
+    Ascending: numbers, then strings (by code point), booleans, objects and arrays (which tie, so they
+    keep their stored order), null, and last the records that lack the field. SQL backends compile
+    the same ranks.
     """
 
     def key(record: Record) -> tuple[int, Any]:
@@ -157,7 +159,7 @@ def sort_key(path: tuple[str, ...]) -> Callable[[Record], tuple[int, Any]]:
             return (0, value)
         if isinstance(value, str):
             return (1, value)
-        return (3, repr(value))
+        return (3, 0)
 
     return key
 

@@ -9,22 +9,26 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from jsonserve.config import Settings
 from jsonserve.realtime.hub import Hub
 from jsonserve.service.core import Service, ServiceOptions
 from jsonserve.storage.base import Storage
-from jsonserve.storage.demo import demo_data
+from jsonserve.storage.demo import STARTER, demo_data
 from jsonserve.storage.registry import backend_name, load_backend
 
 
 def build_storage(settings: Settings) -> Storage:
     """The storage backend the source names (imported only when chosen)."""
     name = backend_name(settings.source)
-    cls = load_backend(name)
+    cls: Any = load_backend(name)
     if name == "memory":
-        return cls(demo_data(), id_field=settings.id_field)  # type: ignore[call-arg]
-    return cls(Path(str(settings.source)), watch=settings.watching, id_field=settings.id_field)  # type: ignore[call-arg]
+        return cls(demo_data(), id_field=settings.id_field)  # type: ignore[no-any-return]
+    if name == "json":
+        return cls(Path(str(settings.source)), watch=settings.watching, id_field=settings.id_field)  # type: ignore[no-any-return]
+    # A new, empty database starts with the sample data, as a missing JSON file does.
+    return cls(settings.source, id_field=settings.id_field, seed=STARTER)  # type: ignore[no-any-return]
 
 
 def build_service(settings: Settings, storage: Storage | None = None) -> Service:

@@ -67,7 +67,7 @@ class MemoryStorage(Storage):
 
     def load(self, document: object) -> None:
         """Replace everything with ``document`` (a JSON object), validating it first."""
-        tables, singulars, extras, order = _parse_document(document, self.id_field)
+        tables, singulars, extras, order = parse_document(document, self.id_field)
         for name, table in tables.items():
             previous = self._tables.get(name)
             table.high = max(table.high, previous.high if previous else 0)
@@ -272,9 +272,10 @@ class MemoryStorage(Storage):
                 yield self._put(name, {**record, fk: None}, record)
 
 
-def _parse_document(
+def parse_document(
     document: object, id_field: str
 ) -> tuple[dict[str, Table], dict[str, Record], dict[str, JSONValue], list[str]]:
+    """Validate a json-server document and split it into collections, singular objects and extras."""
     if not isinstance(document, dict):
         raise StorageCorrupt("the data must be a JSON object whose keys are resources")
     tables: dict[str, Table] = {}

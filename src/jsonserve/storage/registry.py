@@ -1,8 +1,8 @@
 """Choose a backend from a source string, importing it only when chosen (uvicorn's pattern).
 
 Example:
-    >>> backend_name("db.json"), backend_name(None)
-    ('json', 'memory')
+    >>> backend_name("db.json"), backend_name(None), backend_name("postgresql://localhost/app")
+    ('json', 'memory', 'postgresql')
 """
 
 from __future__ import annotations
@@ -10,26 +10,42 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from jsonserve.errors import StorageCorrupt
+from jsonserve.errors import BackendUnavailable, StorageCorrupt
 from jsonserve.storage.base import Storage
 
 BACKENDS = {
     "memory": "jsonserve.storage.memory:MemoryStorage",
     "json": "jsonserve.storage.jsonfile:JsonFileStorage",
+    "sqlite": "jsonserve.storage.sqlite:SqliteStorage",
+    "postgresql": "jsonserve.storage.postgres:PostgresStorage",
 }
+EXTRAS = {"sqlite": "sqlite", "postgresql": "postgres"}
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def backend_name(source: str | None) -> str:
-    """The backend a source names: ``None`` is the in-memory demo, ``*.json`` the JSON file."""
+    """The backend a source names: none (demo data), ``*.json``, ``*.db``/``sqlite://``, ``postgresql://``."""
     if source is None:
         return "memory"
-    if source.lower().endswith(".json"):
+    lowered = source.lower()
+    if lowered.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
+        return "postgresql"
+    if lowered.startswith("sqlite") or lowered.endswith(SQLITE_SUFFIXES):
+        return "sqlite"
+    if lowered.endswith(".json"):
         return "json"
-    raise StorageCorrupt(f"cannot serve {source!r}: give a .json file (SQLite and PostgreSQL come later)")
+    raise StorageCorrupt(
+        f"cannot serve {source!r}: give a .json file, a SQLite file (.db, sqlite:///path) or a postgresql:// URL"
+    )
 
 
 def load_backend(name: str) -> type[Storage]:
-    """Import a backend class by its registry name."""
+    """Import a backend class by its registry name; a missing driver names the extra to install."""
     module_name, _, attribute = BACKENDS[name].partition(":")
-    cls: Any = getattr(importlib.import_module(module_name), attribute)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        extra = EXTRAS.get(name, name)
+        raise BackendUnavailable(f"the {name} backend needs {error.name}: pip install 'jsonserve[{extra}]'") from None
+    cls: Any = getattr(module, attribute)
     return cls  # type: ignore[no-any-return]

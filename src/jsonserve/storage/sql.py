@@ -1,0 +1,388 @@
+"""What SQLite and PostgreSQL share: the Storage interface over three tables, through SQLAlchemy Core.
+
+Every write runs in one transaction that also appends to ``jsonserve_changes`` (the durable change
+log realtime resume will read); its ``seq`` orders changes per database. Read-modify-write locks the
+row (``FOR UPDATE`` on PostgreSQL; SQLite has one writer), so ``If-Match`` holds across instances,
+and ids are allocated from a locked per-collection high-water mark, so they are unique across them.
+
+Example:
+    >>> storage = SqliteStorage("app.db", seed={"posts": []})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Literal, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from jsonserve._types import JSONValue, Record, RecordId
+from jsonserve.errors import Conflict, NotFound, StorageCorrupt
+from jsonserve.query.evaluate import clamp_page
+from jsonserve.query.model import Page, PageRequest, Query, Slice
+from jsonserve.storage._sql import (
+    JsonAccess,
+    changes,
+    compile_order,
+    compile_where,
+    equals,
+    metadata,
+    records,
+    resources,
+)
+from jsonserve.storage.base import Change, Check, Dependents, Kind, Storage, no_check
+from jsonserve.storage.ids import INT_LIMIT, IdFactory, check_client_id, id_key, random_id
+from jsonserve.storage.memory import parse_document
+
+T = TypeVar("T")
+CHANGE_WINDOW = 100_000  # change-log rows kept for resume
+Action = Literal["created", "updated", "deleted"]
+
+
+class SqlStorage(Storage):
+    """Collections as rows of JSON documents in a SQL database."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        access: JsonAccess,
+        *,
+        id_field: str = "id",
+        id_factory: IdFactory = random_id,
+        clock: Callable[[], float] = time.time,
+        seed: dict[str, JSONValue] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.write_engine = engine
+        self.access = access
+        self.id_field = id_field
+        self._new_id = id_factory
+        self._clock = clock
+        self._seed = seed
+        self._kinds: dict[str, Kind] = {}
+        self._writes = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the tables if needed, seed an empty database, and read the catalogue."""
+        try:
+            async with self.transaction() as connection:
+                await connection.run_sync(metadata.create_all)
+            await self.refresh()
+        except (sa.exc.SQLAlchemyError, OSError) as error:
+            raise StorageCorrupt(f"cannot open the database {self.engine.url.render_as_string()}: {error}") from None
+        if not self._kinds and self._seed is not None:
+            await self.load_document(self._seed)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.engine.dispose()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction (subclasses add locking and retries)."""
+        async with self.write_engine.begin() as connection:
+            yield connection
+
+    async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` in a write transaction (PostgreSQL retries serialization failures here)."""
+        async with self.transaction() as connection:
+            result = await work(connection)
+        await self._maybe_prune()
+        return result
+
+    async def refresh(self) -> None:
+        """Re-read which resources exist (another instance or an import may have changed them)."""
+        async with self.engine.connect() as connection:
+            rows = await connection.execute(
+                sa.select(resources.c.name, resources.c.kind).order_by(resources.c.position)
+            )
+        self._kinds = {name: Kind(kind) for name, kind in rows if kind != "extra"}
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def kinds(self) -> dict[str, Kind]:
+        """Routable names and kinds, in the original document's order."""
+        return dict(self._kinds)
+
+    async def count(self, collection: str) -> int:
+        """How many records ``collection`` holds."""
+        self._plural(collection)
+        query = sa.select(sa.func.count()).select_from(records).where(records.c.collection == collection)
+        async with self.engine.connect() as connection:
+            return int((await connection.execute(query)).scalar_one())
+
+    async def find(self, query: Query) -> Page:
+        """Filter, sort and window in SQL."""
+        self._plural(query.collection)
+        where = sa.and_(records.c.collection == query.collection, compile_where(query.where, self.access))
+        async with self.engine.connect() as connection:
+            total = int(
+                (await connection.execute(sa.select(sa.func.count()).select_from(records).where(where))).scalar_one()
+            )
+            select = sa.select(records.c.doc).where(where).order_by(*compile_order(query.sort, self.access))
+            select = _windowed(select, query, total)
+            items = [row[0] for row in await connection.execute(select)]
+        return Page(items, total)
+
+    async def get(self, collection: str, record_id: str) -> Record | None:
+        """One record by the text of its id."""
+        self._plural(collection)
+        async with self.engine.connect() as connection:
+            return await _fetch(connection, collection, record_id)
+
+    async def get_singular(self, name: str) -> Record:
+        """A singular resource's object."""
+        if self._kinds.get(name) is not Kind.SINGULAR:
+            raise NotFound(f"no singular resource {name!r}")
+        async with self.engine.connect() as connection:
+            result = await connection.execute(sa.select(resources.c.doc).where(resources.c.name == name))
+        return result.scalar_one()  # type: ignore[no-any-return]
+
+    async def dump(self) -> dict[str, JSONValue]:
+        """The whole database as one JSON object."""
+        result: dict[str, JSONValue] = {}
+        async with self.engine.connect() as connection:
+            catalogue = await connection.execute(
+                sa.select(resources.c.name, resources.c.kind, resources.c.doc).order_by(resources.c.position)
+            )
+            for name, kind, doc in catalogue.all():
+                if kind == Kind.PLURAL:
+                    rows = await connection.execute(
+                        sa.select(records.c.doc).where(records.c.collection == name).order_by(records.c.pos)
+                    )
+                    result[name] = [row[0] for row in rows]
+                else:
+                    result[name] = doc
+        return result
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def create(self, collection: str, record: Record, *, generated_ids: bool = False) -> Change:
+        """Insert a record with a free client id, or the next integer, or a random string id."""
+
+        async def work(connection: AsyncConnection) -> Change:
+            meta = await _locked_resource(connection, collection)
+            record_id = await self._choose_id(connection, collection, meta, record.get(self.id_field), generated_ids)
+            stored = {**{k: v for k, v in record.items() if k != self.id_field}, self.id_field: record_id}
+            is_int = isinstance(record_id, int)
+            await connection.execute(
+                resources.update()
+                .where(resources.c.name == collection)
+                .values(
+                    high=self.greatest(resources.c.high, record_id) if is_int else resources.c.high,  # type: ignore[arg-type]
+                    int_ids=resources.c.int_ids if is_int else sa.false(),
+                )
+            )
+            change = await self._log(connection, collection, "created", record_id, stored, None)
+            await connection.execute(
+                records.insert().values(collection=collection, key=id_key(record_id), pos=change.seq, doc=stored)
+            )
+            return change
+
+        return await self.write(work)
+
+    async def update(
+        self, collection: str, record_id: str, build: Callable[[Record], Record], check: Check = no_check
+    ) -> Change:
+        """Replace a record with ``build(current)`` under a row lock."""
+        self._plural(collection)
+
+        async def work(connection: AsyncConnection) -> Change:
+            current = await _fetch(connection, collection, record_id, lock=True)
+            check(current)
+            if current is None:
+                raise NotFound(f"no record in {collection} with id {record_id!r}")
+            new = {**build(current), self.id_field: current[self.id_field]}
+            await connection.execute(
+                records.update().where(records.c.collection == collection, records.c.key == record_id).values(doc=new)
+            )
+            return await self._log(connection, collection, "updated", current[self.id_field], new, current)  # type: ignore[arg-type]
+
+        return await self.write(work)
+
+    async def delete(
+        self, collection: str, record_id: str, dependents: Dependents, check: Check = no_check
+    ) -> list[Change]:
+        """Delete a record and sweep its dependents in one transaction."""
+        self._plural(collection)
+
+        async def work(connection: AsyncConnection) -> list[Change]:
+            current = await _fetch(connection, collection, record_id, lock=True)
+            check(current)
+            if current is None:
+                raise NotFound(f"no record in {collection} with id {record_id!r}")
+            return await self._delete_tree(connection, collection, record_id, dependents)
+
+        return await self.write(work)
+
+    async def update_singular(self, name: str, build: Callable[[Record], Record], check: Check = no_check) -> Change:
+        """Replace a singular object with ``build(current)``."""
+        if self._kinds.get(name) is not Kind.SINGULAR:
+            raise NotFound(f"no singular resource {name!r}")
+
+        async def work(connection: AsyncConnection) -> Change:
+            select = sa.select(resources.c.doc).where(resources.c.name == name)
+            current = (await connection.execute(self.lock(select))).scalar_one()
+            check(current)
+            new = build(current)
+            await connection.execute(resources.update().where(resources.c.name == name).values(doc=new))
+            return await self._log(connection, name, "updated", None, new, current)
+
+        return await self.write(work)
+
+    async def load_document(self, document: object) -> None:
+        """Replace everything with a json-server document (seeding, import)."""
+        tables, singulars, extras, order = parse_document(document, self.id_field)
+
+        async def work(connection: AsyncConnection) -> None:
+            for sql_table in (records, resources):
+                await connection.execute(sql_table.delete())
+            for position, name in enumerate(order):
+                row: dict[str, Any] = {"name": name, "position": position, "high": 0, "int_ids": True}
+                if name in tables:
+                    ids = [r[self.id_field] for r in tables[name].records.values()]
+                    row.update(kind="plural", high=tables[name].high, int_ids=all(isinstance(i, int) for i in ids))
+                else:
+                    row.update(
+                        kind="singular" if name in singulars else "extra", doc=singulars.get(name, extras.get(name))
+                    )
+                await connection.execute(resources.insert().values(**row))
+            for name, loaded in tables.items():
+                # Loaded records sort before every later insert, whose position is its change's seq (> 0).
+                count = len(loaded.records)
+                rows = [
+                    {"collection": name, "key": key, "pos": index - count, "doc": doc}
+                    for index, (key, doc) in enumerate(loaded.records.items())
+                ]
+                for start in range(0, len(rows), 1000):
+                    await connection.execute(records.insert(), rows[start : start + 1000])
+
+        await self.write(work)
+        await self.refresh()
+
+    # -- dialect hooks -------------------------------------------------------------------------
+
+    def greatest(self, column: sa.ColumnElement[int], value: int) -> sa.ColumnElement[int]:
+        """The larger of a column and a value."""
+        return sa.func.greatest(column, value)
+
+    def lock(self, select: sa.Select[Any]) -> sa.Select[Any]:
+        """``SELECT … FOR UPDATE`` where the database supports it."""
+        return select.with_for_update()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _plural(self, collection: str) -> None:
+        if self._kinds.get(collection) is not Kind.PLURAL:
+            raise NotFound(f"no collection {collection!r}")
+
+    async def _choose_id(
+        self, connection: AsyncConnection, collection: str, meta: Any, client: JSONValue, generated: bool
+    ) -> RecordId:
+        if client is not None and not generated:
+            record_id = check_client_id(client)
+            if await _fetch(connection, collection, id_key(record_id)) is not None:
+                raise Conflict(f"{collection} already has a record with id {record_id!r}")
+            return record_id
+        if meta.int_ids and not generated and meta.high < INT_LIMIT:
+            return int(meta.high) + 1
+        while await _fetch(connection, collection, candidate := self._new_id()) is not None:
+            continue
+        return candidate
+
+    async def _log(
+        self,
+        connection: AsyncConnection,
+        collection: str,
+        action: Action,
+        record_id: RecordId | None,
+        record: Record | None,
+        previous: Record | None,
+    ) -> Change:
+        at = self._clock()
+        insert = changes.insert().values(
+            collection=collection,
+            action=action,
+            record_id=None if record_id is None else id_key(record_id),
+            record=record,
+            at=at,
+        )
+        seq = (await connection.execute(insert.returning(changes.c.seq))).scalar_one()
+        return Change(collection, action, record_id, record, previous, int(seq), at)
+
+    async def _delete_tree(
+        self, connection: AsyncConnection, collection: str, record_id: str, dependents: Dependents
+    ) -> list[Change]:
+        done: list[Change] = []
+        pending = [(collection, record_id)]
+        while pending:
+            name, key = pending.pop(0)
+            deleted = await connection.execute(
+                records.delete().where(records.c.collection == name, records.c.key == key).returning(records.c.doc)
+            )
+            previous = deleted.scalar_one_or_none()
+            if previous is None:
+                continue
+            done.append(await self._log(connection, name, "deleted", previous[self.id_field], None, previous))
+            for dependent in dependents(name):
+                if self._kinds.get(dependent.collection) is Kind.PLURAL:
+                    done += await self._sweep(
+                        connection, dependent.collection, dependent.foreign_key, key, dependent.delete, pending
+                    )
+        return done
+
+    async def _sweep(
+        self, connection: AsyncConnection, name: str, fk: str, parent: str, delete: bool, pending: list[tuple[str, str]]
+    ) -> list[Change]:
+        match = sa.and_(records.c.collection == name, equals(self.access, (fk,), parent))
+        rows = (await connection.execute(self.lock(sa.select(records.c.key, records.c.doc).where(match)))).all()
+        done: list[Change] = []
+        for key, doc in rows:
+            if delete:
+                pending.append((name, key))
+                continue
+            new = {**doc, fk: None}
+            await connection.execute(
+                records.update().where(records.c.collection == name, records.c.key == key).values(doc=new)
+            )
+            done.append(await self._log(connection, name, "updated", doc[self.id_field], new, doc))
+        return done
+
+    async def _maybe_prune(self) -> None:
+        self._writes += 1
+        if self._writes % 1000:
+            return
+        async with self.transaction() as connection:
+            newest = (await connection.execute(sa.select(sa.func.max(changes.c.seq)))).scalar_one() or 0
+            await connection.execute(changes.delete().where(changes.c.seq <= newest - CHANGE_WINDOW))
+
+
+async def _fetch(connection: AsyncConnection, collection: str, key: str, *, lock: bool = False) -> Record | None:
+    select = sa.select(records.c.doc).where(records.c.collection == collection, records.c.key == key)
+    if lock:
+        select = select.with_for_update()
+    return (await connection.execute(select)).scalar_one_or_none()
+
+
+async def _locked_resource(connection: AsyncConnection, collection: str) -> Any:
+    select = sa.select(resources.c.kind, resources.c.high, resources.c.int_ids).where(resources.c.name == collection)
+    meta = (await connection.execute(select.with_for_update())).one_or_none()
+    if meta is None or meta.kind != Kind.PLURAL:
+        raise NotFound(f"no collection {collection!r}")
+    return meta
+
+
+def _windowed(select: sa.Select[Any], query: Query, total: int) -> sa.Select[Any]:
+    window = query.window
+    if isinstance(window, Slice):
+        select = select.offset(window.start)
+        return select if window.stop is None else select.limit(max(0, window.stop - window.start))
+    if isinstance(window, PageRequest):
+        number = clamp_page(window, total) if query.envelope else window.number
+        return select.offset((number - 1) * window.size).limit(window.size)
+    return select

@@ -1,0 +1,150 @@
+"""The SQLite backend: documents in a JSON column, WAL, one writer, pooled readers.
+
+Python functions registered on every connection give SQLite the reference semantics where SQL has
+no equivalent: Python's ``str.lower`` (SQLite's is ASCII-only), RE2 for ``_like`` and json-server's
+``q`` full-text search.
+
+Example:
+    >>> storage = SqliteStorage("sqlite:///app.db")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from typing_extensions import override
+
+from jsonserve.query.evaluate import search
+from jsonserve.query.text import compile_pattern, to_text
+from jsonserve.storage._sql import Expr, JsonAccess, path_variants
+from jsonserve.storage._sql import Path as JsonPath
+from jsonserve.storage.sql import SqlStorage
+
+_KINDS = {"text": "string", "integer": "number", "real": "number"}
+
+
+def sqlite_url(source: str) -> str:
+    """``app.db`` or ``sqlite:///app.db`` -> SQLAlchemy's aiosqlite URL."""
+    if source.startswith("sqlite+aiosqlite://"):
+        return source
+    if source.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + source.removeprefix("sqlite://")
+    return f"sqlite+aiosqlite:///{Path(source).resolve()}"
+
+
+class SqliteJson(JsonAccess):
+    """JSON access through SQLite's JSON1 functions."""
+
+    def _path(self, variant: tuple[str | int, ...]) -> str:
+        return "$" + "".join(
+            f"[{part}]" if isinstance(part, int) else '."' + part.replace('"', '""') + '"' for part in variant
+        )
+
+    def _first(self, function: str, path: JsonPath) -> sa.ColumnElement[Any]:
+        calls = [getattr(sa.func, function)(self.doc, self._path(variant)) for variant in path_variants(path)]
+        return calls[0] if len(calls) == 1 else sa.func.coalesce(*calls)
+
+    @override
+    def kind(self, path: JsonPath) -> sa.ColumnElement[str]:
+        raw = self._first("json_type", path)
+        return sa.case(*((raw == native, mapped) for native, mapped in _KINDS.items()), else_=raw)
+
+    @override
+    def text(self, path: JsonPath) -> sa.ColumnElement[str]:
+        return self._first("json_extract", path)
+
+    @override
+    def number(self, path: JsonPath) -> sa.ColumnElement[float]:
+        return self._first("json_extract", path)
+
+    @override
+    def lower(self, value: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+        return sa.func.jsonserve_lower(value)
+
+    @override
+    def binary(self, value: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+        return value  # SQLite's default BINARY collation compares UTF-8 bytes: code point order
+
+    @override
+    def contains(self, haystack: sa.ColumnElement[str], needle: str) -> Expr:
+        return sa.func.instr(haystack, needle) > 0
+
+    @override
+    def like(self, path: JsonPath, pattern: str) -> Expr:
+        return sa.func.jsonserve_like(pattern, self._first("json_type", path), self.text(path)) == 1
+
+    @override
+    def search(self, needle: str) -> Expr:
+        return sa.func.jsonserve_q(needle.lower(), self.doc) == 1
+
+
+def _like(pattern: str, kind: str | None, value: object) -> int:
+    if kind is None or kind in ("null", "array", "object"):
+        return 0
+    scalar = {"true": True, "false": False}.get(kind, value)
+    return int(compile_pattern(pattern).search(to_text(scalar)) is not None)  # type: ignore[arg-type]
+
+
+def _q(needle: str, doc: str) -> int:
+    return int(search(orjson.loads(doc), needle))
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+def register_functions(dbapi_connection: Any, _record: object) -> None:
+    """Python functions and pragmas on every new connection; transactions are begun explicitly."""
+    dbapi_connection.isolation_level = None  # no implicit BEGIN from the sqlite3 module
+    dbapi_connection.create_function("jsonserve_lower", 1, _lower, deterministic=True)
+    dbapi_connection.create_function("jsonserve_like", 3, _like, deterministic=True)
+    dbapi_connection.create_function("jsonserve_q", 2, _q, deterministic=True)
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000", "foreign_keys=OFF"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+class SqliteStorage(SqlStorage):
+    """SQLite: WAL with ``synchronous=FULL`` (a 2xx survives power loss), one writer at a time."""
+
+    def __init__(self, source: str, **options: Any) -> None:
+        url = sqlite_url(source)
+        readers = _engine(url, "BEGIN", pool_size=4, max_overflow=4)
+        super().__init__(readers, SqliteJson(), **options)
+        self.write_engine = _engine(url, "BEGIN IMMEDIATE", pool_size=1, max_overflow=0)
+        self._writer = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One writer at a time; ``BEGIN IMMEDIATE`` takes SQLite's write lock up front."""
+        async with self._writer, self.write_engine.begin() as connection:
+            yield connection
+
+    async def aclose(self) -> None:
+        """Close both connection pools."""
+        await super().aclose()
+        await self.write_engine.dispose()
+
+    @override
+    def greatest(self, a: sa.ColumnElement[int], b: int) -> sa.ColumnElement[int]:
+        return sa.func.max(a, b)
+
+
+def _engine(url: str, begin: str, **pool: Any) -> AsyncEngine:
+    engine = create_async_engine(url, json_serializer=_dumps, json_deserializer=orjson.loads, **pool)
+    event.listen(engine.sync_engine, "connect", register_functions)
+    event.listen(engine.sync_engine, "begin", lambda connection: connection.exec_driver_sql(begin))
+    return engine
+
+
+def _dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
