@@ -75,6 +75,17 @@ class PostgresJson(JsonAccess):
         return sa.and_(kind.in_(("string", "number", "true", "false")), self.text(path).op("~*")(pattern))
 
     @override
+    def raw(self, path: Path) -> sa.ColumnElement[Any]:
+        return self._value(path)
+
+    @override
+    def raw_in(self, path: Path, text: str, number: float | None) -> Expr:
+        values = [sa.literal(text, postgresql.JSONB)]
+        if number is not None:
+            values.append(sa.literal(number, postgresql.JSONB))
+        return self.raw(path).in_(values)
+
+    @override
     def search(self, needle: str) -> Expr:
         path: sa.ColumnElement[Any] = sa.literal_column("'strict $.**'::jsonpath")
         values = (

@@ -85,6 +85,17 @@ class SqliteJson(JsonAccess):
     def search(self, needle: str) -> Expr:
         return sa.func.jsonserve_q(needle.lower(), self.doc) == 1
 
+    @override
+    def raw(self, path: JsonPath) -> sa.ColumnElement[Any]:
+        return sa.func.json_extract(self.doc, self._path(path))
+
+    @override
+    def raw_in(self, path: JsonPath, text: str, number: float | None) -> Expr:
+        if len(path_variants(path)) > 1:
+            return sa.true()
+        values: list[object] = [text] if number is None else [text, number]
+        return self.raw(path).in_(values)
+
 
 def _like(pattern: str, kind: str | None, value: object) -> int:
     if kind is None or kind in ("null", "array", "object"):
