@@ -1,0 +1,93 @@
+"""Schema inference: what the records of a collection look like, as JSON Schema.
+
+A :class:`Shape` accumulates the JSON types seen at each field (nested objects and array items
+included, to a bounded depth). It only widens: :meth:`Shape.observe` is called for every stored
+record once at start and then for each created or updated record, so keeping it current costs one
+walk of the written record, never a rescan. ``required`` lists the fields every observed record has.
+
+Example:
+    >>> shape = Shape()
+    >>> shape.observe({"id": 1, "title": "a"}); shape.observe({"id": 2, "title": None})
+    >>> shape.to_json_schema()["properties"]["title"]
+    {'type': ['null', 'string']}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonserve._types import JSONValue
+
+MAX_DEPTH = 4
+MAX_FIELDS = 200
+
+
+def json_type(value: JSONValue) -> str:
+    """The JSON Schema type name of a value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+@dataclass
+class Shape:
+    """The types seen for one value position, with object fields and array items below it."""
+
+    types: set[str] = field(default_factory=set)
+    fields: dict[str, Shape] = field(default_factory=dict)
+    present: dict[str, int] = field(default_factory=dict)
+    objects: int = 0
+    items: Shape | None = None
+
+    def observe(self, value: JSONValue, depth: int = 0) -> None:
+        """Widen the shape with one more value."""
+        kind = json_type(value)
+        self.types.add(kind)
+        if depth >= MAX_DEPTH:
+            return
+        if isinstance(value, dict):
+            self.objects += 1
+            for key, child in value.items():
+                if key not in self.fields and len(self.fields) >= MAX_FIELDS:
+                    continue
+                self.fields.setdefault(key, Shape()).observe(child, depth + 1)
+                self.present[key] = self.present.get(key, 0) + 1
+        elif isinstance(value, list):
+            for item in value[:50]:
+                (self.items or self._new_items()).observe(item, depth + 1)
+
+    def _new_items(self) -> Shape:
+        self.items = Shape()
+        return self.items
+
+    def to_json_schema(self) -> dict[str, Any]:
+        """This shape as a JSON Schema (draft 2020-12, as OpenAPI 3.1 uses)."""
+        types = sorted(self.types - ({"integer"} if "number" in self.types else set()))
+        schema: dict[str, Any] = {}
+        if types:
+            schema["type"] = types[0] if len(types) == 1 else types
+        if self.fields:
+            schema["properties"] = {name: shape.to_json_schema() for name, shape in self.fields.items()}
+            required = [name for name, count in self.present.items() if count == self.objects]
+            if required:
+                schema["required"] = required
+        if self.items is not None:
+            schema["items"] = self.items.to_json_schema()
+        return schema
+
+
+def infer(records: list[JSONValue]) -> Shape:
+    """The shape of a list of records."""
+    shape = Shape()
+    for record in records:
+        shape.observe(record)
+    return shape
