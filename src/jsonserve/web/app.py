@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from jsonserve.config import Settings
 from jsonserve.service import Service, build_service
-from jsonserve.web.errors import HANDLERS
+from jsonserve.web.errors import HANDLERS, CatchAll
 from jsonserve.web.home import home_page
 from jsonserve.web.http import api_root, json_response
 from jsonserve.web.resources import ALL_METHODS, Fallthrough, Resources
@@ -114,6 +114,7 @@ def _middleware(settings: Settings) -> list[Middleware]:
                 max_age=600,
             )
         )
+    stack.append(Middleware(CatchAll))  # inside CORS, so a 500 still carries CORS headers
     stack.append(Middleware(GZipMiddleware, minimum_size=1024))
     if settings.routes:
         stack.append(Middleware(RewriteMiddleware, rules=settings.routes))

@@ -9,6 +9,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jsonserve import errors
 
@@ -77,7 +78,41 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def server_error(_request: Request, exc: Exception) -> Response:
     log.error("unexpected error", exc_info=exc)
+    return _internal_error()
+
+
+def _internal_error() -> Response:
     return problem(500, "the server failed to answer this request; it has been logged", "internal_error")
+
+
+class CatchAll:
+    """Answer an unexpected exception with a problem+json 500, log it once, keep the connection.
+
+    (Starlette's own handler for ``Exception`` re-raises after answering, so uvicorn logs it again
+    and closes the keep-alive connection under the client.)
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:
+            log.error("unexpected error", exc_info=error)
+            if started:
+                raise
+            await _internal_error()(scope, receive, send)
 
 
 def _default_detail(status: int) -> str:
@@ -91,5 +126,4 @@ def _default_detail(status: int) -> str:
 HANDLERS = {
     errors.JsonServeError: domain_error,
     HTTPException: http_error,
-    Exception: server_error,
 }
