@@ -2,6 +2,8 @@
 
 jsonserve [SOURCE] [options]     serve SOURCE (a .json file), or the built-in demo data
 jsonserve init [FILE]            write a starter db.json
+jsonserve import SOURCE TARGET   copy all data between backends (json, sqlite, postgresql)
+jsonserve export SOURCE TARGET   the same copy, named for the other direction
 """
 
 from __future__ import annotations
@@ -9,16 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import signal
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from jsonserve import __version__
 from jsonserve.config import Settings
@@ -26,15 +31,25 @@ from jsonserve.errors import BackendUnavailable, StorageCorrupt, StorageLocked
 from jsonserve.service import build_service
 from jsonserve.storage.demo import STARTER
 from jsonserve.storage.jsonfile import encode_document
+from jsonserve.storage.registry import backend_name
+from jsonserve.storage.transfer import Tally, TransferError, transfer
 from jsonserve.web.app import create_app
 from jsonserve.web.inprocess import open_client
 
+T = TypeVar("T")
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
+_INDEX = re.compile(r"^[^.]+(\.[^.]+)+$")
+SQL_BACKENDS = ("sqlite", "postgresql")
 
 serve_app = typer.Typer(add_completion=False, help="Serve a JSON file as a REST API (json-server's dialect).")
 init_app = typer.Typer(add_completion=False, help="Write a starter data file.")
+transfer_app = typer.Typer(add_completion=False, help="Copy all data from SOURCE to TARGET.")
+INDEX_HELP = (
+    "Expression index on a filtered or sorted field, COLLECTION.FIELD (dotted paths allowed; repeatable). "
+    "SQLite and PostgreSQL only; accepted and ignored for JSON files and the demo data."
+)
 
 
 def parse_size(text: str) -> int:
@@ -59,6 +74,14 @@ def load_routes(path: Path | None) -> dict[str, str]:
     return rules
 
 
+def index_specs(values: list[str] | None) -> tuple[str, ...]:
+    """Validate ``--index`` values (``posts.userId``, ``posts.author.name``)."""
+    for value in values or ():
+        if not _INDEX.match(value):
+            raise typer.BadParameter(f"{value!r} is not COLLECTION.FIELD, e.g. posts.userId", param_hint="--index")
+    return tuple(dict.fromkeys(values or ()))
+
+
 @serve_app.command()
 def serve(
     source: Annotated[str | None, typer.Argument(help="A .json file; without it, the built-in demo data.")] = None,
@@ -81,6 +104,10 @@ def serve(
     no_cors: Annotated[bool, typer.Option("--no-cors", help="Send no CORS headers.")] = False,
     max_body: Annotated[str, typer.Option(help="Largest accepted request body.")] = "1MiB",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No banner, no access log.")] = False,
+    index: Annotated[list[str] | None, typer.Option("--index", metavar="COLLECTION.FIELD", help=INDEX_HELP)] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes sharing the data (SQLite and PostgreSQL sources only).")
+    ] = 1,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
     """Serve SOURCE as a REST API on http://HOST:PORT."""
@@ -93,13 +120,18 @@ def serve(
         source=source, host=host, port=port, watch=watch, static_dir=static, no_static=no_static,
         read_only=read_only, delay_ms=delay, base=_base(base), routes=load_routes(routes), id_field=id_field,
         fk_suffix=fks, compat=_compat(compat), cors_origins=None if no_cors else tuple(_origins(cors)),
-        max_body=parse_size(max_body), quiet=quiet,
+        max_body=parse_size(max_body), quiet=quiet, indexes=index_specs(index), workers=workers,
     )  # fmt: skip
+    if workers > 1 and get is None:
+        _check_shareable(source)
     _configure_logging(quiet)
     if source is not None and source.lower().endswith(".json") and not Path(source).exists():
         Path(source).write_bytes(encode_document(STARTER))
         err.print(f"[yellow]{source} did not exist: created it with sample data[/]")
-    code = _run(_one_shot(settings, get) if get is not None else _serve(settings))
+    if get is not None:
+        code = _run(_one_shot(settings, get))
+    else:
+        code = _serve_workers(settings) if workers > 1 else _run(_serve(settings))
     raise typer.Exit(code)
 
 
@@ -114,6 +146,56 @@ def init(
         raise typer.Exit(1)
     file.write_bytes(encode_document(STARTER))
     console.print(f"wrote {file}; serve it with: jsonserve {file}")
+
+
+@transfer_app.command()
+def copy_data(
+    source: Annotated[
+        str, typer.Argument(help="A .json file, a SQLite file (.db, sqlite:///...) or a PostgreSQL URL.")
+    ],
+    target: Annotated[str, typer.Argument(help="Where to copy to (the same kinds of location).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace a target that already holds data.")] = False,
+    index: Annotated[list[str] | None, typer.Option("--index", metavar="COLLECTION.FIELD", help=INDEX_HELP)] = None,
+    id_field: Annotated[str, typer.Option("--id", "-i", help="The id field.")] = "id",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Copy every collection, record and singular object from SOURCE to TARGET, streaming."""
+    indexes = index_specs(index)
+    started = time.perf_counter()
+    try:
+        with _progress_bar(quiet) as report:
+            summary = _run(transfer(source, target, force=force, id_field=id_field, indexes=indexes, progress=report))
+    except (TransferError, StorageCorrupt, StorageLocked, BackendUnavailable, OSError) as error:
+        err.print(f"[red]jsonserve: cannot copy:[/] {error}")
+        raise typer.Exit(1) from None
+    if not quiet:
+        seconds = time.perf_counter() - started
+        plural = "" if summary.resources == 1 else "s"
+        err.print(
+            f"copied {summary.records:,} records ({summary.resources} resource{plural}) to {target} in {seconds:.1f} s"
+        )
+
+
+@contextlib.contextmanager
+def _progress_bar(quiet: bool) -> Iterator[Any]:
+    """A progress callback that shows a Rich bar from its first report (an early error shows none)."""
+    columns = (
+        TextColumn("[bold]copying"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[records]:,} records"),
+        TimeElapsedColumn(), TimeRemainingColumn(),
+    )  # fmt: skip
+    progress = Progress(*columns, console=err)
+    task = progress.add_task("copy", total=None, records=0)
+
+    def report(tally: Tally) -> None:
+        if not progress.live.is_started:
+            progress.start()
+        progress.update(task, completed=tally.done, total=tally.total, records=tally.records)
+
+    try:
+        yield None if quiet else report
+    finally:
+        if progress.live.is_started:
+            progress.stop()
 
 
 def _base(base: str) -> str:
@@ -133,11 +215,11 @@ def _configure_logging(quiet: bool) -> None:
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s: %(message)s")
 
 
-def _run(coroutine: Any) -> int:
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     import uvloop
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coroutine)  # type: ignore[no-any-return]
+        return runner.run(coroutine)
 
 
 async def _open(settings: Settings) -> Any:
@@ -169,6 +251,48 @@ async def _serve(settings: Settings) -> int:
     finally:
         await service.storage.aclose()
     return 0 if server.started or not server.should_exit else 1
+
+
+def _check_shareable(source: str | None) -> None:
+    try:
+        shareable = source is not None and backend_name(source) in SQL_BACKENDS
+    except StorageCorrupt:
+        return  # reported as the server starts
+    if not shareable:
+        raise typer.BadParameter(
+            "several workers need a SQLite or PostgreSQL source; a JSON file (or the demo data) is owned by one "
+            "process. Import it first: jsonserve import db.json app.db",
+            param_hint="--workers",
+        )
+
+
+def _serve_workers(settings: Settings) -> int:
+    """Several uvicorn worker processes, each opening its own connection to the shared database."""
+    import uvicorn
+
+    from jsonserve.web.factory import ENV, encode_settings
+
+    kinds = _run(_prepare(settings))  # create the tables, seed, indexes once, and report problems now
+    if kinds is None:
+        return 1
+    if not settings.quiet:
+        _banner(settings, kinds)
+        console.print(f"[dim]{settings.workers} workers[/]\n")
+    os.environ[ENV] = encode_settings(settings)
+    uvicorn.run(
+        "jsonserve.web.factory:app_from_env", factory=True, workers=settings.workers, host=settings.host,
+        port=settings.port, lifespan="on", access_log=not settings.quiet, http="httptools", server_header=False,
+        log_level="warning" if settings.quiet else "info",
+    )  # fmt: skip
+    return 0
+
+
+async def _prepare(settings: Settings) -> dict[str, Any] | None:
+    service = await _open(settings)
+    if service is None:
+        return None
+    await service.storage.aclose()
+    return service.kinds()  # type: ignore[no-any-return]
 
 
 def _graceful(base: Any) -> Any:
@@ -222,9 +346,11 @@ def _banner(settings: Settings, kinds: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: ``jsonserve init ...`` or ``jsonserve [SOURCE] [options]``."""
+    """Entry point: ``jsonserve init ...``, ``jsonserve import|export ...`` or ``jsonserve [SOURCE] [options]``."""
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "init":
         typer.main.get_command(init_app).main(args[1:], prog_name="jsonserve init")
+    elif args and args[0] in ("import", "export"):
+        typer.main.get_command(transfer_app).main(args[1:], prog_name=f"jsonserve {args[0]}")
     else:
         typer.main.get_command(serve_app).main(args, prog_name="jsonserve")

@@ -44,6 +44,8 @@ class Settings:
     max_depth: int = 64
     max_page_size: int = DEFAULT_MAX_PAGE_SIZE
     quiet: bool = False
+    indexes: tuple[str, ...] = ()  # ``COLLECTION.FIELD`` expression indexes (SQL backends; ignored by the others)
+    workers: int = 1  # server processes (SQL backends only: a JSON file is owned by one process)
 
     @property
     def watching(self) -> bool:

@@ -28,7 +28,7 @@ def build_storage(settings: Settings) -> Storage:
     if name == "json":
         return cls(Path(str(settings.source)), watch=settings.watching, id_field=settings.id_field)  # type: ignore[no-any-return]
     # A new, empty database starts with the sample data, as a missing JSON file does.
-    return cls(settings.source, id_field=settings.id_field, seed=STARTER)  # type: ignore[no-any-return]
+    return cls(settings.source, id_field=settings.id_field, seed=STARTER, indexes=settings.indexes)  # type: ignore[no-any-return]
 
 
 def build_service(settings: Settings, storage: Storage | None = None) -> Service:

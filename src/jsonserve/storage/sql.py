@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ from jsonserve._types import JSONValue, Record, RecordId
 from jsonserve.errors import Conflict, NotFound, StorageCorrupt
 from jsonserve.query.evaluate import clamp_page
 from jsonserve.query.model import Page, PageRequest, Query, Slice
+from jsonserve.storage._indexes import create_indexes
 from jsonserve.storage._sql import (
     JsonAccess,
     changes,
@@ -54,6 +55,7 @@ class SqlStorage(Storage):
         id_factory: IdFactory = random_id,
         clock: Callable[[], float] = time.time,
         seed: dict[str, JSONValue] | None = None,
+        indexes: Sequence[str] = (),
     ) -> None:
         self.engine = engine
         self.write_engine = engine
@@ -62,16 +64,18 @@ class SqlStorage(Storage):
         self._new_id = id_factory
         self._clock = clock
         self._seed = seed
+        self.indexes = tuple(indexes)  # ``COLLECTION.FIELD`` specs, created at open (``--index``)
         self._kinds: dict[str, Kind] = {}
         self._writes = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Create the tables if needed, seed an empty database, and read the catalogue."""
+        """Create tables and ``--index`` indexes if needed, seed an empty database and read the catalogue."""
         try:
             async with self.transaction() as connection:
                 await connection.run_sync(metadata.create_all)
+                await create_indexes(connection, self.access, self.indexes)
             await self.refresh()
         except (sa.exc.SQLAlchemyError, OSError) as error:
             raise StorageCorrupt(f"cannot open the database {self.engine.url.render_as_string()}: {error}") from None

@@ -1,0 +1,36 @@
+"""Fixtures for the storage tests: a throw-away PostgreSQL schema."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from jsonserve import testing
+from tests.api.conftest import postgres_reachable
+
+
+def require_postgres() -> None:
+    """Skip (with the reason) when PostgreSQL is unreachable; under ``CI=true`` fail instead."""
+    if why := postgres_reachable():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{why}; PostgreSQL is required under CI=true")
+        pytest.skip(why)
+
+
+@pytest.fixture
+async def pg_schema() -> AsyncIterator[str]:
+    """A fresh schema name on :data:`jsonserve.testing.POSTGRES_URL`, dropped afterwards."""
+    require_postgres()
+    from jsonserve.storage.postgres import PostgresStorage
+
+    schema = f"jsonserve_test_{uuid.uuid4().hex[:12]}"
+    try:
+        yield schema
+    finally:
+        cleaner = PostgresStorage(testing.POSTGRES_URL, pool_size=1)
+        async with cleaner.engine.begin() as connection:
+            await connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await cleaner.aclose()
