@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -148,6 +149,27 @@ def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.01
         if time.monotonic() - started > timeout:
             return None
         time.sleep(step)
+
+
+def in_threads(count: int, work: Callable[[int], None], *, timeout: float = 60.0) -> float:
+    """Run ``work(0..count-1)`` in threads; the seconds it took. Fails if one raised or still runs at ``timeout``."""
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            work(index)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, started + timeout - time.monotonic()))
+    assert not any(thread.is_alive() for thread in threads), "a client hung"
+    assert not errors, errors[:3]
+    return time.monotonic() - started
 
 
 def read_json_file(path: Path) -> Any:

@@ -1,6 +1,9 @@
-"""C1, C2: concurrent writers against a real server on a temporary db.json (and C1 in-process, in memory).
+"""C1, C2: concurrent writers against a real server per backend (and C1 in-process, in memory).
 
-* 16 clients x 100 POSTs -> 1600 x 201, unique ids, all in the API and, after compaction, in the file;
+Each real-server test runs on a temporary db.json, a SQLite file and a PostgreSQL database:
+
+* 16 clients x 100 POSTs -> 1600 x 201, unique ids, all in the API and in the stored data (for the
+  JSON file, after compaction);
 * 16 clients x 25 read-modify-write increments with ``If-Match``, retrying on 412 -> exactly 400;
 * 16 clients PATCHing different fields of one record without ``If-Match`` -> no torn merge.
 """
@@ -11,56 +14,42 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from jsonserve.testing import serve
-from tests.reliability.helpers import dump, read_json_file, start, wait_until
+from tests.reliability.helpers import in_threads, start, wait_until
+from tests.reliability.stores import Store
 from tests.support.server import Server
 
 pytestmark = pytest.mark.e2e
 
+POSTGRES_PREFIX = "jsonserve_cc"
 CLIENTS = 16
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    (tmp_path / "db.json").write_bytes(
-        dump({"posts": [{"id": 1, "title": "seed"}], "counters": [{"id": 1, "n": 0}, {"id": 2}]})
-    )
-    process = start(["db.json", "--no-static"], tmp_path)
+def store(new_store: Callable[[str], Store]) -> Store:
+    """This test's backend, seeded (the ``store_kind`` fixture runs the test once per backend)."""
+    data = new_store("data")
+    data.seed({"posts": [{"id": 1, "title": "seed"}], "counters": [{"id": 1, "n": 0}, {"id": 2}]})
+    return data
+
+
+@pytest.fixture
+def server(store: Store) -> Iterator[Server]:
+    process = start([store.source, "--no-static"], store.folder)
     try:
         yield process
     finally:
         process.kill()
 
 
-def in_threads(count: int, work: Callable[[int], None]) -> float:
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            work(index)
-        except BaseException as error:  # reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in threads), "a client hung"
-    assert not errors, errors[:3]
-    return time.monotonic() - started
-
-
 @pytest.mark.slow
-def test_concurrent_posts_all_stored_with_unique_ids(server: Server, tmp_path: Path) -> None:
-    """C1: 16 x 100 concurrent POSTs: all 201, unique ids, all in the API and in the file."""
+def test_concurrent_posts_all_stored_with_unique_ids(server: Server, store: Store) -> None:
+    """C1: 16 x 100 concurrent POSTs: all 201, unique ids, all in the API and in the stored data."""
     per_client = 100
     created: list[dict[str, Any]] = []
     statuses: dict[int, int] = {}
@@ -84,10 +73,12 @@ def test_concurrent_posts_all_stored_with_unique_ids(server: Server, tmp_path: P
     assert len(served) == total + 1
     assert {record["id"] for record in served} == {1, *ids}
     assert {record.get("tok") for record in served} >= {record["tok"] for record in created}
-    path = tmp_path / "db.json"
-    assert wait_until(lambda: len(read_json_file(path)["posts"]) == total + 1, 2.0, 0.05) is not None
-    assert read_json_file(path)["posts"] == served
-    print(f"\nC1: {total} concurrent POSTs in {elapsed:.1f} s ({total / elapsed:.0f}/s), all 201, ids unique")
+    assert wait_until(lambda: len(store.read()["posts"]) == total + 1, 2.0, 0.05) is not None
+    assert store.read()["posts"] == served
+    print(
+        f"\nC1 [{store.kind}]: {total} concurrent POSTs in {elapsed:.1f} s ({total / elapsed:.0f}/s), "
+        "all 201, ids unique"
+    )
 
 
 def test_concurrent_posts_in_process() -> None:
@@ -111,7 +102,7 @@ def test_concurrent_posts_in_process() -> None:
 
 
 @pytest.mark.slow
-def test_if_match_increments_are_never_lost(server: Server, tmp_path: Path) -> None:
+def test_if_match_increments_are_never_lost(server: Server, store: Store) -> None:
     """C2: 16 x 25 increments, each GET (ETag) + PATCH with If-Match, retried on 412: the count is exact."""
     per_client = 25
     conflicts = [0] * CLIENTS
@@ -139,10 +130,10 @@ def test_if_match_increments_are_never_lost(server: Server, tmp_path: Path) -> N
     assert other == []
     expected = CLIENTS * per_client
     assert httpx.get(server.url + "/counters/1").json()["n"] == expected
-    path = tmp_path / "db.json"
-    assert wait_until(lambda: read_json_file(path)["counters"][0]["n"] == expected, 2.0, 0.05) is not None
+    assert wait_until(lambda: store.read()["counters"][0]["n"] == expected, 2.0, 0.05) is not None
     print(
-        f"\nC2: {expected} If-Match increments in {elapsed:.1f} s, {sum(conflicts)} x 412 retried, final n={expected}"
+        f"\nC2 [{store.kind}]: {expected} If-Match increments in {elapsed:.1f} s, {sum(conflicts)} x 412 retried, "
+        f"final n={expected}"
     )
 
 

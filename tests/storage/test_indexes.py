@@ -117,14 +117,6 @@ async def test_an_index_changes_no_answer(tmp_path: Path) -> None:
         await indexed.aclose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "SqliteJson.raw() binds the JSON path as a parameter (json_extract(doc, ?)); SQLite matches an expression "
-        "index only against the literal path. Fix in storage/sqlite.py: raw() -> "
-        "sa.func.json_extract(self.doc, sa.literal(self._path(path), literal_execute=True))"
-    ),
-)
 async def test_sqlite_filter_on_an_indexed_field_uses_the_index(tmp_path: Path) -> None:
     storage = await seeded_sqlite(tmp_path / "app.db", ["posts.userId"])
     try:

@@ -1,15 +1,26 @@
 """The reference semantics of a :class:`Query` over in-memory records.
 
-SQL backends compile the same rules; a differential test keeps them equal. The rules:
+SQL backends compile the same rules; a differential test (``tests/conformance``) keeps them equal.
+The rules:
 
 * a field that is missing never matches any condition (a typo matches nothing);
 * ``eq``/``ne``/``in`` compare the query text with the stored value by the stored value's type:
   strings exactly, numbers numerically, booleans as ``true``/``false``, null as ``null``;
 * ``lt``/``lte``/``gt``/``gte`` compare numbers numerically and strings by code point; other types
   never match;
+* numbers compare exactly, by value: integers as themselves, a float as the shortest decimal that
+  reads back as it, i.e. as JSON writes it (``2.0**60``, written ``1.152921504606847e18``, equals
+  1152921504606847000, not 1152921504606846976): PostgreSQL's JSONB keeps those decimal digits, not
+  the double. A query text is a number when it is an ASCII decimal literal (``to_number``: not
+  ``1_000``, ``0x10``, ``NaN``); an integer literal beyond 64 bits is read as a float;
 * ``contains``/``startsWith``/``endsWith`` are case-insensitive and match strings only;
-* ``like`` is a case-insensitive RE2 search over the text of a scalar;
-* ``q`` is a case-insensitive substring over every scalar, recursing; falsy values never match.
+  case-insensitive means Python's ``str.lower`` on both sides (full Unicode lower-casing: ``İ`` is
+  ``i̇``, a final ``Σ`` is ``ς``), which PostgreSQL matches through ICU;
+* ``like`` is a case-insensitive RE2 search over the text of a scalar; ``.`` does not match a
+  newline;
+* ``q`` is a case-insensitive substring over every scalar, recursing; falsy values never match;
+* the text of a number (``like``, ``q``) is plain decimal, without exponent or trailing zeros
+  (``to_text``: ``1.0`` is ``1``, ``1e-7`` is ``0.0000001``), as PostgreSQL prints a ``numeric``.
 
 Example:
     >>> from jsonserve.query.model import Condition, Op
@@ -36,7 +47,7 @@ from jsonserve.query.model import (
     Slice,
     SortKey,
 )
-from jsonserve.query.text import compile_pattern, to_number, to_text
+from jsonserve.query.text import compile_pattern, number_value, to_number, to_text
 
 MISSING: Any = object()
 _ORDER: dict[Op, Callable[[Any, Any], bool]] = {
@@ -81,7 +92,7 @@ def equals(stored: Any, text: str) -> bool:
         return to_text(stored) == text
     if isinstance(stored, int | float):
         number = to_number(text)
-        return number is not None and stored == number
+        return number is not None and number_value(stored) == number_value(number)
     return False
 
 
@@ -107,7 +118,7 @@ def _compare(stored: Any, text: str, compare: Callable[[Any, Any], bool]) -> boo
         return False
     if isinstance(stored, int | float):
         number = to_number(text)
-        return number is not None and compare(stored, number)
+        return number is not None and compare(number_value(stored), number_value(number))
     if isinstance(stored, str):
         return compare(stored, text)
     return False
@@ -156,7 +167,7 @@ def sort_key(path: tuple[str, ...]) -> Callable[[Record], tuple[int, Any]]:
         if isinstance(value, bool):
             return (2, value)
         if isinstance(value, int | float):
-            return (0, value)
+            return (0, number_value(value))
         if isinstance(value, str):
             return (1, value)
         return (3, 0)

@@ -4,15 +4,26 @@
 door in any backtracking engine, Python's ``re`` included. We use RE2 (``google-re2``): matching is
 linear in the input, and the pattern length and compiled size are capped.
 
+Numbers have one text form and one value on every backend, chosen so PostgreSQL's JSONB (which keeps
+a number as the decimal digits it was written with, not as a binary double) can follow them:
+
+* the text of a number is plain decimal notation without exponent or trailing zeros (``1.0`` is
+  ``1``, ``1e-7`` is ``0.0000001``, ``1e21`` is ``1000000000000000000000``);
+* a float's value is the shortest decimal that reads back as the same double, which is what JSON
+  shows (``2.0**60`` is written ``1.152921504606847e18``, so its value is 1152921504606847000);
+* a query text is a number when it is an ASCII decimal literal (``1``, ``-2.5``, ``1e3``); an integer
+  beyond 64 bits is read as a float.
+
 Example:
-    >>> to_text(1.0), to_text(True), to_text(None)
-    ('1', 'true', 'null')
+    >>> to_text(1.0), to_text(True), to_text(None), to_text(1e-7)
+    ('1', 'true', 'null', '0.0000001')
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from decimal import Decimal
 from typing import Any
 
 import re2
@@ -21,6 +32,8 @@ from jsonserve._types import JSONScalar
 from jsonserve.errors import FieldError, QueryError
 
 MAX_PATTERN_LENGTH = 256
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+EXACT_FLOAT_LIMIT = 1e16  # below it a float's shortest decimal and its binary value order alike against integers
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
 _RE2_OPTIONS.case_sensitive = False
@@ -28,20 +41,22 @@ _RE2_OPTIONS.max_mem = 1 << 20
 
 
 def to_text(value: JSONScalar) -> str:
-    """The text a scalar is compared as (JavaScript's ``String(value)`` for JSON values)."""
+    """The text a scalar is compared as (JavaScript's ``String(value)``, but numbers never use exponents)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+        if value.is_integer() and abs(value) < EXACT_FLOAT_LIMIT:
+            return str(int(value))
+        return format(Decimal(repr(value)).normalize(), "f")
     return str(value)
 
 
 def to_number(text: str) -> float | int | None:
-    """The number a query text denotes, or ``None`` (no NaN, no infinity, no hex)."""
+    """The number a query text denotes, or ``None`` (ASCII decimal only: no NaN, infinity, hex or ``_``)."""
     stripped = text.strip()
-    if not stripped or len(stripped) > 40:
+    if not stripped or len(stripped) > 40 or not stripped.isascii() or "_" in stripped:
         return None
     try:
         number: float | int = int(stripped)
@@ -50,10 +65,23 @@ def to_number(text: str) -> float | int | None:
             number = float(stripped)
         except ValueError:
             return None
+    if isinstance(number, int) and not INT64_MIN <= number <= INT64_MAX:
+        number = float(number)
     if isinstance(number, float) and not math.isfinite(number):
         return None
     if stripped.lower().lstrip("+-").startswith(("inf", "nan")):
         return None
+    return number
+
+
+def number_value(number: float | int) -> float | int:
+    """What a number compares as: itself, except a float from 1e16 up, whose shortest decimal is an integer.
+
+    Below 1e16 the binary value and the shortest decimal of a float compare alike with every integer
+    and float, so the cheap binary value serves.
+    """
+    if isinstance(number, float) and abs(number) >= EXACT_FLOAT_LIMIT:
+        return int(Decimal(repr(number)))
     return number
 
 

@@ -78,6 +78,10 @@ class JsonAccess(ABC):
         """The value as a number (only evaluated where ``kind`` is ``number``)."""
 
     @abstractmethod
+    def number_param(self, number: float) -> sa.ColumnElement[float]:
+        """A query number (from ``to_number``) as a value :meth:`number` compares with as ``number_value`` says."""
+
+    @abstractmethod
     def lower(self, value: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
         """Python's ``str.lower``."""
 
@@ -103,7 +107,7 @@ class JsonAccess(ABC):
 
     @abstractmethod
     def raw_in(self, path: Path, text: str, number: float | None) -> Expr:
-        """A superset test on :meth:`raw` that an index can serve (string ``text`` or ``number``)."""
+        """A superset test on :meth:`raw` that an index can serve (string ``text``, or ``to_number(text)``)."""
 
 
 def compile_where(node: Node, access: JsonAccess) -> Expr:
@@ -130,7 +134,7 @@ def equals(access: JsonAccess, path: Path, text: str) -> Expr:
     tests: list[Expr] = [sa.and_(kind == "string", access.binary(access.text(path)) == text)]
     number = to_number(text)
     if number is not None:
-        tests.append(sa.and_(kind == "number", access.number(path) == number))
+        tests.append(sa.and_(kind == "number", access.number(path) == access.number_param(number)))
     if text in ("true", "false", "null"):
         tests.append(kind == text)
         return sa.or_(*tests)
@@ -152,7 +156,7 @@ def _order(compare: Callable[[object, object], Expr]) -> Callable[[JsonAccess, P
         tests = [sa.and_(kind == "string", compare(access.binary(access.text(path)), text))]
         number = to_number(str(text))
         if number is not None:
-            tests.append(sa.and_(kind == "number", compare(access.number(path), number)))
+            tests.append(sa.and_(kind == "number", compare(access.number(path), access.number_param(number))))
         return sa.or_(*tests)
 
     return build

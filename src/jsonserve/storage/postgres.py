@@ -1,7 +1,18 @@
 """The PostgreSQL backend: JSONB documents, a connection pool, several instances on one database.
 
 Serialization failures and deadlocks (SQLSTATE 40001, 40P01) are retried, never surfaced as 5xx.
-Strings compare with ``COLLATE "C"`` (code point order, as the reference semantics say).
+The reference semantics (``query/evaluate.py``) are followed thus:
+
+* strings compare with ``COLLATE "C"`` (code point order);
+* case-insensitive tests lower-case with ICU's root locale (``"und-x-icu"``), which is Python's
+  ``str.lower`` whatever the database's own locale; a server built without ICU falls back to
+  ``lower()`` under the database's collation;
+* numbers compare as ``numeric`` (JSONB keeps their decimal digits) with query numbers bound as exact
+  decimals, and their text is ``trim_scale(numeric)`` (plain decimal, no trailing zeros);
+* ``_like`` uses ``regexp_match`` with flags ``ip``: case-insensitive, and ``.`` does not match a
+  newline (RE2's default);
+* a path segment that ``#>`` would read as an array index where Python does not (``-1``, `` 1``), or
+  the reverse (non-ASCII digits), is looked up with ``->`` instead.
 
 Example:
     >>> storage = PostgresStorage("postgresql://postgres@127.0.0.1/test")  # doctest: +SKIP
@@ -11,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import orjson
@@ -40,8 +53,22 @@ def postgres_url(source: str) -> str:
 class PostgresJson(JsonAccess):
     """JSON access through JSONB operators."""
 
+    def __init__(self) -> None:
+        self.case_collation: str | None = ICU_ROOT  # None without ICU (set when the storage opens)
+
     def _value(self, path: Path) -> sa.ColumnElement[Any]:
-        return self.doc.op("#>", return_type=postgresql.JSONB)(_text_array(path))
+        value: sa.ColumnElement[Any] = self.doc
+        run: list[str] = []
+        for part in path:
+            if _plain(part):
+                run.append(part)
+                continue
+            if run:
+                value, run = value.op("#>", return_type=postgresql.JSONB)(_text_array(tuple(run))), []
+            value = _step(value, part)
+        if run or value is self.doc:
+            value = value.op("#>", return_type=postgresql.JSONB)(_text_array(tuple(run)))
+        return value
 
     @override
     def kind(self, path: Path) -> sa.ColumnElement[str]:
@@ -51,15 +78,26 @@ class PostgresJson(JsonAccess):
 
     @override
     def text(self, path: Path) -> sa.ColumnElement[str]:
-        return self.doc.op("#>>", return_type=sa.Text)(_text_array(path))
+        if all(_plain(part) for part in path):
+            return self.doc.op("#>>", return_type=sa.Text)(_text_array(path))
+        return _as_text(self._value(path))
 
     @override
     def number(self, path: Path) -> sa.ColumnElement[float]:
-        return sa.cast(self.text(path), sa.Numeric)
+        value = self._value(path)
+        return sa.case((sa.func.jsonb_typeof(value) == "number", sa.cast(value, sa.Numeric)), else_=None)
+
+    @override
+    def number_param(self, number: float) -> sa.ColumnElement[float]:
+        exact = Decimal(number) if isinstance(number, int) else Decimal(repr(number))
+        return sa.cast(sa.literal(exact, sa.Numeric), sa.Numeric)
 
     @override
     def lower(self, value: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
-        return sa.func.lower(value)
+        return sa.func.lower(self._cased(value))
+
+    def _cased(self, value: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+        return value.collate(self.case_collation) if self.case_collation else value
 
     @override
     def binary(self, value: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
@@ -71,8 +109,10 @@ class PostgresJson(JsonAccess):
 
     @override
     def like(self, path: Path, pattern: str) -> Expr:
-        kind = self.kind(path)
-        return sa.and_(kind.in_(("string", "number", "true", "false")), self.text(path).op("~*")(pattern))
+        value = self._value(path)
+        kind = sa.func.jsonb_typeof(value)
+        matched = sa.func.regexp_match(self._cased(_scalar_text(value)), pattern, "ip").is_not(None)
+        return sa.and_(kind.in_(("string", "number", "boolean")), matched)
 
     @override
     def raw(self, path: Path) -> sa.ColumnElement[Any]:
@@ -94,15 +134,46 @@ class PostgresJson(JsonAccess):
             .render_derived(name="v")
         )
         value = values.c.value
-        text = value.op("#>>", return_type=sa.Text)(sa.literal_column("'{}'::text[]"))
         kind = sa.func.jsonb_typeof(value)
-        truthy = sa.or_(
-            sa.and_(kind == "string", text != ""),
-            sa.and_(kind == "number", sa.cast(text, sa.Numeric) != 0),
-            sa.and_(kind == "boolean", text == "true"),
+        truthy = sa.case(
+            (kind == "string", _as_text(value) != ""),
+            (kind == "number", sa.cast(value, sa.Numeric) != 0),
+            (kind == "boolean", _as_text(value) == "true"),
+            else_=sa.false(),
         )
-        matched = sa.and_(truthy, sa.func.strpos(sa.func.lower(text), needle.lower()) > 0)
+        matched = sa.and_(truthy, sa.func.strpos(self.lower(_scalar_text(value)), needle.lower()) > 0)
         return sa.exists(sa.select(sa.literal(1)).select_from(values).where(matched))
+
+
+ICU_ROOT = "und-x-icu"
+# What ``#>`` parses as an array index (C's strtol: blanks, a sign, digits) where Python's lookup does not.
+_PG_INDEX = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+")
+
+
+def _plain(part: str) -> bool:
+    """Whether ``#>`` reads this path segment as ``evaluate.lookup`` does (key, and index iff ASCII digits)."""
+    if part.isdecimal():
+        return part.isascii()
+    return _PG_INDEX.fullmatch(part) is None
+
+
+def _step(value: sa.ColumnElement[Any], part: str) -> sa.ColumnElement[Any]:
+    """One segment that ``#>`` would misread: a key, or (non-ASCII digits) a key or an index."""
+    key = value.op("->", return_type=postgresql.JSONB)(sa.cast(sa.literal(part), sa.Text))
+    if part.isdecimal() and int(part) < 2**31:
+        index = value.op("->", return_type=postgresql.JSONB)(sa.cast(sa.literal(int(part)), sa.Integer))
+        return sa.func.coalesce(key, index)
+    return key
+
+
+def _as_text(value: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    return value.op("#>>", return_type=sa.Text)(sa.literal_column("'{}'::text[]"))
+
+
+def _scalar_text(value: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """``to_text`` of a JSONB scalar: numbers in plain decimal without trailing zeros."""
+    number = sa.cast(sa.func.trim_scale(sa.cast(value, sa.Numeric)), sa.Text)
+    return sa.case((sa.func.jsonb_typeof(value) == "number", number), else_=_as_text(value))
 
 
 class PostgresStorage(SqlStorage):
@@ -117,22 +188,31 @@ class PostgresStorage(SqlStorage):
             pool_size=pool_size,
             max_overflow=pool_size,
             connect_args=connect_args,
+            # Row locks (FOR UPDATE) give correctness; a stricter database default would only abort
+            # every collision on a collection's id row (40001) instead of waiting for it.
+            isolation_level="READ COMMITTED",
         )
-        super().__init__(engine, PostgresJson(), **options)
+        self.json = PostgresJson()
+        super().__init__(engine, self.json, **options)
         self.schema = schema
 
     async def open(self) -> None:
-        """Create the schema (when one is named), then the tables."""
+        """Create the schema (when one is named), then the tables; see whether ICU is there to lower-case."""
         if self.schema:
             async with self.engine.begin() as connection:
                 await connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         await super().open()
+        async with self.engine.connect() as connection:
+            icu = await connection.execute(
+                sa.text("SELECT 1 FROM pg_collation WHERE collname = :name"), {"name": ICU_ROOT}
+            )
+            self.json.case_collation = ICU_ROOT if icu.first() else None
 
-    async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Retry serialization failures and deadlocks with jittered backoff."""
+    async def run_transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Retry serialization failures and deadlocks with jittered backoff (only the transaction)."""
         for attempt in range(ATTEMPTS):
             try:
-                return await super().write(work)
+                return await super().run_transaction(work)
             except DBAPIError as error:
                 if _sqlstate(error) not in RETRIED or attempt == ATTEMPTS - 1:
                     raise

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar
@@ -39,6 +40,7 @@ from jsonserve.storage.ids import INT_LIMIT, IdFactory, check_client_id, id_key,
 from jsonserve.storage.memory import parse_document
 
 T = TypeVar("T")
+log = logging.getLogger("jsonserve.storage")
 CHANGE_WINDOW = 100_000  # change-log rows kept for resume
 Action = Literal["created", "updated", "deleted"]
 
@@ -93,11 +95,18 @@ class SqlStorage(Storage):
             yield connection
 
     async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run ``work`` in a write transaction (PostgreSQL retries serialization failures here)."""
-        async with self.transaction() as connection:
-            result = await work(connection)
-        await self._maybe_prune()
+        """Run ``work`` in a write transaction, then (best effort) prune the change log."""
+        result = await self.run_transaction(work)
+        try:
+            await self._maybe_prune()  # housekeeping: must never fail or repeat a committed write
+        except sa.exc.SQLAlchemyError:
+            log.warning("change-log prune failed; it is retried after the next 1,000 writes", exc_info=True)
         return result
+
+    async def run_transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """One transaction (PostgreSQL retries serialization failures and deadlocks here)."""
+        async with self.transaction() as connection:
+            return await work(connection)
 
     async def refresh(self) -> None:
         """Re-read which resources exist (another instance or an import may have changed them)."""

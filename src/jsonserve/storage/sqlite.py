@@ -1,8 +1,9 @@
 """The SQLite backend: documents in a JSON column, WAL, one writer, pooled readers.
 
 Python functions registered on every connection give SQLite the reference semantics where SQL has
-no equivalent: Python's ``str.lower`` (SQLite's is ASCII-only), RE2 for ``_like`` and json-server's
-``q`` full-text search.
+no equivalent: Python's ``str.lower`` (SQLite's is ASCII-only), RE2 for ``_like``, json-server's
+``q`` full-text search, and the value of floats from 1e16 up (their shortest decimal, see
+``query/text.py``; SQLite only has the binary double).
 
 Example:
     >>> storage = SqliteStorage("sqlite:///app.db")  # doctest: +SKIP
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from typing_extensions import override
 
 from jsonserve.query.evaluate import search
-from jsonserve.query.text import compile_pattern, to_text
+from jsonserve.query.text import EXACT_FLOAT_LIMIT, INT64_MAX, INT64_MIN, compile_pattern, number_value, to_text
 from jsonserve.storage._sql import Expr, JsonAccess, path_variants
 from jsonserve.storage._sql import Path as JsonPath
 from jsonserve.storage.sql import SqlStorage
@@ -63,7 +64,13 @@ class SqliteJson(JsonAccess):
 
     @override
     def number(self, path: JsonPath) -> sa.ColumnElement[float]:
-        return self._first("json_extract", path)
+        value = self._first("json_extract", path)
+        large_float = sa.and_(self._first("json_type", path) == "real", sa.func.abs(value) >= EXACT_FLOAT_LIMIT)
+        return sa.case((large_float, sa.func.jsonserve_number(value)), else_=value)
+
+    @override
+    def number_param(self, number: float) -> sa.ColumnElement[float]:
+        return sa.literal(_sqlite_number(number))
 
     @override
     def lower(self, value: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
@@ -87,13 +94,17 @@ class SqliteJson(JsonAccess):
 
     @override
     def raw(self, path: JsonPath) -> sa.ColumnElement[Any]:
-        return sa.func.json_extract(self.doc, self._path(path))
+        # A literal path: SQLite matches an expression index only against the same literal text.
+        return sa.func.json_extract(self.doc, sa.literal(self._path(path), literal_execute=True))
 
     @override
     def raw_in(self, path: JsonPath, text: str, number: float | None) -> Expr:
         if len(path_variants(path)) > 1:
             return sa.true()
-        values: list[object] = [text] if number is None else [text, number]
+        values: list[object] = [text]
+        if number is not None:
+            # A large float equals an integer query by its shortest decimal: its double is float(query).
+            values += [number, float(number)] if isinstance(number, int) else [number]
         return self.raw(path).in_(values)
 
 
@@ -102,6 +113,16 @@ def _like(pattern: str, kind: str | None, value: object) -> int:
         return 0
     scalar = {"true": True, "false": False}.get(kind, value)
     return int(compile_pattern(pattern).search(to_text(scalar)) is not None)  # type: ignore[arg-type]
+
+
+def _sqlite_number(number: float) -> float:
+    """``number_value`` as SQLite can hold it: an integer within 64 bits, else the double (same order)."""
+    value = number_value(number)
+    return value if isinstance(value, float) or INT64_MIN <= value <= INT64_MAX else float(value)
+
+
+def _number(value: object) -> object:
+    return _sqlite_number(value) if isinstance(value, float) else value
 
 
 def _q(needle: str, doc: str) -> int:
@@ -118,6 +139,7 @@ def register_functions(dbapi_connection: Any, _record: object) -> None:
     dbapi_connection.create_function("jsonserve_lower", 1, _lower, deterministic=True)
     dbapi_connection.create_function("jsonserve_like", 3, _like, deterministic=True)
     dbapi_connection.create_function("jsonserve_q", 2, _q, deterministic=True)
+    dbapi_connection.create_function("jsonserve_number", 1, _number, deterministic=True)
     cursor = dbapi_connection.cursor()
     for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000", "foreign_keys=OFF"):
         cursor.execute(f"PRAGMA {pragma}")
