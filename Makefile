@@ -30,8 +30,12 @@ types: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
+# In-process suites (unit, web, and the API suite once per storage backend) run on two workers;
+# the reliability suite (real servers killed mid-write, timing-sensitive) runs on its own.
+PARALLEL := tests/unit tests/web tests/api tests/conformance tests/storage tests/cli tests/frontend
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 $(PARALLEL) $(PYTEST_ARGS)
+	$(BIN)/pytest $(foreach dir,$(PARALLEL),--ignore=$(dir)) $(PYTEST_ARGS)
 
 bench-import: $(STAMP)  ## 1M-record JSON -> SQLite import + read latency; writes docs/benchmarks.md
 	$(BIN)/python bench/import_1m.py $(ARGS)
