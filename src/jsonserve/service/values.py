@@ -21,6 +21,7 @@ import orjson
 
 from jsonserve._types import JSONValue, Record
 from jsonserve.errors import BodyError, FieldError
+from jsonserve.schema.infer import json_type
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 MAX_NUMBER_TEXT = 400
@@ -147,10 +148,5 @@ def _field(path: str, message: str, code: str) -> FieldError:
 
 
 def _json_type(value: JSONValue) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, list):
-        return "an array"
-    return "a string" if isinstance(value, str) else "a number"
+    kind = json_type(value)
+    return kind if kind == "null" else ("an " if kind[0] in "aeiou" else "a ") + kind
