@@ -10,9 +10,10 @@ The rules:
   never match;
 * numbers compare exactly, by value: integers as themselves, a float as the shortest decimal that
   reads back as it, i.e. as JSON writes it (``2.0**60``, written ``1.152921504606847e18``, equals
-  1152921504606847000, not 1152921504606846976): PostgreSQL's JSONB keeps those decimal digits, not
-  the double. A query text is a number when it is an ASCII decimal literal (``to_number``: not
-  ``1_000``, ``0x10``, ``NaN``); an integer literal beyond 64 bits is read as a float;
+  1152921504606847000, not 1152921504606846976; ``-2.0**63`` stays -2**63): PostgreSQL's JSONB keeps
+  those decimal digits, not the double. A query text is a number when it is an ASCII decimal
+  literal (``to_number``: not ``1_000``, ``0x10``, ``NaN``); an integer literal beyond 64 bits is
+  read as a float;
 * ``contains``/``startsWith``/``endsWith`` are case-insensitive and match strings only;
   case-insensitive means Python's ``str.lower`` on both sides (full Unicode lower-casing: ``İ`` is
   ``i̇``, a final ``Σ`` is ``ς``), which PostgreSQL matches through ICU;

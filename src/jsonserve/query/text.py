@@ -10,7 +10,8 @@ a number as the decimal digits it was written with, not as a binary double) can 
 * the text of a number is plain decimal notation without exponent or trailing zeros (``1.0`` is
   ``1``, ``1e-7`` is ``0.0000001``, ``1e21`` is ``1000000000000000000000``);
 * a float's value is the shortest decimal that reads back as the same double, which is what JSON
-  shows (``2.0**60`` is written ``1.152921504606847e18``, so its value is 1152921504606847000);
+  shows (``2.0**60`` is written ``1.152921504606847e18``, so its value is 1152921504606847000), kept
+  within the 64-bit range when the float is (``-2.0**63`` is -9223372036854775808);
 * a query text is a number when it is an ASCII decimal literal (``1``, ``-2.5``, ``1e3``); an integer
   beyond 64 bits is read as a float.
 
@@ -78,10 +79,12 @@ def number_value(number: float | int) -> float | int:
     """What a number compares as: itself, except a float from 1e16 up, whose shortest decimal is an integer.
 
     Below 1e16 the binary value and the shortest decimal of a float compare alike with every integer
-    and float, so the cheap binary value serves.
+    and float, so the cheap binary value serves. A float within the 64-bit range stays within it
+    (only ``-2.0**63`` needs that: its shortest decimal is ``-9223372036854776000``).
     """
     if isinstance(number, float) and abs(number) >= EXACT_FLOAT_LIMIT:
-        return int(Decimal(repr(number)))
+        value = int(Decimal(repr(number)))
+        return max(INT64_MIN, min(INT64_MAX, value)) if INT64_MIN <= number <= INT64_MAX else value
     return number
 
 

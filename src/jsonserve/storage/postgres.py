@@ -34,6 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from typing_extensions import override
 
+from jsonserve.query.text import number_value
 from jsonserve.storage._sql import Expr, JsonAccess, Path
 from jsonserve.storage.sql import SqlStorage
 
@@ -85,12 +86,16 @@ class PostgresJson(JsonAccess):
     @override
     def number(self, path: Path) -> sa.ColumnElement[float]:
         value = self._value(path)
-        return sa.case((sa.func.jsonb_typeof(value) == "number", sa.cast(value, sa.Numeric)), else_=None)
+        number = sa.cast(value, sa.Numeric)
+        # ``number_value``: -2.0**63, stored as its shortest decimal, is the 64-bit minimum.
+        low, floor = _numeric(_INT64_MIN), _numeric(_INT64_MIN_FLOAT)
+        clamped = sa.case((sa.and_(number < low, number >= floor), low), else_=number)
+        return sa.case((sa.func.jsonb_typeof(value) == "number", clamped), else_=None)
 
     @override
     def number_param(self, number: float) -> sa.ColumnElement[float]:
-        exact = Decimal(number) if isinstance(number, int) else Decimal(repr(number))
-        return sa.cast(sa.literal(exact, sa.Numeric), sa.Numeric)
+        value = number_value(number)
+        return _numeric(Decimal(value) if isinstance(value, int) else Decimal(repr(value)))
 
     @override
     def lower(self, value: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
@@ -122,7 +127,10 @@ class PostgresJson(JsonAccess):
     def raw_in(self, path: Path, text: str, number: float | None) -> Expr:
         values = [sa.literal(text, postgresql.JSONB)]
         if number is not None:
-            values.append(sa.literal(number, postgresql.JSONB))
+            # JSONB compares decimals; ``number_value`` also makes -2.0**63 equal -2**63, either way round.
+            value = number_value(number)
+            extra = float(number) if isinstance(number, int) else value
+            values += [sa.literal(v, postgresql.JSONB) for v in (number, extra) if _fits_json(v)]
         return self.raw(path).in_(values)
 
     @override
@@ -146,6 +154,19 @@ class PostgresJson(JsonAccess):
 
 
 ICU_ROOT = "und-x-icu"
+_INT64_MIN = -(2**63)
+_INT64_MIN_FLOAT = int(Decimal(repr(float(_INT64_MIN))))  # -9223372036854776000
+
+
+def _fits_json(value: object) -> bool:
+    """Whether orjson can write it: floats, and integers of 64 bits."""
+    return not isinstance(value, int) or _INT64_MIN <= value < -_INT64_MIN
+
+
+def _numeric(value: Decimal | int) -> sa.ColumnElement[Any]:
+    return sa.cast(sa.literal(Decimal(value), sa.Numeric), sa.Numeric)
+
+
 # What ``#>`` parses as an array index (C's strtol: blanks, a sign, digits) where Python's lookup does not.
 _PG_INDEX = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+")
 

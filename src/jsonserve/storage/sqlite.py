@@ -103,8 +103,8 @@ class SqliteJson(JsonAccess):
             return sa.true()
         values: list[object] = [text]
         if number is not None:
-            # A large float equals an integer query by its shortest decimal: its double is float(query).
-            values += [number, float(number)] if isinstance(number, int) else [number]
+            # ``number_value`` equates a large float and an integer by the float's shortest decimal: list both.
+            values += [number, float(number) if isinstance(number, int) else _sqlite_number(number)]
         return self.raw(path).in_(values)
 
 
