@@ -34,6 +34,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from typing_extensions import override
 
+from jsonserve.errors import QueryError
+from jsonserve.query.model import Page, Query
 from jsonserve.query.text import number_value
 from jsonserve.storage._sql import Expr, JsonAccess, Path
 from jsonserve.storage.sql import SqlStorage
@@ -228,6 +230,18 @@ class PostgresStorage(SqlStorage):
                 sa.text("SELECT 1 FROM pg_collation WHERE collname = :name"), {"name": ICU_ROOT}
             )
             self.json.case_collation = ICU_ROOT if icu.first() else None
+
+    @override
+    async def find(self, query: Query) -> Page:
+        """As for every backend, but a pattern PostgreSQL's regex engine rejects is the client's 400."""
+        try:
+            return await super().find(query)
+        except DBAPIError as error:
+            if _sqlstate(error) == "2201B":  # invalid_regular_expression: RE2 accepted it, PostgreSQL not
+                raise QueryError(
+                    "`_like` uses regular-expression syntax this PostgreSQL backend does not support"
+                ) from None
+            raise
 
     async def run_transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Retry serialization failures and deadlocks with jittered backoff (only the transaction)."""
