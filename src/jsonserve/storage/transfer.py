@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,7 @@ class Section:
     high: int = 0  # the id high-water mark the source declares (0: unknown)
 
 
-class _Reader:
+class _Reader(ABC):
     """A source: its sections in order, and how far the reading has got."""
 
     unit: Literal["bytes", "records"] = "records"
@@ -108,8 +109,9 @@ class _Reader:
     def done(self, records: int) -> int:
         return records
 
+    @abstractmethod
     def sections(self) -> AsyncIterator[Section]:
-        raise NotImplementedError
+        """The source's top-level keys, in order, each with its value or a stream of records."""
 
 
 async def transfer(
