@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.cli import run_cli
 from tests.support.server import free_port, start_server
 
-
-def run(*args: str, cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """``python -m jsonserve ARGS`` in ``cwd``; no terminal, so Rich uses its default width."""
-    env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
-    return subprocess.run(
-        [sys.executable, "-m", "jsonserve", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+run = run_cli
 
 
 # -- --get ----------------------------------------------------------------------------------------

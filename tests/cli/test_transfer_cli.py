@@ -6,8 +6,6 @@ import asyncio
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +20,7 @@ from jsonserve import testing
 from jsonserve.storage._indexes import index_name
 from jsonserve.storage.jsonfile import encode_document
 from tests.api.conftest import postgres_reachable
+from tests.support.cli import run_cli
 from tests.support.server import start_server
 
 DOC: dict[str, Any] = {
@@ -34,17 +33,7 @@ DOC: dict[str, Any] = {
 }
 
 
-def run(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
-    return subprocess.run(
-        [sys.executable, "-m", "jsonserve", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+run = run_cli
 
 
 @pytest.fixture

@@ -86,7 +86,6 @@ class JsonFileStorage(MemoryStorage):
         self._wake = asyncio.Event()
         self._unsaved: list[Change] = []  # applied since the data file was last written
         self._tail: list[tuple[int, bytes]] = []  # journal lines since the last compaction
-        self._saved_seq = 0
         self._first_unsaved: float | None = None
         self._last_write = 0.0
         self._known: Signature | None = None
@@ -159,7 +158,6 @@ class JsonFileStorage(MemoryStorage):
         signature = atomic_write(self.path, encode_document(self.document()))
         self._known = signature
         self._journal.replace(self.seq, self.high_water(), ())
-        self._saved_seq = self.seq
 
     # -- the write path ----------------------------------------------------------------------
 
@@ -278,7 +276,6 @@ class JsonFileStorage(MemoryStorage):
             return
         self._tail = [(s, line) for s, line in self._tail if s > seq]
         self._unsaved = [change for change in self._unsaved if change.seq > seq]
-        self._saved_seq = seq
         self._first_unsaved = time.monotonic() if self._unsaved else None
 
     # -- external edits ------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from jsonserve._types import Record
 from jsonserve.config import Settings
 from jsonserve.errors import MethodNotAllowed, NotFound
 from jsonserve.query import ParseOptions, Query, parse_dependents, parse_params
-from jsonserve.query.model import PageRequest
 from jsonserve.service import Listing, Service
 from jsonserve.storage import Kind
 from jsonserve.web.http import api_root, json_response, read_json
@@ -50,9 +49,11 @@ class Resources:
     settings: Settings
     static: ASGIApp | None = None
 
-    @property
-    def parse_options(self) -> ParseOptions:
-        return ParseOptions(self.settings.compat, self.settings.max_page_size, id_field=self.settings.id_field)
+    def __post_init__(self) -> None:
+        # Built once: every request parses with the same options.
+        self.parse_options = ParseOptions(
+            self.settings.compat, self.settings.max_page_size, id_field=self.settings.id_field
+        )
 
     # -- /{name} -------------------------------------------------------------------------------
 
@@ -195,8 +196,3 @@ class Resources:
         if self.static is not None:
             return Fallthrough(self.static)
         raise NotFound(f"no resource named {name!r}")
-
-
-def is_paged(listing: Listing) -> bool:
-    """Whether the list was cut into pages (``_page``/``_per_page``)."""
-    return isinstance(listing.query.window, PageRequest)
