@@ -28,6 +28,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from jsonserve import __version__
 from jsonserve.config import Settings
 from jsonserve.errors import BackendUnavailable, StorageCorrupt, StorageLocked
+from jsonserve.schema.declared import SchemaFileError
 from jsonserve.service import build_service
 from jsonserve.storage.demo import STARTER
 from jsonserve.storage.jsonfile import encode_document
@@ -108,6 +109,15 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="Server processes sharing the data (SQLite and PostgreSQL sources only).")
     ] = 1,
+    schema: Annotated[
+        Path | None,
+        typer.Option("--schema", help="JSON file mapping collections to JSON Schemas; writes are validated."),
+    ] = None,
+    timestamps: Annotated[bool, typer.Option("--timestamps", help="Stamp createdAt/updatedAt on records.")] = False,
+    auto_create: Annotated[
+        bool, typer.Option("--auto-create", help="A POST to a collection that does not exist creates it.")
+    ] = False,
+    no_docs: Annotated[bool, typer.Option("--no-docs", help="Serve no /openapi.json, /docs or /redoc.")] = False,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
     """Serve SOURCE as a REST API on http://HOST:PORT."""
@@ -121,6 +131,7 @@ def serve(
         read_only=read_only, delay_ms=delay, base=_base(base), routes=load_routes(routes), id_field=id_field,
         fk_suffix=fks, compat=_compat(compat), cors_origins=None if no_cors else tuple(_origins(cors)),
         max_body=parse_size(max_body), quiet=quiet, indexes=index_specs(index), workers=workers,
+        schema_file=schema, timestamps=timestamps, auto_create=auto_create, docs=not no_docs,
     )  # fmt: skip
     if workers > 1 and get is None:
         _check_shareable(source)
@@ -226,7 +237,7 @@ async def _open(settings: Settings) -> Any:
     try:
         service = build_service(settings)
         await service.storage.open()
-    except (StorageCorrupt, StorageLocked, BackendUnavailable, OSError) as error:
+    except (StorageCorrupt, StorageLocked, BackendUnavailable, SchemaFileError, OSError) as error:
         err.print(f"[red]jsonserve: cannot start:[/] {error}")
         return None
     return service
@@ -338,10 +349,16 @@ def _banner(settings: Settings, kinds: dict[str, Any]) -> None:
         console.print(f"  {root}/{name}")
     console.print(f"\n[bold]Home[/]      {root}/")
     console.print(f"[bold]Database[/]  {root}/db")
-    console.print(f"[bold]Docs[/]      {root}/docs [dim](coming: OpenAPI and Swagger UI)[/]")
-    flags = [f"compat {settings.compat}"] + [
-        label for label, on in (("watching", settings.watching), ("read-only", settings.read_only)) if on
-    ]
+    if settings.docs:
+        console.print(f"[bold]Docs[/]      {root}/docs  [dim]{root}/redoc  {root}/openapi.json[/]")
+    switches = (
+        ("watching", settings.watching),
+        ("read-only", settings.read_only),
+        (f"schemas from {settings.schema_file}", settings.schema_file is not None),
+        ("timestamps", settings.timestamps),
+        ("auto-create", settings.auto_create),
+    )
+    flags = [f"compat {settings.compat}"] + [label for label, on in switches if on]
     console.print(f"[dim]{', '.join(flags)}[/]\n")
 
 

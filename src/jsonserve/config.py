@@ -46,6 +46,10 @@ class Settings:
     quiet: bool = False
     indexes: tuple[str, ...] = ()  # ``COLLECTION.FIELD`` expression indexes (SQL backends; ignored by the others)
     workers: int = 1  # server processes (SQL backends only: a JSON file is owned by one process)
+    schema_file: Path | None = None  # ``--schema``: collection -> JSON Schema, validating writes
+    timestamps: bool = False  # ``--timestamps``: server-managed createdAt/updatedAt
+    auto_create: bool = False  # ``--auto-create``: a POST to a missing collection creates it
+    docs: bool = True  # ``/openapi.json``, ``/docs`` and ``/redoc`` (``--no-docs`` turns them off)
 
     @property
     def watching(self) -> bool:

@@ -64,6 +64,12 @@ class InvalidId(BadRequest):
     code = "invalid_id"
 
 
+class ValidationFailed(JsonServeError):
+    """A write breaks the collection's declared schema; ``errors`` names every failing field."""
+
+    code = "validation_failed"
+
+
 class Conflict(JsonServeError):
     """The write collides with existing data (for example a duplicate id)."""
 

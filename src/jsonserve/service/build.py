@@ -13,10 +13,14 @@ from typing import Any
 
 from jsonserve.config import Settings
 from jsonserve.realtime.hub import Hub
+from jsonserve.schema.declared import load_schemas
 from jsonserve.service.core import Service, ServiceOptions
 from jsonserve.storage.base import Storage
 from jsonserve.storage.demo import STARTER, demo_data
 from jsonserve.storage.registry import backend_name, load_backend
+
+# Paths with routes of their own: a POST there never creates a collection (``--auto-create``).
+RESERVED_NAMES = frozenset({"db", "docs", "redoc", "graphql"})
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -32,6 +36,17 @@ def build_storage(settings: Settings) -> Storage:
 
 
 def build_service(settings: Settings, storage: Storage | None = None) -> Service:
-    """A Service over ``storage`` (or the one ``settings.source`` names), with a fresh hub."""
-    options = ServiceOptions(compat=settings.compat, read_only=settings.read_only, fk_suffix=settings.fk_suffix)
-    return Service(storage or build_storage(settings), Hub(), options)
+    """A Service over ``storage`` (or the one ``settings.source`` names), with a fresh hub.
+
+    Raises :class:`SchemaFileError` when ``--schema`` names a file that cannot be used.
+    """
+    options = ServiceOptions(
+        compat=settings.compat,
+        read_only=settings.read_only,
+        fk_suffix=settings.fk_suffix,
+        timestamps=settings.timestamps,
+        auto_create=settings.auto_create,
+        reserved=RESERVED_NAMES,
+    )
+    schemas = load_schemas(settings.schema_file) if settings.schema_file else {}
+    return Service(storage or build_storage(settings), Hub(), options, schemas)

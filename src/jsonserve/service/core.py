@@ -10,26 +10,43 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from jsonserve._types import JSONValue, Record
-from jsonserve.errors import FieldError, NotFound, PreconditionFailed, QueryError, ReadOnly
+from jsonserve.errors import FieldError, NotFound, PreconditionFailed, QueryError, ReadOnly, ValidationFailed
 from jsonserve.query.model import AllOf, Condition, Op, Page, Query
 from jsonserve.realtime.hub import Hub
+from jsonserve.schema.declared import RecordSchema
 from jsonserve.schema.relations import Relations
 from jsonserve.service.embed import apply_joins, plan_joins
+from jsonserve.service.shapes import Shapes
 from jsonserve.service.values import etag_matches, record_etag
 from jsonserve.storage.base import Change, Check, Dependent, Kind, Storage
+
+CREATED_AT, UPDATED_AT = "createdAt", "updatedAt"
+STAMPS = (CREATED_AT, UPDATED_AT)
+NEW_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 
 @dataclass(frozen=True)
 class ServiceOptions:
-    """What the service enforces, independent of any transport."""
+    """What the service enforces, independent of any transport.
+
+    ``timestamps`` stamps ``createdAt``/``updatedAt`` on records (clients cannot set them);
+    ``auto_create`` lets a POST create a collection that does not exist yet; ``reserved`` are names
+    a new collection may not take (routes of their own, such as ``docs``).
+    """
 
     compat: str = "0.17"
     read_only: bool = False
     fk_suffix: str = "Id"
+    timestamps: bool = False
+    auto_create: bool = False
+    reserved: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -44,10 +61,20 @@ class Listing:
 class Service:
     """Reads and writes through one storage, publishing every change."""
 
-    def __init__(self, storage: Storage, hub: Hub, options: ServiceOptions = ServiceOptions()) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        hub: Hub,
+        options: ServiceOptions = ServiceOptions(),
+        schemas: Mapping[str, RecordSchema] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.storage = storage
         self.hub = hub
         self.options = options
+        self.schemas: Mapping[str, RecordSchema] = schemas or {}
+        self.shapes = Shapes(storage)
+        self._clock = clock
 
     # -- catalogue ---------------------------------------------------------------------------
 
@@ -110,9 +137,16 @@ class Service:
     # -- writes ------------------------------------------------------------------------------
 
     async def create(self, collection: str, body: Record) -> Record:
-        """``POST /posts``: insert, keeping a free client id (0.17) or generating one (1.x)."""
-        self.check_writable(collection, Kind.PLURAL)
-        change = await self.storage.create(collection, body, generated_ids=self.options.compat == "1")
+        """``POST /posts``: insert, keeping a free client id (0.17) or generating one (1.x).
+
+        With ``auto_create`` (or a declared schema) a missing collection is created by its first record.
+        """
+        new_collection = self.check_creatable(collection)
+        record = self._stamp(body, None)
+        self._validate(collection, record, optional=(self.storage.id_field,))
+        change = await self.storage.create(
+            collection, record, generated_ids=self.options.compat == "1", new_collection=new_collection
+        )
         return self._publish([change])
 
     async def create_nested(self, parent: str, parent_id: str, child: str, body: Record) -> Record:
@@ -124,13 +158,15 @@ class Service:
     async def replace(self, collection: str, record_id: str, body: Record, if_match: str | None = None) -> Record:
         """``PUT``: replace the whole record; the id stays."""
         self.check_writable(collection, Kind.PLURAL)
-        change = await self.storage.update(collection, record_id, lambda _old: dict(body), _precondition(if_match))
+        build = self._guarded(collection, lambda old: self._stamp(body, old))
+        change = await self.storage.update(collection, record_id, build, _precondition(if_match))
         return self._publish([change])
 
     async def patch(self, collection: str, record_id: str, body: Record, if_match: str | None = None) -> Record:
-        """``PATCH``: shallow merge into the record; the id stays."""
+        """``PATCH``: shallow merge into the record, validated as merged; the id stays."""
         self.check_writable(collection, Kind.PLURAL)
-        change = await self.storage.update(collection, record_id, _merge(body), _precondition(if_match))
+        build = self._guarded(collection, lambda old: self._stamp({**old, **body}, old))
+        change = await self.storage.update(collection, record_id, build, _precondition(if_match))
         return self._publish([change])
 
     async def delete(
@@ -146,13 +182,15 @@ class Service:
     async def replace_singular(self, name: str, body: Record, if_match: str | None = None) -> Record:
         """``PUT /profile`` (and 0.17's ``POST /profile``): replace the object."""
         self.check_writable(name, Kind.SINGULAR)
-        change = await self.storage.update_singular(name, lambda _old: dict(body), _precondition(if_match))
+        build = self._guarded(name, lambda _old: dict(body), keep_id=False)
+        change = await self.storage.update_singular(name, build, _precondition(if_match))
         return self._publish([change])
 
     async def patch_singular(self, name: str, body: Record, if_match: str | None = None) -> Record:
         """``PATCH /profile``: shallow merge."""
         self.check_writable(name, Kind.SINGULAR)
-        change = await self.storage.update_singular(name, _merge(body), _precondition(if_match))
+        build = self._guarded(name, lambda old: {**old, **body}, keep_id=False)
+        change = await self.storage.update_singular(name, build, _precondition(if_match))
         return self._publish([change])
 
     # -- internals ---------------------------------------------------------------------------
@@ -167,6 +205,55 @@ class Service:
             raise ReadOnly("the server runs with --read-only: only GET, HEAD and OPTIONS are allowed")
         if self.kind(name) is not kind:
             raise NotFound(f"no {kind.value} resource named {name!r}")
+
+    def creatable(self, name: str) -> bool:
+        """Whether a POST may create ``name`` as a new collection (``--auto-create`` or a declared schema)."""
+        return (
+            (self.options.auto_create or name in self.schemas)
+            and name not in self.kinds()
+            and name not in self.options.reserved
+            and NEW_NAME.fullmatch(name) is not None
+        )
+
+    def check_creatable(self, collection: str) -> bool:
+        """Raise unless a record may be created in ``collection``; ``True`` when the collection is new."""
+        if self.creatable(collection) and not self.options.read_only:
+            return True
+        self.check_writable(collection, Kind.PLURAL)
+        return False
+
+    def _validate(self, name: str, record: Record, optional: tuple[str, ...] = ()) -> None:
+        schema = self.schemas.get(name)
+        if schema is None:
+            return
+        errors = schema.errors(record, optional=optional)
+        if errors:
+            fields = ", ".join(error.path for error in errors)
+            raise ValidationFailed(f"the {name} record does not match its schema ({fields})", errors)
+
+    def _guarded(
+        self, name: str, build: Callable[[Record], Record], *, keep_id: bool = True
+    ) -> Callable[[Record], Record]:
+        """``build``, then the declared schema checked on the result (inside the storage's atomic write)."""
+        id_field = self.storage.id_field
+
+        def checked(current: Record) -> Record:
+            new = build(current)
+            if keep_id and id_field in current:
+                new[id_field] = current[id_field]
+            self._validate(name, new)
+            return new
+
+        return checked
+
+    def _stamp(self, body: Record, current: Record | None) -> Record:
+        """``body`` with server-managed timestamps (``--timestamps``); a client's own values are dropped."""
+        if not self.options.timestamps:
+            return dict(body)
+        now = _iso(self._clock())
+        created = now if current is None else current.get(CREATED_AT)
+        stamps = {CREATED_AT: created, UPDATED_AT: now} if created is not None else {UPDATED_AT: now}
+        return {**_unstamped(body), **stamps}
 
     def _dependents(self, requested: tuple[str, ...]) -> Callable[[str], list[Dependent]]:
         relations = self.relations()
@@ -186,6 +273,7 @@ class Service:
 
     def _publish(self, changes: list[Change]) -> Record:
         for change in changes:
+            self.shapes.observe(change)
             self.hub.publish(change)
         return changes[0].record or {}
 
@@ -200,11 +288,14 @@ def _precondition(if_match: str | None) -> Check:
     return check
 
 
-def _merge(body: Record) -> Callable[[Record], Record]:
-    def build(current: Record) -> Record:
-        return {**current, **body}
+def _unstamped(body: Record) -> Record:
+    return {key: value for key, value in body.items() if key not in STAMPS}
 
-    return build
+
+def _iso(timestamp: float) -> str:
+    """``2026-11-23T10:00:00.123Z``: UTC, milliseconds, as JavaScript's ``toISOString`` writes it."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _and_where(query: Query, condition: Condition) -> Query:

@@ -76,6 +76,10 @@ class Storage(ABC):
     async def aclose(self) -> None:
         """Flush everything durable and release files and connections."""
 
+    def generation(self) -> int:
+        """A number that changes when data changed outside this storage's writes (a reload of an edit)."""
+        return 0
+
     @abstractmethod
     def kinds(self) -> dict[str, Kind]:
         """Every routable top-level name and its kind, in the data's order."""
@@ -101,10 +105,13 @@ class Storage(ABC):
         """The whole database as one JSON object (``GET /db``)."""
 
     @abstractmethod
-    async def create(self, collection: str, record: Record, *, generated_ids: bool = False) -> Change:
+    async def create(
+        self, collection: str, record: Record, *, generated_ids: bool = False, new_collection: bool = False
+    ) -> Change:
         """Insert a record, keeping a free client id (a taken one is a ``Conflict``) or generating one.
 
         ``generated_ids`` (json-server 1.x): ignore client ids, generate random string ids.
+        ``new_collection`` (``--auto-create``): a missing collection is created in the same write.
         """
 
     @abstractmethod

@@ -124,6 +124,10 @@ class JsonFileStorage(MemoryStorage):
         self._journal.close()
         self._lock.release()
 
+    def generation(self) -> int:
+        """How many times the file was reloaded after an outside edit."""
+        return self.reloads
+
     def _load_and_replay(self) -> None:
         for stale in [*remove_stale_temps(self.path), *remove_stale_temps(self._journal.path)]:
             log.info("removed %s left by an interrupted write", stale.name)

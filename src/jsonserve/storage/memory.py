@@ -123,12 +123,28 @@ class MemoryStorage(Storage):
 
     # -- writes ------------------------------------------------------------------------------
 
-    async def create(self, collection: str, record: Record, *, generated_ids: bool = False) -> Change:
+    async def create(
+        self, collection: str, record: Record, *, generated_ids: bool = False, new_collection: bool = False
+    ) -> Change:
         """Insert ``record``: a free client id is kept, else the next integer (or a random string) is used.
 
         With ``generated_ids`` (json-server 1.x) a client id is ignored and a random string is generated.
+        With ``new_collection`` a missing collection is created first (and dropped again if the write fails).
         """
         await self._before_write()
+        added = new_collection and collection not in self._tables and collection not in self._singulars
+        if added:
+            self._tables[collection] = Table()
+            self._order.append(collection)
+        try:
+            return await self._insert(collection, record, generated_ids)
+        except BaseException:
+            if added and not self._tables[collection].records:
+                del self._tables[collection]
+                self._order.remove(collection)
+            raise
+
+    async def _insert(self, collection: str, record: Record, generated_ids: bool) -> Change:
         table = self._table(collection)
         client_id = record.get(self.id_field)
         if client_id is not None and not generated_ids:

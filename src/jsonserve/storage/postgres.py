@@ -219,6 +219,10 @@ class PostgresStorage(SqlStorage):
         super().__init__(engine, self.json, **options)
         self.schema = schema
 
+    @override
+    def insert_ignoring_conflicts(self, table: sa.Table, **values: Any) -> sa.Insert:
+        return postgresql.insert(table).values(**values).on_conflict_do_nothing()
+
     async def open(self) -> None:
         """Create the schema (when one is named), then the tables; see whether ICU is there to lower-case."""
         if self.schema:

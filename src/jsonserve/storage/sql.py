@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar
 
@@ -175,10 +176,14 @@ class SqlStorage(Storage):
 
     # -- writes ------------------------------------------------------------------------------
 
-    async def create(self, collection: str, record: Record, *, generated_ids: bool = False) -> Change:
+    async def create(
+        self, collection: str, record: Record, *, generated_ids: bool = False, new_collection: bool = False
+    ) -> Change:
         """Insert a record with a free client id, or the next integer, or a random string id."""
 
         async def work(connection: AsyncConnection) -> Change:
+            if new_collection:
+                await self._add_collection(connection, collection)
             meta = await _locked_resource(connection, collection)
             record_id = await self._choose_id(connection, collection, meta, record.get(self.id_field), generated_ids)
             stored = {**{k: v for k, v in record.items() if k != self.id_field}, self.id_field: record_id}
@@ -197,7 +202,10 @@ class SqlStorage(Storage):
             )
             return change
 
-        return await self.write(work)
+        change = await self.write(work)
+        if new_collection and collection not in self._kinds:
+            await self.refresh()
+        return change
 
     async def update(
         self, collection: str, record_id: str, build: Callable[[Record], Record], check: Check = no_check
@@ -288,7 +296,21 @@ class SqlStorage(Storage):
         """``SELECT … FOR UPDATE`` where the database supports it."""
         return select.with_for_update()
 
+    @abstractmethod
+    def insert_ignoring_conflicts(self, table: sa.Table, **values: Any) -> sa.Insert:
+        """``INSERT … ON CONFLICT DO NOTHING`` in this dialect."""
+
     # -- internals -----------------------------------------------------------------------------
+
+    async def _add_collection(self, connection: AsyncConnection, collection: str) -> None:
+        """Register an empty collection after the others (a no-op when another writer just did)."""
+        last = (await connection.execute(sa.select(sa.func.max(resources.c.position)))).scalar_one()
+        position = -1 if last is None else int(last)
+        await connection.execute(
+            self.insert_ignoring_conflicts(
+                resources, name=collection, kind="plural", position=position + 1, high=0, int_ids=True
+            )
+        )
 
     def _plural(self, collection: str) -> None:
         if self._kinds.get(collection) is not Kind.PLURAL:

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from typing_extensions import override
 
@@ -170,6 +171,10 @@ class SqliteStorage(SqlStorage):
     @override
     def greatest(self, a: sa.ColumnElement[int], b: int) -> sa.ColumnElement[int]:
         return sa.func.max(a, b)
+
+    @override
+    def insert_ignoring_conflicts(self, table: sa.Table, **values: Any) -> sa.Insert:
+        return sqlite.insert(table).values(**values).on_conflict_do_nothing()
 
 
 def _engine(url: str, begin: str, **pool: Any) -> AsyncEngine:

@@ -24,6 +24,7 @@ STATUS_BY_ERROR: dict[type[errors.JsonServeError], int] = {
     errors.PreconditionFailed: 412,
     errors.PayloadTooLarge: 413,
     errors.UnsupportedMediaType: 415,
+    errors.ValidationFailed: 422,
     errors.StorageUnavailable: 503,
 }
 PROBLEM_TYPE = "application/problem+json"

@@ -24,12 +24,14 @@ from jsonserve.web.app import create_app
 
 ENV = "JSONSERVE_SETTINGS"
 _TUPLES = ("cors_origins", "indexes")
+_PATHS = ("static_dir", "schema_file")
 
 
 def encode_settings(settings: Settings) -> str:
     """Settings as JSON text (for an environment variable)."""
     data = dataclasses.asdict(settings)
-    data["static_dir"] = None if settings.static_dir is None else str(settings.static_dir)
+    for name in _PATHS:
+        data[name] = None if data[name] is None else str(data[name])
     return orjson.dumps(data).decode()
 
 
@@ -39,8 +41,9 @@ def decode_settings(text: str) -> Settings:
     for name in _TUPLES:
         if data.get(name) is not None:
             data[name] = tuple(data[name])
-    if data.get("static_dir") is not None:
-        data["static_dir"] = Path(data["static_dir"])
+    for name in _PATHS:
+        if data.get(name) is not None:
+            data[name] = Path(data[name])
     return Settings(**data)
 
 

@@ -60,7 +60,7 @@ class Resources:
     async def collection(self, request: Request) -> Response:
         name = request.path_params["name"]
         kind = self.service.kinds().get(name)
-        if kind is None:
+        if kind is None and not (request.method == "POST" and self.service.creatable(name)):
             return self._not_a_resource(name)
         if kind is Kind.SINGULAR:
             return await self._singular(request, name)
@@ -70,7 +70,7 @@ class Resources:
         if method in ("GET", "HEAD"):
             return self._listing(request, await self.service.find(query))
         if method == "POST":
-            self.service.check_writable(name, Kind.PLURAL)
+            self.service.check_creatable(name)
             record = await self.service.create(name, await self._body(request))
             return self._created(request, name, record)
         return self._options_or_405(method, PLURAL_ALLOW, f"{name} is a collection")
