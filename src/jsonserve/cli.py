@@ -28,6 +28,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from jsonserve import __version__
 from jsonserve.config import Settings
 from jsonserve.errors import BackendUnavailable, StorageCorrupt, StorageLocked
+from jsonserve.protocol import ProblemHttpToolsProtocol
 from jsonserve.schema.declared import SchemaFileError
 from jsonserve.service import build_service
 from jsonserve.storage.demo import STARTER
@@ -252,7 +253,7 @@ async def _serve(settings: Settings) -> int:
     app = create_app(settings, service, manage_storage=False)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, lifespan="on", access_log=not settings.quiet,
-        log_level="warning" if settings.quiet else "info", http="httptools", server_header=False,
+        log_level="warning" if settings.quiet else "info", http=ProblemHttpToolsProtocol, server_header=False,
     )  # fmt: skip
     server = _graceful(uvicorn.Server)(config)
     try:
@@ -292,8 +293,8 @@ def _serve_workers(settings: Settings) -> int:
     os.environ[ENV] = encode_settings(settings)
     uvicorn.run(
         "jsonserve.web.factory:app_from_env", factory=True, workers=settings.workers, host=settings.host,
-        port=settings.port, lifespan="on", access_log=not settings.quiet, http="httptools", server_header=False,
-        log_level="warning" if settings.quiet else "info",
+        port=settings.port, lifespan="on", access_log=not settings.quiet, http=ProblemHttpToolsProtocol,
+        server_header=False, log_level="warning" if settings.quiet else "info",
     )  # fmt: skip
     return 0
 

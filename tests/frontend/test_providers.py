@@ -6,8 +6,8 @@ another origin, so that CORS (preflights, exposed headers) is exercised (``run-b
 
 The npm packages come from ``package-lock.json`` (``npm ci``, run when ``node_modules`` is missing
 or was installed from another lock file); Chromium is Debian's package, installed by
-``ensure-chromium.sh`` when missing. Without node/npm (or a Chromium that can be installed) the
-tests skip, except under ``CI=true``, where they fail.
+``ensure-chromium.sh`` when missing (the ``chromium`` fixture of ``conftest.py``). Without node/npm
+(or a Chromium that can be installed) the tests skip, except under ``CI=true``, where they fail.
 """
 
 from __future__ import annotations
@@ -15,37 +15,23 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
+from tests.support.browser import CHROMIUM_INSTALL_TIMEOUT, tail, unavailable
 from tests.support.server import Server, start_server
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE / "fixture.json"
-CHROMIUM = Path("/usr/bin/chromium")
 NPM_CI_TIMEOUT = 300
-CHROMIUM_INSTALL_TIMEOUT = 420
 NODE_RUN_TIMEOUT = 120
 BROWSER_PAGE_TIMEOUT = 60  # inside run-browser.mjs; the process gets more to report and clean up
 
 pytestmark = pytest.mark.e2e
-
-
-def _unavailable(reason: str) -> NoReturn:
-    """Skip on a developer machine that lacks the tool; fail in CI, where it must be there."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: required)")
-    pytest.skip(reason)
-
-
-def _tail(text: str, lines: int = 60) -> str:
-    return "\n".join(text.splitlines()[-lines:])
 
 
 @contextlib.contextmanager
@@ -64,7 +50,7 @@ def node() -> str:
     """The ``node`` executable, with ``node_modules`` installed from ``package-lock.json``."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        _unavailable("node and npm are needed for the data-provider tests")
+        unavailable("node and npm are needed for the data-provider tests")
     digest = hashlib.sha256((HERE / "package.json").read_bytes() + (HERE / "package-lock.json").read_bytes())
     stamp = HERE / "node_modules" / ".jsonserve-installed"
     with _locked(HERE / ".npm-ci.lock"):
@@ -77,28 +63,9 @@ def node() -> str:
             except subprocess.TimeoutExpired:
                 pytest.fail(f"npm ci in {HERE} took more than {NPM_CI_TIMEOUT}s")
             if result.returncode != 0:
-                pytest.fail(f"npm ci failed ({result.returncode}):\n{_tail(result.stdout + result.stderr)}")
+                pytest.fail(f"npm ci failed ({result.returncode}):\n{tail(result.stdout + result.stderr)}")
             stamp.write_text(digest.hexdigest())
     return node
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    """Debian's Chromium, installed by ``ensure-chromium.sh`` (apt) when missing."""
-    if not CHROMIUM.exists():
-        try:
-            result = subprocess.run(
-                ["sh", str(HERE / "ensure-chromium.sh")],
-                capture_output=True,
-                text=True,
-                timeout=CHROMIUM_INSTALL_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            _unavailable(f"installing chromium took more than {CHROMIUM_INSTALL_TIMEOUT}s")
-        if result.returncode != 0 or not CHROMIUM.exists():
-            _unavailable(f"chromium could not be installed:\n{_tail(result.stdout + result.stderr, 20)}")
-    return CHROMIUM
 
 
 @pytest.fixture
@@ -114,8 +81,8 @@ def api(tmp_path: Path) -> Iterator[Server]:
 
 def _report(result: subprocess.CompletedProcess[str], server: Server) -> str:
     return (
-        f"exit {result.returncode}\n--- stdout\n{_tail(result.stdout, 120)}\n--- stderr\n{_tail(result.stderr)}"
-        f"\n--- server log\n{_tail(server.output(), 20)}"
+        f"exit {result.returncode}\n--- stdout\n{tail(result.stdout, 120)}\n--- stderr\n{tail(result.stderr)}"
+        f"\n--- server log\n{tail(server.output(), 20)}"
     )
 
 

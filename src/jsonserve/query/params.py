@@ -44,6 +44,8 @@ DEFAULT_PAGE_SIZE = 10
 MAX_JOINS = 10
 MAX_VALUE_LENGTH = 4096
 MAX_WHERE_DEPTH = 16
+MAX_PAGE = 10**12  # a larger _page is read as this one (page x size must fit a SQL OFFSET)
+MAX_INTEGER_DIGITS = 18
 
 
 @dataclass(frozen=True)
@@ -249,15 +251,15 @@ def _delay(params: dict[str, list[str]], options: ParseOptions) -> int | None:
 
 def _window(params: dict[str, list[str]], options: ParseOptions) -> tuple[Slice | PageRequest | None, bool]:
     limit_max = options.max_page_size
-    page = _integer(params, "_page", 1, None)
+    page = _integer(params, "_page", 1, MAX_PAGE)
     per_page = _integer(params, "_per_page", 1, limit_max)
     limit = _integer(params, "_limit", 0, limit_max)
+    start = _integer(params, "_start", 0, None)  # checked even when a page wins: a bad value is a 400
+    end = _integer(params, "_end", 0, None)
     if page is not None or per_page is not None:
         size = per_page or limit or DEFAULT_PAGE_SIZE
         envelope = per_page is not None or options.compat == "1"
         return PageRequest(page or 1, size), envelope
-    start = _integer(params, "_start", 0, None)
-    end = _integer(params, "_end", 0, None)
     if start is None and end is None and limit is None:
         return None, False
     first = start or 0
@@ -271,7 +273,7 @@ def _integer(params: dict[str, list[str]], key: str, low: int, high: int | None,
     if not values:
         return None
     raw = values[-1]
-    if not raw.strip().isdecimal() or len(raw) > 18 or int(raw) < low:
+    if not raw.strip().isdecimal() or len(raw) > MAX_INTEGER_DIGITS or int(raw) < low:
         raise QueryError(
             f"`{key}` must be a whole number ≥ {low}, not {raw!r}",
             [FieldError(key, f"expected an integer ≥ {low}", "invalid_integer")],

@@ -50,11 +50,19 @@ class RecordSchema:
         self.schema = dict(schema)
         self._validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
-    def errors(self, record: JSONValue, *, optional: Iterable[str] = ()) -> list[FieldError]:
-        """Every violation in ``record``, sorted by path; top-level ``optional`` fields may be missing."""
-        skip = {f"/{_escape(name)}" for name in optional}
+    def errors(self, record: Mapping[str, JSONValue], *, managed: Iterable[str] = ()) -> list[FieldError]:
+        """Every violation in ``record``, sorted by path.
+
+        ``managed`` are top-level fields the server sets (the id, timestamps): they are never required,
+        and are checked only when the schema declares them (so ``additionalProperties: false`` need
+        not list them).
+        """
+        managed = set(managed)
+        declared = self.schema.get("properties", {})
+        instance = {key: value for key, value in record.items() if key not in managed or key in declared}
+        skip = {f"/{_escape(name)}" for name in managed}
         found: dict[tuple[str, str], FieldError] = {}
-        for error in self._validator.iter_errors(record):
+        for error in self._validator.iter_errors(instance):
             for field_error in _field_errors(error):
                 if field_error.code == "required" and field_error.path in skip:
                     continue

@@ -143,7 +143,7 @@ class Service:
         """
         new_collection = self.check_creatable(collection)
         record = self._stamp(body, None)
-        self._validate(collection, record, optional=(self.storage.id_field,))
+        self._validate(collection, record)
         change = await self.storage.create(
             collection, record, generated_ids=self.options.compat == "1", new_collection=new_collection
         )
@@ -206,6 +206,10 @@ class Service:
         if self.kind(name) is not kind:
             raise NotFound(f"no {kind.value} resource named {name!r}")
 
+    def managed_fields(self) -> tuple[str, ...]:
+        """Top-level fields the server sets on records: the id, and the timestamps with ``--timestamps``."""
+        return (self.storage.id_field, *(STAMPS if self.options.timestamps else ()))
+
     def creatable(self, name: str) -> bool:
         """Whether a POST may create ``name`` as a new collection (``--auto-create`` or a declared schema)."""
         return (
@@ -222,11 +226,11 @@ class Service:
         self.check_writable(collection, Kind.PLURAL)
         return False
 
-    def _validate(self, name: str, record: Record, optional: tuple[str, ...] = ()) -> None:
+    def _validate(self, name: str, record: Record) -> None:
         schema = self.schemas.get(name)
         if schema is None:
             return
-        errors = schema.errors(record, optional=optional)
+        errors = schema.errors(record, managed=self.managed_fields())
         if errors:
             fields = ", ".join(error.path for error in errors)
             raise ValidationFailed(f"the {name} record does not match its schema ({fields})", errors)

@@ -126,10 +126,11 @@ def _finite_float(text: str) -> float:
     return number
 
 
-def _bounded_int(text: str) -> int:
-    if len(text) > 20 or not INT_MIN <= (number := int(text)) <= INT_MAX:
-        raise BodyError(f"the integer {text[:40]} does not fit in 64 bits")
-    return number
+def _bounded_int(text: str) -> int | float:
+    """An integer; beyond 64 bits, the nearest double (what JavaScript, and so json-server, stores)."""
+    if len(text) <= 20 and INT_MIN <= (number := int(text)) <= INT_MAX:
+        return number
+    return _finite_float(text)
 
 
 def _check_string(text: str, path: str) -> None:

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Iterable
 
@@ -18,6 +19,10 @@ from jsonserve._types import JSONValue, RecordId
 from jsonserve.errors import InvalidId
 
 MAX_ID_LENGTH = 200
+# No '/', no control characters (C0, DEL, C1), no space or control at either end. Written so that the
+# same text is a valid ECMAScript pattern: OpenAPI documents this exact rule for client ids.
+ID_REGEX = r"^[^\x00-\x20\x7f-\x9f/](?:[^\x00-\x1f\x7f-\x9f/]*[^\x00-\x20\x7f-\x9f/])?$"
+ID_PATTERN = re.compile(ID_REGEX)
 INT_LIMIT = 2**63 - 1
 
 IdFactory = Callable[[], str]
@@ -35,18 +40,20 @@ def id_key(value: RecordId) -> str:
 
 def check_client_id(value: JSONValue) -> RecordId:
     """Validate an id sent in a body: an integer or a short, path-safe, non-empty string."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # `7.0` is the integer 7 in JSON (and in JSON Schema)
     if isinstance(value, int) and not isinstance(value, bool) and -INT_LIMIT <= value <= INT_LIMIT:
         return value
     if isinstance(value, str) and _is_path_safe(value):
         return value
     raise InvalidId(
-        f"an id must be an integer or a non-empty string of at most {MAX_ID_LENGTH} printable characters without "
-        f"'/' or surrounding spaces, not {_describe(value)}"
+        f"an id must be an integer or a non-empty string of at most {MAX_ID_LENGTH} characters without '/', "
+        f"control characters or surrounding spaces, not {_describe(value)}"
     )
 
 
 def _is_path_safe(value: str) -> bool:
-    return 0 < len(value) <= MAX_ID_LENGTH and value.isprintable() and "/" not in value and value.strip() == value
+    return len(value) <= MAX_ID_LENGTH and ID_PATTERN.fullmatch(value) is not None
 
 
 def _describe(value: JSONValue) -> str:

@@ -8,7 +8,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -22,14 +22,17 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from jsonserve.config import Settings
+from jsonserve.openapi import build_document
 from jsonserve.service import Service, build_service
+from jsonserve.web import docs
 from jsonserve.web.errors import HANDLERS, CatchAll
 from jsonserve.web.home import home_page
 from jsonserve.web.http import api_root, json_response
-from jsonserve.web.resources import ALL_METHODS, Fallthrough, Resources
+from jsonserve.web.resources import ALL_METHODS, Fallthrough, Resources, options_or_405
 from jsonserve.web.rewrite import RewriteMiddleware
 
 EXPOSED = ["X-Total-Count", "Link", "Location", "ETag"]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def create_app(settings: Settings, service: Service | None = None, *, manage_storage: bool = True) -> Starlette:
@@ -78,6 +81,7 @@ def _routes(settings: Settings, resources: Resources, static_dir: Path | None) -
         Route("/", home, methods=["GET", "HEAD"]),
         Route("/db", resources.db, methods=ALL_METHODS),
         *([Route("/__rules", rules, methods=["GET", "HEAD"])] if settings.routes else []),
+        *(_docs_routes(resources) if settings.docs else []),
         Route("/{name}", resources.collection, methods=ALL_METHODS),
         Route("/{name}/{id}", resources.item, methods=ALL_METHODS),
         Route("/{name}/{id}/{child}", resources.nested, methods=ALL_METHODS),
@@ -86,6 +90,34 @@ def _routes(settings: Settings, resources: Resources, static_dir: Path | None) -
     if resources.static is not None:
         routes.append(Mount("/", app=resources.static))
     return routes
+
+
+def _docs_routes(resources: Resources) -> list[BaseRoute]:
+    """``/openapi.json``, ``/docs`` (Swagger UI), ``/redoc`` and their assets; a collection of the same name wins."""
+
+    def unless_collection(name: str, page: Endpoint) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            if name in resources.service.kinds():
+                request.path_params["name"] = name
+                return await resources.collection(request)
+            if request.method not in ("GET", "HEAD"):
+                return options_or_405(request.method, ("GET", "HEAD", "OPTIONS"), f"/{name} is a page")
+            return await page(request)
+
+        return endpoint
+
+    async def openapi(request: Request) -> Response:
+        # A relative server URL: "Try it out" stays on the page's own origin, behind any proxy.
+        root = request.scope.get("root_path", "") or "/"
+        document = await build_document(resources.service, resources.openapi_options, root)
+        return json_response(request, document)
+
+    return [
+        Route("/openapi.json", unless_collection("openapi.json", openapi), methods=ALL_METHODS),
+        Route("/docs", unless_collection("docs", docs.swagger_ui), methods=ALL_METHODS),
+        Route("/redoc", unless_collection("redoc", docs.redoc), methods=ALL_METHODS),
+        Mount(docs.ASSETS_PATH, app=StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets"),
+    ]
 
 
 class Cors(CORSMiddleware):

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import ClassVar
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from jsonserve._types import Record
 from jsonserve.config import Settings
 from jsonserve.errors import MethodNotAllowed, NotFound
+from jsonserve.openapi import DocumentOptions
 from jsonserve.query import ParseOptions, Query, parse_dependents, parse_params
 from jsonserve.service import Listing, Service
 from jsonserve.storage import Kind
@@ -53,6 +55,13 @@ class Resources:
         # Built once: every request parses with the same options.
         self.parse_options = ParseOptions(
             self.settings.compat, self.settings.max_page_size, id_field=self.settings.id_field
+        )
+        self.openapi_options = DocumentOptions(
+            compat=self.settings.compat,
+            max_page_size=self.settings.max_page_size,
+            read_only=self.settings.read_only,
+            timestamps=self.settings.timestamps,
+            auto_create=self.settings.auto_create,
         )
 
     # -- /{name} -------------------------------------------------------------------------------
@@ -182,17 +191,23 @@ class Resources:
 
     def _created(self, request: Request, name: str, record: Record) -> Response:
         record_id = record.get(self.service.storage.id_field)
-        return json_response(request, record, 201, self._location(request, f"{name}/{record_id}"))
+        return json_response(request, record, 201, self._location(request, name, str(record_id)))
 
-    def _location(self, request: Request, path: str) -> dict[str, str]:
-        return {"Location": f"{api_root(request)}/{path}"}
+    def _location(self, request: Request, *segments: str) -> dict[str, str]:
+        # Percent-encoded: a header is Latin-1, and a name or id may hold any character.
+        return {"Location": api_root(request) + "".join("/" + quote(segment, safe="") for segment in segments)}
 
     def _options_or_405(self, method: str, allow: tuple[str, ...], what: str) -> Response:
-        if method == "OPTIONS":
-            return Response(status_code=204, headers={"Allow": ", ".join(allow)})
-        raise MethodNotAllowed(f"{method} is not allowed: {what} (allowed: {', '.join(allow)})", allow)
+        return options_or_405(method, allow, what)
 
     def _not_a_resource(self, name: str) -> Response:
         if self.static is not None:
             return Fallthrough(self.static)
         raise NotFound(f"no resource named {name!r}")
+
+
+def options_or_405(method: str, allow: tuple[str, ...], what: str) -> Response:
+    """``OPTIONS`` -> 204 with ``Allow``; any other method not in ``allow`` -> 405 (problem+json)."""
+    if method == "OPTIONS":
+        return Response(status_code=204, headers={"Allow": ", ".join(allow)})
+    raise MethodNotAllowed(f"{method} is not allowed: {what} (allowed: {', '.join(allow)})", allow)

@@ -1,0 +1,169 @@
+"""The OpenAPI 3.1 document of the live data: every collection, singular resource and route.
+
+Built per request from what the service serves now (so a collection added by ``--auto-create`` or an
+edit under ``--watch`` appears at once); shapes come from :class:`~jsonserve.service.shapes.Shapes`,
+which keeps them current without rescans, and declared schemas from ``--schema``.
+
+Example:
+    >>> document = await build_document(service, DocumentOptions(), "http://127.0.0.1:3000")  # doctest: +SKIP
+    >>> sorted(document["paths"])[:2]  # doctest: +SKIP
+    ['/albums', '/albums/{id}']
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from jsonserve import __version__
+from jsonserve.openapi.models import VALUE_SCHEMAS, Managed, RecordModels, record_models, singular_models
+from jsonserve.openapi.operations import CollectionOps, Names, collection_paths, singular_paths
+from jsonserve.openapi.parameters import filterable
+from jsonserve.openapi.responses import HEADERS, PROBLEM_SCHEMA, REQUEST_HEADERS, problem_components
+from jsonserve.schema.infer import infer
+from jsonserve.schema.relations import Relations
+from jsonserve.service import Service
+from jsonserve.storage import Kind
+
+Json = dict[str, Any]
+STAMPS = ("createdAt", "updatedAt")
+
+
+@dataclass(frozen=True)
+class DocumentOptions:
+    """Server options the document reflects."""
+
+    compat: str = "0.17"
+    max_page_size: int = 1000
+    read_only: bool = False
+    timestamps: bool = False
+    auto_create: bool = False
+
+
+async def build_document(service: Service, options: DocumentOptions, server_url: str) -> Json:
+    """The OpenAPI 3.1 document for what ``service`` serves now, at ``server_url`` (best relative: ``/api``)."""
+    kinds = service.kinds()
+    plural = [name for name, kind in kinds.items() if kind is Kind.PLURAL]
+    relations = service.relations()
+    managed = Managed(service.storage.id_field, STAMPS if options.timestamps else (), options.compat != "1")
+    schemas: Json = {"Problem": PROBLEM_SCHEMA, **VALUE_SCHEMAS}
+    paths: Json = {}
+    names = _ComponentNames()
+    fields = {name: list((await service.shapes.shape(name)).fields) for name in plural}
+    components: dict[str, Names] = {}
+    for name, kind in kinds.items():
+        declared = _declared(service, name)
+        if kind is Kind.SINGULAR:
+            models = singular_models(infer([await service.get_singular(name)]).to_json_schema(), declared)
+        else:
+            models = record_models((await service.shapes.shape(name)).to_json_schema(), declared, managed)
+        components[name] = names.add(name, models, schemas)
+    for name, kind in kinds.items():
+        if kind is Kind.SINGULAR:
+            paths.update(singular_paths(name, _path(name), components[name], options.compat))
+            continue
+        children = _children(relations, name, fields)
+        ops = CollectionOps(
+            name=name,
+            path=_path(name),
+            component=components[name],
+            fields=filterable([managed.id_field, *fields[name]], managed.id_field),
+            embeds=children + _parents(relations, fields[name]),
+            expands=_parents(relations, fields[name]),
+            children=[(child, _path(child), components[child]) for child in children],
+            compat=options.compat,
+            id_field=managed.id_field,
+            collections=sorted(plural),
+        )
+        paths.update(collection_paths(ops))
+    if "db" not in kinds:
+        paths["/db"] = _db_path()
+    return {
+        "openapi": "3.1.0",
+        "info": _info(options),
+        "servers": [{"url": server_url or "/"}],
+        "tags": [{"name": name, "description": f"The `{name}` {kinds[name].value} resource."} for name in kinds],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "responses": problem_components(),
+            "headers": HEADERS,
+            "parameters": REQUEST_HEADERS,
+        },
+    }
+
+
+class _ComponentNames:
+    """Component names for collections: OpenAPI allows ``[A-Za-z0-9._-]`` only, and names must be unique."""
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+
+    def add(self, collection: str, models: RecordModels, schemas: Json) -> Names:
+        base = re.sub(r"[^A-Za-z0-9._-]", "_", collection) or "_"
+        name, counter = base, 1
+        while name in self._taken:
+            counter += 1
+            name = f"{base}_{counter}"
+        self._taken.add(name)
+        variants = {"": models.record, "_create": models.create, "_replace": models.replace, "_patch": models.patch}
+        refs: dict[str, str] = {}
+        for suffix, schema in variants.items():
+            same = next((key for key, value in refs.items() if schemas[value] == schema), None)
+            refs[suffix] = refs[same] if same is not None else name + suffix
+            schemas.setdefault(refs[suffix], schema)
+        return Names(*(f"#/components/schemas/{refs[s]}" for s in ("", "_create", "_replace", "_patch")))
+
+
+def _declared(service: Service, name: str) -> Json | None:
+    schema = service.schemas.get(name)
+    return None if schema is None else schema.schema
+
+
+def _children(relations: Relations, parent: str, fields: dict[str, list[str]]) -> list[str]:
+    key = relations.foreign_key(parent)
+    return [name for name, names in fields.items() if key in names]
+
+
+def _parents(relations: Relations, fields: list[str]) -> list[str]:
+    """Singular names of the collections this one points at (``userId`` -> ``user``)."""
+    suffix = relations.fk_suffix
+    stems = [field.removesuffix(suffix) for field in fields if suffix and field.endswith(suffix) and field != suffix]
+    return [stem for stem in stems if relations.parent_collection(stem) is not None]
+
+
+def _path(name: str) -> str:
+    return "/" + quote(name, safe="")
+
+
+def _db_path() -> Json:
+    return {
+        "get": {
+            "tags": ["db"],
+            "operationId": "get_db",
+            "summary": "The whole database",
+            "responses": {
+                "200": {
+                    "description": "Every resource, keyed by name.",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    }
+
+
+def _info(options: DocumentOptions) -> Json:
+    notes = [f"Query dialect defaults: json-server {options.compat}."]
+    if options.read_only:
+        notes.append("The server runs with `--read-only`: writes answer 403.")
+    if options.timestamps:
+        notes.append("`createdAt` and `updatedAt` are set by the server.")
+    if options.auto_create:
+        notes.append("A POST to a collection that does not exist yet creates it (`--auto-create`).")
+    return {
+        "title": "jsonserve",
+        "version": __version__,
+        "description": "A REST API in json-server's dialect, generated from the live data.\n\n" + "\n".join(notes),
+    }

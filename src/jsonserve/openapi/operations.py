@@ -1,0 +1,262 @@
+"""Path items for one collection or singular resource: the operations the REST layer serves.
+
+Statuses follow ``web/errors.py``; every JSON answer carries an ``ETag``; lists carry
+``X-Total-Count`` and ``Link`` when paged; a create answers 201 with ``Location`` and links to the
+record's other operations (which lets schemathesis chain create -> read -> update -> delete).
+
+Example:
+    >>> paths = collection_paths(ops)  # doctest: +SKIP
+    >>> sorted(paths["/posts"])  # doctest: +SKIP
+    ['get', 'post']
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from jsonserve.openapi.parameters import (
+    LIST_DESCRIPTION,
+    filter_parameters,
+    join_parameters,
+    paging_parameters,
+    query,
+    search_parameter,
+    sort_parameters,
+)
+from jsonserve.openapi.responses import NOT_MODIFIED, header, json_response, problem_responses
+
+Json = dict[str, Any]
+# `If-Match` is described, not listed: any value but the current ETag is (rightly) a 412, which a
+# generator cannot know, so listing it would invite requests that are valid and yet refused.
+IF_MATCH_NOTE = " Send `If-Match: <ETag>` to write only if the record is unchanged (else 412)."
+IF_NONE_MATCH: Json = {"$ref": "#/components/parameters/IfNoneMatch"}
+WRITE_ERRORS = (400, 403, 404, 413, 415, 422, 503)
+
+
+class Names(NamedTuple):
+    """``$ref`` targets of a collection's schemas."""
+
+    record: str
+    create: str
+    replace: str
+    patch: str
+
+
+@dataclass(frozen=True)
+class CollectionOps:
+    """What the operations of one collection depend on."""
+
+    name: str
+    path: str
+    component: Names
+    fields: list[str]
+    embeds: list[str]
+    expands: list[str]
+    children: list[tuple[str, str, Names]]  # (collection, path, schemas) of nested collections
+    compat: str
+    id_field: str
+    collections: list[str]
+
+
+def collection_paths(ops: CollectionOps) -> Json:
+    """``/name``, ``/name/{id}`` and ``/name/{id}/child`` path items."""
+    item_path = f"{ops.path}/{{id}}"
+    paths: Json = {
+        ops.path: {"get": _list(ops, ops.name, ops.component), "post": _create(ops, ops.name, ops.component)},
+        item_path: {
+            "parameters": [_id_parameter(ops.name)],
+            "get": _get(ops),
+            "put": _write(ops, "replace", ops.component.replace, "Replace a record (the id stays)"),
+            "patch": _write(ops, "patch", ops.component.patch, "Merge fields into a record (validated as merged)"),
+            "delete": _delete(ops),
+        },
+    }
+    for child, child_path, names in ops.children:
+        paths[f"{item_path}{child_path}"] = {
+            "parameters": [_id_parameter(ops.name)],
+            "get": _list(ops, child, names, parent=ops.name),
+            "post": _create(ops, child, names, parent=ops.name),
+        }
+    return paths
+
+
+def singular_paths(name: str, path: str, names: Names, compat: str) -> Json:
+    """``/profile``: read, replace, merge (and 0.17's POST, which replaces too)."""
+    tag = [name]
+    item: Json = {
+        "get": {
+            "tags": tag,
+            "operationId": _op_id("get", name),
+            "summary": f"The {name} object",
+            "parameters": [IF_NONE_MATCH],
+            "responses": {"200": json_response("The object.", {"$ref": names.record}), "304": NOT_MODIFIED},
+        },
+        "put": _singular_write(name, "replace", names.replace, "Replace the object"),
+        "patch": _singular_write(name, "patch", names.patch, "Merge fields into the object"),
+    }
+    if compat != "1":
+        item["post"] = _singular_write(name, "post", names.replace, "Replace the object (json-server 0.17)")
+    return {path: item}
+
+
+# -- operations --------------------------------------------------------------------------------------
+
+
+def _list(ops: CollectionOps, collection: str, names: Names, parent: str | None = None) -> Json:
+    fields = ops.fields if parent is None else []
+    parameters = [
+        *paging_parameters(),
+        *sort_parameters(),
+        search_parameter(),
+        *(join_parameters(ops.embeds, ops.expands) if parent is None else []),
+        *filter_parameters(fields),
+        IF_NONE_MATCH,
+    ]
+    record = {"$ref": names.record}
+    listing = {"anyOf": [{"type": "array", "items": record}, _envelope(record)]}
+    summary = f"List {collection}" + (f" of one {parent} record" if parent else "")
+    return {
+        "tags": [parent or collection],
+        "operationId": _op_id("list", collection, parent),
+        "summary": summary,
+        "description": LIST_DESCRIPTION,
+        "parameters": parameters,
+        "responses": {
+            "200": json_response(
+                "The matching records (an array, or 1.x's envelope with `_per_page`).",
+                listing,
+                {"X-Total-Count": header("X-Total-Count"), "Link": header("Link")},
+            ),
+            "304": NOT_MODIFIED,
+            **problem_responses(400, 404),
+        },
+    }
+
+
+def _create(ops: CollectionOps, collection: str, names: Names, parent: str | None = None) -> Json:
+    created = json_response(
+        "The stored record.", {"$ref": names.record}, {"Location": header("Location", required=True)}
+    )
+    if parent is None:
+        created["links"] = {
+            verb: {"operationId": _op_id(verb, collection), "parameters": {"id": f"$response.body#/{ops.id_field}"}}
+            for verb in ("get", "replace", "patch", "delete")
+        }
+    how = "a client id is kept when free" if ops.compat != "1" else "the server generates the id"
+    return {
+        "tags": [parent or collection],
+        "operationId": _op_id("create", collection, parent),
+        "summary": f"Create a {collection} record" + (f" under one {parent} record" if parent else ""),
+        "description": f"Stores the record; {how}.",
+        "requestBody": _body(names.create),
+        "responses": {"201": created, **problem_responses(*WRITE_ERRORS, 409)},
+    }
+
+
+def _get(ops: CollectionOps) -> Json:
+    return {
+        "tags": [ops.name],
+        "operationId": _op_id("get", ops.name),
+        "summary": f"One {ops.name} record",
+        "parameters": [*join_parameters(ops.embeds, ops.expands), IF_NONE_MATCH],
+        "responses": {
+            "200": json_response("The record.", {"$ref": ops.component.record}),
+            "304": NOT_MODIFIED,
+            **problem_responses(400, 404),
+        },
+    }
+
+
+def _write(ops: CollectionOps, verb: str, schema: str, summary: str) -> Json:
+    return {
+        "tags": [ops.name],
+        "operationId": _op_id(verb, ops.name),
+        "summary": summary,
+        "description": summary + "." + IF_MATCH_NOTE,
+        "requestBody": _body(schema),
+        "responses": {
+            "200": json_response("The stored record.", {"$ref": ops.component.record}),
+            **problem_responses(*WRITE_ERRORS, 412),
+        },
+    }
+
+
+def _delete(ops: CollectionOps) -> Json:
+    others = [name for name in ops.collections if name != ops.name]
+    parameters: list[Json] = []
+    if others:
+        dependent = {"type": "array", "items": {"enum": others}}
+        parameters.append(
+            query("_dependent", dependent, "1.x: also delete these children.", style="form", explode=True)
+        )
+    deleted = {"$ref": ops.component.record} if ops.compat == "1" else {"type": "object", "maxProperties": 0}
+    what = "the deleted record" if ops.compat == "1" else "`{}` (json-server 0.17)"
+    return {
+        "tags": [ops.name],
+        "operationId": _op_id("delete", ops.name),
+        "summary": f"Delete a {ops.name} record and sweep what points at it",
+        "description": "0.17 deletes the children too; 1.x sets their key to null unless `_dependent` names them."
+        + IF_MATCH_NOTE,
+        "parameters": parameters,
+        "responses": {
+            "200": json_response(f"Deleted: {what}.", deleted),
+            **problem_responses(400, 403, 404, 412, 503),
+        },
+    }
+
+
+def _singular_write(name: str, verb: str, schema: str, summary: str) -> Json:
+    status = "201" if verb == "post" else "200"
+    return {
+        "tags": [name],
+        "operationId": _op_id(verb, name),
+        "summary": summary,
+        "description": summary + "." + IF_MATCH_NOTE,
+        "requestBody": _body(schema),
+        "responses": {
+            status: json_response("The stored object.", {"$ref": "#/components/schemas/" + schema.rsplit("/", 1)[1]}),
+            **problem_responses(*WRITE_ERRORS, 412),
+        },
+    }
+
+
+# -- pieces ------------------------------------------------------------------------------------------
+
+
+def _id_parameter(collection: str) -> Json:
+    return {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "description": f'The id of a {collection} record (`1` and `"1"` name the same record).',
+        "schema": {"type": "string"},
+    }
+
+
+def _body(schema: str) -> Json:
+    return {"required": True, "content": {"application/json": {"schema": {"$ref": schema}}}}
+
+
+def _envelope(record: Json) -> Json:
+    page = {"type": "integer", "minimum": 1}
+    maybe = {"type": ["integer", "null"]}
+    return {
+        "type": "object",
+        "required": ["first", "prev", "next", "last", "pages", "items", "data"],
+        "properties": {
+            "first": page,
+            "prev": maybe,
+            "next": maybe,
+            "last": page,
+            "pages": page,
+            "items": {"type": "integer", "minimum": 0},
+            "data": {"type": "array", "items": record},
+        },
+    }
+
+
+def _op_id(verb: str, collection: str, parent: str | None = None) -> str:
+    name = re.sub(r"[^A-Za-z0-9_]", "_", collection)
+    return f"{verb}_{re.sub(r'[^A-Za-z0-9_]', '_', parent)}_{name}" if parent else f"{verb}_{name}"

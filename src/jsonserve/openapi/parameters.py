@@ -1,0 +1,135 @@
+"""Query parameters of list operations, in both json-server dialects.
+
+Every rule here mirrors the parser (``query/params.py``): a value the schema allows is accepted, and
+the schemas say what the parser rejects (so a generated request that breaks them gets a 400).
+Parameters whose valid values no JSON Schema can state are described in the operation's text
+instead: ``_like`` (an RE2 pattern), ``_where`` (a JSON filter tree) and ``_delay``.
+
+Example:
+    >>> [p["name"] for p in paging_parameters()][:2]
+    ['_page', '_per_page']
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from jsonserve.query.params import MAX_INTEGER_DIGITS, MAX_JOINS, MAX_VALUE_LENGTH
+
+Parameter = dict[str, Any]
+BIGGEST = 10**MAX_INTEGER_DIGITS - 1
+_ORDER = "([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc])"
+_LIST = "^,*({item}(,+{item})*)?,*$"  # a comma-separated list; empty items are ignored
+_SEGMENT = "[^,.]+"
+_SORT_NAME = f"(-{_SEGMENT}|[^,.-][^,.]*)(\\.{_SEGMENT})*"
+FILTER_OPS_017 = ("ne", "lt", "lte", "gt", "gte")
+FILTER_OPS_1 = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "startsWith", "endsWith")
+MAX_FILTERED_FIELDS = 12
+
+
+def query(name: str, schema: dict[str, Any], description: str, **extra: Any) -> Parameter:
+    """One optional query parameter."""
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema, **extra}
+
+
+def _integer(low: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": low, "maximum": BIGGEST}
+
+
+def _text(**constraints: Any) -> dict[str, Any]:
+    return {"type": "string", "maxLength": MAX_VALUE_LENGTH, **constraints}
+
+
+def paging_parameters() -> list[Parameter]:
+    """``_page``/``_per_page`` (pages) and ``_start``/``_end``/``_limit`` (slices)."""
+    return [
+        query("_page", _integer(1), "Page number (from 1). 0.17: a plain array with `Link`; 1.x: the envelope."),
+        query("_per_page", _integer(1), "1.x page size; answers with the `{first, prev, next, last, data}` envelope."),
+        query("_limit", _integer(0), "0.17 page size with `_page`, or the number of records from `_start`."),
+        query("_start", _integer(0), "0.17 slice start (0-based)."),
+        query("_end", _integer(0), "0.17 slice end (exclusive)."),
+    ]
+
+
+def sort_parameters() -> list[Parameter]:
+    """``_sort`` (both dialects) and 0.17's ``_order``."""
+    return [
+        query(
+            "_sort",
+            _text(pattern=_LIST.format(item=_SORT_NAME)),
+            "Fields to sort by, comma-separated; `-field` sorts descending (1.x). Dotted paths reach nested fields.",
+            example="-id",
+        ),
+        query("_order", _text(pattern=_LIST.format(item=_ORDER)), "0.17: `asc` or `desc` for each `_sort` field."),
+    ]
+
+
+def search_parameter() -> Parameter:
+    """0.17's full-text ``q``."""
+    return query("q", _text(), "Full-text search: records with any string value containing this (case-insensitive).")
+
+
+def join_parameters(embeds: list[str], expands: list[str]) -> list[Parameter]:
+    """``_embed`` (children, or a parent by singular name) and ``_expand`` (parents), when there are relations."""
+    found = []
+    for name, choices, what in (("_embed", embeds, "children (or a parent)"), ("_expand", expands, "parent")):
+        if choices:
+            items: dict[str, Any] = {"type": "array", "items": {"enum": choices}}
+            if len(choices) > MAX_JOINS:
+                items["maxItems"] = MAX_JOINS
+            found.append(query(name, items, f"Include each record's {what}.", style="form", explode=True))
+    return found
+
+
+def filter_parameters(fields: list[str]) -> list[Parameter]:
+    """Field filters as one exploded object: ``field=v``, 0.17's ``field_op=v`` and 1.x's ``field:op=v``.
+
+    One object rather than a parameter per field and operator: a collection with a dozen fields would
+    otherwise list over a hundred parameters (and a generated request with all of them at full length
+    would not fit in a request line).
+    """
+    names = [re.escape(field) for field in fields[:MAX_FILTERED_FIELDS]]
+    if not names:
+        return []
+    fields_re = "|".join(names)
+    patterns = {
+        f"^({fields_re})$": _text(description="equals (repeat the key for OR)"),
+        f"^({fields_re})_({'|'.join(FILTER_OPS_017)})$": _text(description="0.17 operators"),
+        f"^({fields_re}):({'|'.join(FILTER_OPS_1)})$": _text(description="1.x operators (`in` takes a comma list)"),
+    }
+    schema = {"type": "object", "patternProperties": patterns, "additionalProperties": False}
+    example = {fields[0]: "1"}
+    description = (
+        "Filters by field, sent as separate query parameters: `field=value`, `field_ne=value` (0.17: "
+        f"{', '.join(FILTER_OPS_017)}), `field:gt=value` (1.x: {', '.join(FILTER_OPS_1)}). "
+        'Values compare loosely: `1` matches 1 and "1". Fields seen in the data: ' + ", ".join(fields) + "."
+    )
+    return [query("filter", schema, description, style="form", explode=True, example=example)]
+
+
+def filterable(fields: list[str], id_field: str) -> list[str]:
+    """Fields that can be named as a filter parameter as they are (no reserved or ambiguous names)."""
+    return [
+        name
+        for name in dict.fromkeys(fields)
+        if name
+        and (name == id_field or not name.startswith("_"))
+        and not any(char in name for char in ".:")
+        and name != "q"
+        and not name.endswith(tuple(f"_{op}" for op in (*FILTER_OPS_017, "like", "in")))
+    ]
+
+
+LIST_DESCRIPTION = """\
+Both json-server dialects are accepted on every request.
+
+* **0.17**: `field=value` (repeat a key for OR), `field_ne`, `field_lt(e)`, `field_gt(e)`, `field_like`
+  (an RE2 pattern), `q`, `_page` + `_limit` (with `Link` and `X-Total-Count`), `_start`/`_end`,
+  `_sort` + `_order`, `_embed`, `_expand`.
+* **1.x**: `field:op=value` with `eq ne lt lte gt gte in contains startsWith endsWith`, `_per_page`
+  (answers with the envelope), `_sort=-field`, and `_where` (a JSON filter tree such as
+  `{"or": [{"views": {"gt": 100}}, {"title": {"contains": "x"}}]}`).
+
+`_delay=ms` delays the answer. Unknown `_` parameters and operators are a 400 naming the valid ones.
+"""

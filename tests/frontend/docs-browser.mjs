@@ -1,0 +1,328 @@
+// Load pages in headless Chromium with the outside network blocked, and report what they did:
+//
+//   node docs-browser.mjs --chromium /usr/bin/chromium --out DIR --timeout 45 --pages JSON
+//
+// JSON is a list of {name, url, ready, failed, collect}: the page at url is ready once the
+// JavaScript expression `ready` is true (or has failed once `failed` is), then once the network
+// is quiet `collect` (an expression too) is evaluated in it and a screenshot is written to
+// DIR/<name>.png; --timeout is per page. Prints one JSON line: per page {name, ready, failed,
+// text, collected, probe, requests, outside, trapped, failedLoads, responses, violations,
+// exceptions, console, screenshot, seconds}, and `background`, what the browser itself tried to
+// reach (update checks and the like; blocked as well, but not the page's doing).
+//
+// Outside requests are blocked, and each block is also a detector:
+// - each page runs in a browser context of its own whose proxy is a trap on 127.0.0.1 that
+//   records every request and answers 403 (CONNECT tunnels included): `trapped` is everything
+//   the page (or a worker of it) sent anywhere but loopback, which Chromium sends direct;
+// - the browser-wide --proxy-server is another trap, for the browser's own background requests;
+// - --host-resolver-rules maps every host name to NOTFOUND except 127.0.0.1, for anything that
+//   would bypass the proxies;
+// and DevTools reports every request the page and its workers make (`requests`, `outside`).
+// Dependency-free (Node's standard library); Chromium is Debian's (ensure-chromium.sh).
+
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const VIEWPORT = { width: 1280, height: 1000 };
+const QUIET_MS = 500;
+const PROBES = ['http://probe.jsonserve.invalid/', 'https://probe.jsonserve.invalid/'];
+
+function parseArgs(argv) {
+    const options = { chromium: '/usr/bin/chromium', out: '', timeout: 45, pages: [] };
+    for (let index = 0; index < argv.length; index += 1) {
+        const arg = argv[index];
+        const value = argv[(index += 1)];
+        if (arg === '--chromium') options.chromium = value;
+        else if (arg === '--out') options.out = value;
+        else if (arg === '--timeout') options.timeout = Number(value);
+        else if (arg === '--pages') options.pages = JSON.parse(value);
+        else throw new Error(`unknown argument ${arg}`);
+    }
+    if (!options.out || !(options.timeout > 0) || options.pages.length === 0) {
+        throw new Error('usage: node docs-browser.mjs --out DIR --pages JSON [--chromium PATH] [--timeout SECONDS]');
+    }
+    return options;
+}
+
+/** An HTTP proxy on 127.0.0.1 that lets nothing through and records every attempt. */
+async function startTrap() {
+    const trapped = [];
+    const server = createServer((request, response) => {
+        trapped.push(`${request.method} ${request.url}`);
+        response.writeHead(403, { 'Content-Type': 'text/plain' }).end('blocked by the test');
+    });
+    server.on('connect', (request, socket) => {
+        trapped.push(`CONNECT ${request.url}`);
+        socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+    });
+    server.on('upgrade', (request, socket) => {
+        trapped.push(`UPGRADE ${request.url}`);
+        socket.destroy();
+    });
+    await new Promise(resolve => server.listen(0, '127.0.0.1', resolve));
+    return { server, trapped, port: server.address().port };
+}
+
+/** The Chrome DevTools Protocol over --remote-debugging-pipe (fd 3 in, fd 4 out, NUL-framed JSON). */
+class Pipe {
+    constructor(child) {
+        this.child = child;
+        this.nextId = 1;
+        this.pending = new Map();
+        this.listeners = new Set();
+        let buffer = '';
+        child.stdio[4].on('data', chunk => {
+            buffer += chunk.toString('utf8');
+            let end;
+            while ((end = buffer.indexOf('\0')) >= 0) {
+                const message = JSON.parse(buffer.slice(0, end));
+                buffer = buffer.slice(end + 1);
+                this.dispatch(message);
+            }
+        });
+        child.on('exit', code => {
+            for (const { reject } of this.pending.values()) reject(new Error(`chromium exited (${code})`));
+            this.pending.clear();
+        });
+    }
+
+    dispatch(message) {
+        if (message.id === undefined) {
+            for (const listener of this.listeners) listener(message);
+            return;
+        }
+        const waiter = this.pending.get(message.id);
+        this.pending.delete(message.id);
+        if (!waiter) return;
+        if (message.error) waiter.reject(new Error(`${waiter.method}: ${message.error.message}`));
+        else waiter.resolve(message.result);
+    }
+
+    send(method, params = {}, sessionId = undefined) {
+        const id = this.nextId++;
+        const message = { id, method, params, ...(sessionId ? { sessionId } : {}) };
+        return new Promise((resolve, reject) => {
+            this.pending.set(id, { resolve, reject, method });
+            this.child.stdio[3].write(`${JSON.stringify(message)}\0`);
+        });
+    }
+}
+
+/**
+ * The flags that keep Chromium off the network: what is not loopback goes to the background trap
+ * (pages have a trap of their own, set on their browser context), and no host name but 127.0.0.1
+ * resolves. The rest turns off what a fresh profile would fetch by itself.
+ */
+function chromiumFlags(trapPort, userDataDir) {
+    return [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--hide-scrollbars',
+        '--no-first-run', '--no-default-browser-check', '--disable-default-apps', '--disable-extensions',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        '--disable-domain-reliability', '--disable-client-side-phishing-detection', '--disable-quic',
+        '--disable-breakpad', '--metrics-recording-only', '--no-service-autorun', '--password-store=basic',
+        '--disable-features=OptimizationHints,OptimizationGuideModelDownloading,NetworkTimeServiceQuerying,'
+            + 'MediaRouter,Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater',
+        `--proxy-server=http://127.0.0.1:${trapPort}`,
+        '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+        '--force-webrtc-ip-handling-policy=disable_non_proxied_udp',
+        `--window-size=${VIEWPORT.width},${VIEWPORT.height}`,
+        '--remote-debugging-pipe', `--user-data-dir=${userDataDir}`, 'about:blank',
+    ];
+}
+
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
+
+/** Records what one page (and the workers it starts) does on the network and in its console. */
+function watch(pipe, rootSession, origin, record) {
+    const sessions = new Set([rootSession]);
+    const inflight = new Set();
+    const urls = new Map();
+    const state = { lastActivity: Date.now(), inflight };
+    const listener = ({ method, params, sessionId }) => {
+        if (!sessions.has(sessionId)) return;
+        const key = `${sessionId}/${params?.requestId}`;
+        if (method === 'Target.attachedToTarget') {
+            const child = params.sessionId;
+            sessions.add(child);
+            record.targets.push(`${params.targetInfo.type} ${params.targetInfo.url}`);
+            Promise.all([
+                pipe.send('Network.enable', {}, child),
+                pipe.send('Runtime.enable', {}, child),
+            ]).catch(() => {}).finally(() => pipe.send('Runtime.runIfWaitingForDebugger', {}, child).catch(() => {}));
+        } else if (method === 'Network.requestWillBeSent') {
+            const url = params.request.url;
+            record.requests.push(`${params.request.method} ${url}`);
+            if (!isLocal(url, origin)) record.outside.push(`${params.request.method} ${url}`);
+            if (!/^(data|blob):/.test(url)) inflight.add(key);
+            urls.set(key, url);
+            state.lastActivity = Date.now();
+        } else if (method === 'Network.responseReceived') {
+            record.responses.push({ url: params.response.url, status: params.response.status, type: params.response.mimeType });
+        } else if (method === 'Network.loadingFinished' || method === 'Network.loadingFailed') {
+            if (method === 'Network.loadingFailed') {
+                const reason = params.blockedReason ? ` (${params.blockedReason})` : '';
+                record.failedLoads.push(`${params.errorText}${reason} ${urls.get(key) ?? key}`);
+            }
+            inflight.delete(key);
+            state.lastActivity = Date.now();
+        } else if (method === 'Runtime.exceptionThrown') {
+            const details = params.exceptionDetails;
+            record.exceptions.push(details?.exception?.description ?? details?.text ?? 'exception');
+        } else if (method === 'Runtime.consoleAPICalled' && ['error', 'warning', 'assert'].includes(params.type)) {
+            record.console.push(`console.${params.type}: ${params.args.map(arg => arg.value ?? arg.description).join(' ')}`);
+        } else if (method === 'Log.entryAdded' && ['error', 'warning'].includes(params.entry.level)) {
+            record.console.push(`log.${params.entry.source}.${params.entry.level}: ${params.entry.text} ${params.entry.url ?? ''}`.trim());
+        }
+    };
+    pipe.listeners.add(listener);
+    return { state, stop: () => pipe.listeners.delete(listener) };
+}
+
+/** Loopback URLs of the server under test, and URLs that never touch a network. */
+function isLocal(url, origin) {
+    if (/^(data|blob|about):/.test(url)) return true;
+    return url === origin || url.startsWith(`${origin}/`);
+}
+
+// Runs in the page before its own scripts (DevTools-injected, so not subject to the page's CSP).
+const RECORD_VIOLATIONS = `
+    window.__violations = [];
+    document.addEventListener('securitypolicyviolation', event => {
+        window.__violations.push(event.effectiveDirective + ' blocked ' + (event.blockedURI || 'inline')
+            + (event.sourceFile ? ' at ' + event.sourceFile + ':' + event.lineNumber : ''));
+    });
+`;
+
+/** A new tab in a browser context, attached over the pipe, with `evaluate` for expressions. */
+async function openTab(pipe, browserContextId) {
+    const { targetId } = await pipe.send('Target.createTarget', { url: 'about:blank', browserContextId });
+    const { sessionId } = await pipe.send('Target.attachToTarget', { targetId, flatten: true });
+    const evaluate = async expression => {
+        const { result, exceptionDetails } = await pipe.send(
+            'Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true }, sessionId);
+        if (exceptionDetails) throw new Error(`${expression}: ${exceptionDetails.exception?.description ?? exceptionDetails.text}`);
+        return result.value;
+    };
+    return { targetId, sessionId, evaluate, close: () => pipe.send('Target.closeTarget', { targetId }).catch(() => {}) };
+}
+
+/**
+ * Proves that the context's trap is in the way: from a blank tab of that context, an http and an
+ * https request to an outside host must both reach it. Returns what it recorded, then empties it.
+ */
+async function probe(pipe, browserContextId, trap, deadline) {
+    const tab = await openTab(pipe, browserContextId);
+    try {
+        await tab.evaluate(`Promise.all(${JSON.stringify(PROBES)}.map(url =>
+            fetch(url, { mode: 'no-cors', cache: 'no-store' }).then(() => 'answered', error => String(error))))`);
+        while (trap.trapped.length < PROBES.length && Date.now() < deadline) await sleep(20);
+    } finally {
+        await tab.close();
+    }
+    return trap.trapped.splice(0);
+}
+
+/** Open one page in a fresh browser context whose proxy is a trap; see the header for the record. */
+async function runPage(pipe, page, outDir, timeout) {
+    const deadline = Date.now() + timeout * 1000;
+    const origin = new URL(page.url).origin;
+    const record = {
+        name: page.name, url: page.url, ready: false, failed: false, text: '', collected: null,
+        requests: [], outside: [], trapped: [], failedLoads: [], responses: [], violations: [],
+        exceptions: [], console: [], targets: [], probe: [], screenshot: '', seconds: 0,
+    };
+    const started = performance.now();
+    const trap = await startTrap();
+    record.trapped = trap.trapped;
+    const { browserContextId } = await pipe.send('Target.createBrowserContext', {
+        disposeOnDetach: true, proxyServer: `http://127.0.0.1:${trap.port}`, proxyBypassList: '127.0.0.1',
+    });
+    let tab;
+    let watcher;
+    try {
+        record.probe = await probe(pipe, browserContextId, trap, deadline);
+        tab = await openTab(pipe, browserContextId);
+        const { sessionId, evaluate } = tab;
+        watcher = watch(pipe, sessionId, origin, record);
+        await Promise.all([
+            pipe.send('Network.enable', {}, sessionId),
+            pipe.send('Runtime.enable', {}, sessionId),
+            pipe.send('Log.enable', {}, sessionId),
+            pipe.send('Page.enable', {}, sessionId),
+            pipe.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: true }, sessionId),
+            pipe.send('Emulation.setDeviceMetricsOverride', { ...VIEWPORT, deviceScaleFactor: 1, mobile: false }, sessionId),
+            pipe.send('Page.addScriptToEvaluateOnNewDocument', { source: RECORD_VIOLATIONS }, sessionId),
+        ]);
+        await pipe.send('Page.navigate', { url: page.url }, sessionId);
+        const status = `(${page.failed}) ? 'failed' : (${page.ready}) ? 'ready' : 'loading'`;
+        let current = 'loading';
+        while (Date.now() < deadline && current === 'loading') {
+            await sleep(100);
+            current = await evaluate(status).catch(() => 'loading');
+        }
+        // Let late requests (lazy chunks, workers, images) show up before looking.
+        while (Date.now() < deadline
+            && (watcher.state.inflight.size > 0 || Date.now() - watcher.state.lastActivity < QUIET_MS)) {
+            await sleep(50);
+        }
+        record.ready = current === 'ready';
+        record.failed = current === 'failed';
+        record.text = await evaluate('document.body ? document.body.innerText : ""');
+        record.collected = await evaluate(page.collect ?? 'null').catch(error => `collect failed: ${error.message}`);
+        record.violations = await evaluate('window.__violations ?? ["the violation recorder did not run"]');
+        const { data } = await pipe.send('Page.captureScreenshot', { format: 'png' }, sessionId);
+        record.screenshot = join(outDir, `${page.name}.png`);
+        await writeFile(record.screenshot, Buffer.from(data, 'base64'));
+    } finally {
+        watcher?.stop();
+        record.seconds = Number(((performance.now() - started) / 1000).toFixed(2));
+        await tab?.close();
+        await pipe.send('Target.disposeBrowserContext', { browserContextId }).catch(() => {});
+        trap.server.close();
+    }
+    return record;
+}
+
+async function main() {
+    const options = parseArgs(process.argv.slice(2));
+    const workDir = await mkdtemp(join(tmpdir(), 'jsonserve-docs-browser-'));
+    const background = await startTrap();
+    let chromium;
+    try {
+        chromium = spawn(options.chromium, chromiumFlags(background.port, join(workDir, 'profile')), {
+            stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true,
+        });
+        let stderr = '';
+        chromium.stderr.on('data', chunk => { stderr = (stderr + chunk).slice(-4000); });
+        const spawnError = new Promise((_, reject) => chromium.on('error', reject));
+        const pipe = new Pipe(chromium);
+        const pages = [];
+        for (const page of options.pages) {
+            pages.push(await Promise.race([runPage(pipe, page, options.out, options.timeout), spawnError]).catch(error => {
+                throw new Error(`${page.name}: ${error.message}\nchromium stderr (tail):\n${stderr}`);
+            }));
+        }
+        await pipe.send('Browser.close').catch(() => {});
+        const flags = chromiumFlags(background.port, '<profile>');
+        console.log(JSON.stringify({ pages, background: background.trapped, flags }));
+        return 0;
+    } finally {
+        if (chromium && chromium.exitCode === null && chromium.signalCode === null) {
+            const exited = new Promise(resolve => chromium.once('exit', resolve));
+            await Promise.race([exited, sleep(3000)]);
+            if (chromium.exitCode === null && chromium.signalCode === null) {
+                try { process.kill(-chromium.pid, 'SIGKILL'); } catch { /* already gone */ }
+            }
+        }
+        background.server.close();
+        await rm(workDir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
+    }
+}
+
+main().then(code => process.exit(code), error => {
+    console.error(`docs-browser: ${error.stack ?? error}`);
+    process.exit(1);
+});
