@@ -7,7 +7,6 @@ Example:
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any
 
 Json = dict[str, Any]
@@ -71,23 +70,37 @@ def header(name: str, *, required: bool = False) -> Json:
 
 def problem_responses(*statuses: int) -> Json:
     """Problem+json responses for ``statuses``."""
-    return {str(status): {"$ref": f"#/components/responses/{_problem_name(status)}"} for status in statuses}
+    return {str(status): {"$ref": f"#/components/responses/{PROBLEMS[status][0]}"} for status in statuses}
+
+
+# Fixed names (``http.HTTPStatus`` phrases vary between Python versions: 422 was renamed).
+PROBLEMS = {
+    400: ("BadRequest", "Bad request: a malformed parameter or body (`errors` names each)."),
+    403: ("Forbidden", "The server runs with --read-only."),
+    404: ("NotFound", "No such resource or record."),
+    405: ("MethodNotAllowed", "Method not allowed here (see `Allow`)."),
+    409: ("Conflict", "A record with this id already exists."),
+    412: ("PreconditionFailed", "`If-Match` does not match the record's current ETag."),
+    413: ("PayloadTooLarge", "The body is larger than --max-body."),
+    415: ("UnsupportedMediaType", "Writes take `Content-Type: application/json`."),
+    422: ("ValidationFailed", "The record breaks its declared schema; `errors` names every failing field."),
+    503: ("ServiceUnavailable", "The data file cannot take writes now (see `Retry-After`)."),
+}
 
 
 def problem_components() -> Json:
     """``components.responses`` entries for every problem status used."""
-    statuses = (400, 403, 404, 405, 409, 412, 413, 415, 422, 503)
     responses: Json = {}
-    for status in statuses:
+    for status, (name, description) in PROBLEMS.items():
         response: Json = {
-            "description": HTTPStatus(status).phrase,
+            "description": description,
             "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         if status == 405:
             response["headers"] = {"Allow": header("Allow", required=True)}
         if status == 503:
             response["headers"] = {"Retry-After": header("Retry-After")}
-        responses[_problem_name(status)] = response
+        responses[name] = response
     return responses
 
 
@@ -101,7 +114,3 @@ def json_response(description: str, schema: Json, headers: Json | None = None) -
 
 
 NOT_MODIFIED: Json = {"description": "Not modified (`If-None-Match` matched).", "headers": {"ETag": header("ETag")}}
-
-
-def _problem_name(status: int) -> str:
-    return HTTPStatus(status).phrase.title().replace(" ", "").replace("-", "")

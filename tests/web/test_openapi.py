@@ -1,0 +1,123 @@
+"""``/openapi.json``: a valid OpenAPI 3.1 document that follows the live data and its schemas."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from openapi_spec_validator import validate
+
+from jsonserve.testing import serve
+
+pytestmark = pytest.mark.anyio
+
+USERS_SCHEMA = {
+    "type": "object",
+    "required": ["email"],
+    "additionalProperties": False,
+    "properties": {"email": {"type": "string", "format": "email"}, "age": {"type": "integer", "minimum": 0}},
+}
+
+
+async def _document(http: httpx.AsyncClient) -> dict[str, Any]:
+    response = await http.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    document: dict[str, Any] = response.json()
+    validate(document)  # raises unless it is a valid OpenAPI 3.1 document
+    return document
+
+
+async def test_the_demo_data_document_is_valid_openapi_31() -> None:
+    async with serve(None) as http:
+        document = await _document(http)
+    assert document["openapi"] == "3.1.0"
+    assert document["servers"] == [{"url": "/"}]
+    for name in ("posts", "comments", "albums", "photos", "todos", "users"):
+        assert set(document["paths"][f"/{name}"]) == {"get", "post"}
+        assert set(document["paths"][f"/{name}/{{id}}"]) == {"parameters", "get", "put", "patch", "delete"}
+    assert set(document["paths"]["/posts/{id}/comments"]) == {"parameters", "get", "post"}
+    assert "/db" in document["paths"]
+
+
+async def test_list_operations_document_both_dialects_and_headers() -> None:
+    async with serve(None) as http:
+        document = await _document(http)
+    listing = document["paths"]["/posts"]["get"]
+    names = {parameter.get("name") for parameter in listing["parameters"]}
+    assert {"_page", "_limit", "_start", "_end", "_per_page", "_sort", "_order", "q", "_embed", "filter"} <= names
+    filters = next(p for p in listing["parameters"] if p.get("name") == "filter")
+    patterns = list(filters["schema"]["patternProperties"])
+    assert any("_(ne|lt|lte|gt|gte)" in pattern for pattern in patterns)  # 0.17 operators
+    assert any(":(eq|ne|lt|lte|gt|gte|in|contains|startsWith|endsWith)" in pattern for pattern in patterns)  # 1.x
+    embed = next(p for p in listing["parameters"] if p.get("name") == "_embed")
+    assert embed["schema"]["items"]["enum"] == ["comments", "user"]
+    ok = listing["responses"]["200"]
+    assert {"ETag", "X-Total-Count", "Link"} <= set(ok["headers"])
+    assert listing["responses"]["400"] == {"$ref": "#/components/responses/BadRequest"}
+    created = document["paths"]["/posts"]["post"]["responses"]["201"]
+    assert created["headers"]["Location"]["required"] is True
+    assert created["links"]["get"]["operationId"] == "get_posts"
+    problem = document["components"]["responses"]["ValidationFailed"]
+    assert "application/problem+json" in problem["content"]
+
+
+async def test_a_declared_schema_is_the_contract(tmp_path: Path) -> None:
+    schema_file = tmp_path / "schemas.json"
+    schema_file.write_text(json.dumps({"users": USERS_SCHEMA}))
+    data = {"users": [{"id": 1, "email": "a@example.com"}]}
+    async with serve(data, schema_file=schema_file, timestamps=True) as http:
+        document = await _document(http)
+    schemas = document["components"]["schemas"]
+    create = schemas["users_create"]
+    assert create["required"] == ["email"]
+    assert create["additionalProperties"] is False
+    assert create["properties"]["email"] == {"type": "string", "format": "email"}
+    record = schemas["users"]
+    assert record["required"] == ["email", "id"]
+    assert record["properties"]["createdAt"]["readOnly"] is True
+    assert "additionalProperties" not in record  # `_embed` adds fields to what GET returns
+    assert "required" not in schemas["users_patch"]
+
+
+async def test_the_document_follows_the_data(tmp_path: Path) -> None:
+    async with serve({"posts": []}, auto_create=True) as http:
+        before = await _document(http)
+        assert "/events" not in before["paths"]
+        created = await http.post("/events", json={"kind": "click", "at": 3})
+        assert created.status_code == 201
+        after = await _document(http)
+    assert {"/events", "/events/{id}"} <= set(after["paths"])
+    described = after["components"]["schemas"]["events"]["properties"]
+    assert described["kind"]["description"] == "Seen in the data as: string."
+
+
+@pytest.mark.parametrize("compat", ["0.17", "1"])
+async def test_singulars_compat_and_base(compat: str) -> None:
+    data = {"posts": [{"id": 1, "title": "a"}], "profile": {"name": "x"}}
+    async with serve(data, compat=compat, base="/api/v1") as http:
+        response = await http.get("/api/v1/openapi.json")
+        document = response.json()
+    validate(document)
+    assert document["servers"] == [{"url": "/api/v1"}]
+    profile = document["paths"]["/profile"]
+    assert ("post" in profile) is (compat == "0.17")
+    deleted = document["paths"]["/posts/{id}"]["delete"]["responses"]["200"]["content"]["application/json"]
+    assert (deleted["schema"] == {"type": "object", "maxProperties": 0}) is (compat == "0.17")
+
+
+async def test_a_collection_named_docs_wins_over_the_page() -> None:
+    async with serve({"docs": [{"id": 1}]}) as http:
+        listing = await http.get("/docs")
+        document = await _document(http)
+    assert listing.json() == [{"id": 1}]
+    assert "/docs" in document["paths"]
+
+
+async def test_no_docs_serves_none_of_them() -> None:
+    async with serve({"posts": []}, docs=False) as http:
+        for path in ("/openapi.json", "/docs", "/redoc"):
+            assert (await http.get(path)).status_code == 404
