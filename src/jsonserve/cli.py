@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from jsonserve import __version__
@@ -154,7 +155,7 @@ def init(
 ) -> None:
     """Write a starter db.json (posts, comments, users and a profile)."""
     if file.exists() and not force:
-        err.print(f"[red]{file} already exists[/] (use --force to overwrite it)")
+        err.print(f"[red]{escape(str(file))} already exists[/] (use --force to overwrite it)")
         raise typer.Exit(1)
     file.write_bytes(encode_document(STARTER))
     console.print(f"wrote {file}; serve it with: jsonserve {file}")
@@ -178,7 +179,7 @@ def copy_data(
         with _progress_bar(quiet) as report:
             summary = _run(transfer(source, target, force=force, id_field=id_field, indexes=indexes, progress=report))
     except (TransferError, StorageCorrupt, StorageLocked, BackendUnavailable, OSError) as error:
-        err.print(f"[red]jsonserve: cannot copy:[/] {error}")
+        err.print(f"[red]jsonserve: cannot copy:[/] {escape(str(error))}")
         raise typer.Exit(1) from None
     if not quiet:
         seconds = time.perf_counter() - started
@@ -239,7 +240,7 @@ async def _open(settings: Settings) -> Any:
         service = build_service(settings)
         await service.storage.open()
     except (StorageCorrupt, StorageLocked, BackendUnavailable, SchemaFileError, OSError) as error:
-        err.print(f"[red]jsonserve: cannot start:[/] {error}")
+        err.print(f"[red]jsonserve: cannot start:[/] {escape(str(error))}")
         return None
     return service
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Install Debian's chromium (headless browser for test_providers.py) unless it is already there.
+# Install Debian's chromium (headless browser for the tests in tests/frontend) unless it is already there.
 # Idempotent; never downloads a browser build from anywhere but the Debian archive.
 set -eu
 if [ -x /usr/bin/chromium ]; then

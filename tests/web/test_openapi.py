@@ -68,7 +68,7 @@ async def test_list_operations_document_both_dialects_and_headers() -> None:
 async def test_a_declared_schema_is_the_contract(tmp_path: Path) -> None:
     schema_file = tmp_path / "schemas.json"
     schema_file.write_text(json.dumps({"users": USERS_SCHEMA}))
-    data = {"users": [{"id": 1, "email": "a@example.com"}]}
+    data: dict[str, Any] = {"users": [{"id": 1, "email": "a@example.com"}]}
     async with serve(data, schema_file=schema_file, timestamps=True) as http:
         document = await _document(http)
     schemas = document["components"]["schemas"]
@@ -97,7 +97,7 @@ async def test_the_document_follows_the_data(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("compat", ["0.17", "1"])
 async def test_singulars_compat_and_base(compat: str) -> None:
-    data = {"posts": [{"id": 1, "title": "a"}], "profile": {"name": "x"}}
+    data: dict[str, Any] = {"posts": [{"id": 1, "title": "a"}], "profile": {"name": "x"}}
     async with serve(data, compat=compat, base="/api/v1") as http:
         response = await http.get("/api/v1/openapi.json")
         document = response.json()

@@ -47,7 +47,7 @@ CLIENT_ID: Schema = {
     "without one (or with null) the server assigns the next integer.",
 }
 STORED_ID: Schema = {"type": ["integer", "string"]}
-IGNORED_ID: Schema = {"description": "Ignored: a record keeps the id in its URL."}
+IGNORED_ID: Schema = {"$ref": "#/components/schemas/JsonValue", "description": "Ignored: a record keeps its id."}
 TIMESTAMP: Schema = {"type": "string", "format": "date-time", "readOnly": True, "description": "Set by the server."}
 
 

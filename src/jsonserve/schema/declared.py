@@ -105,6 +105,18 @@ def _field_errors(error: ValidationError) -> list[FieldError]:
             FieldError(f"{path}/{_escape(name)}", "is not an allowed field", _snake(keyword))
             for name in _unexpected(error)
         ]
+    if keyword == "dependentRequired":
+        present = error.instance if isinstance(error.instance, dict) else {}
+        rules: dict[str, list[str]] = dict(error.validator_value)  # type: ignore[arg-type]
+        return [
+            FieldError(f"{path}/{_escape(name)}", f"is required when {trigger} is present", "dependent_required")
+            for trigger, names in rules.items()
+            if trigger in present
+            for name in names
+            if name not in present
+        ]
+    if error.schema is False:  # a `false` subschema (jsonschema sets no keyword)
+        return [FieldError(path or "/", "has a value the schema does not allow", "not_allowed")]
     return [FieldError(path or "/", _message(error, keyword), _snake(keyword))]
 
 
@@ -131,15 +143,25 @@ def _message(error: ValidationError, keyword: str) -> str:
         "exclusiveMinimum": lambda: f"must be > {_json(value)}",
         "exclusiveMaximum": lambda: f"must be < {_json(value)}",
         "multipleOf": lambda: f"must be a multiple of {_json(value)}",
-        "minLength": lambda: f"must be at least {value} characters long",
-        "maxLength": lambda: f"must be at most {value} characters long",
+        "minLength": lambda: f"must be at least {_count(value, 'character')} long",
+        "maxLength": lambda: f"must be at most {_count(value, 'character')} long",
         "pattern": lambda: f"must match the pattern {value}",
-        "minItems": lambda: f"must have at least {value} items",
-        "maxItems": lambda: f"must have at most {value} items",
+        "minItems": lambda: f"must have at least {_count(value, 'item')}",
+        "maxItems": lambda: f"must have at most {_count(value, 'item')}",
         "uniqueItems": lambda: "must not repeat items",
+        "minProperties": lambda: f"must have at least {_count(value, 'field')}",
+        "maxProperties": lambda: f"must have at most {_count(value, 'field')}",
+        "contains": lambda: "must contain a matching item",
+        "minContains": lambda: f"must contain at least {_count(value, 'matching item')}",
+        "maxContains": lambda: f"must contain at most {_count(value, 'matching item')}",
+        "items": lambda: "must not have more items",
+        "anyOf": lambda: "must match at least one of the allowed schemas",
+        "oneOf": lambda: "must match exactly one of the allowed schemas",
+        "not": lambda: "must not match the excluded schema",
     }
     build = messages.get(keyword)
-    return build() if build else error.message
+    # jsonschema's own messages quote the value as a Python repr (``True``, ``{'a': 1}``): never shown.
+    return build() if build else f"does not match the schema ({keyword})"
 
 
 def _pointer(parts: Iterable[object]) -> str:
@@ -157,6 +179,10 @@ def _snake(keyword: str) -> str:
 
 def _as_list(value: object) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else [str(value)]
+
+
+def _count(value: object, noun: str) -> str:
+    return f"{value} {noun}" if value == 1 else f"{value} {noun}s"
 
 
 def _article(kind: str) -> str:

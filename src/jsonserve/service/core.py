@@ -232,7 +232,7 @@ class Service:
             return
         errors = schema.errors(record, managed=self.managed_fields())
         if errors:
-            fields = ", ".join(error.path for error in errors)
+            fields = ", ".join(dict.fromkeys(error.path for error in errors))  # a path once, however it fails
             raise ValidationFailed(f"the {name} record does not match its schema ({fields})", errors)
 
     def _guarded(
