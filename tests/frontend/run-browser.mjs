@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { Pipe } from './cdp-pipe.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -70,51 +71,6 @@ async function serveStatic(outDir) {
     return server;
 }
 
-/** The Chrome DevTools Protocol over --remote-debugging-pipe (fd 3 in, fd 4 out, NUL-framed JSON). */
-class Pipe {
-    constructor(child) {
-        this.child = child;
-        this.nextId = 1;
-        this.pending = new Map();
-        this.listeners = [];
-        let buffer = '';
-        child.stdio[4].on('data', chunk => {
-            buffer += chunk.toString('utf8');
-            let end;
-            while ((end = buffer.indexOf('\0')) >= 0) {
-                const message = JSON.parse(buffer.slice(0, end));
-                buffer = buffer.slice(end + 1);
-                this.dispatch(message);
-            }
-        });
-        child.on('exit', code => {
-            for (const { reject } of this.pending.values()) reject(new Error(`chromium exited (${code})`));
-            this.pending.clear();
-        });
-    }
-
-    dispatch(message) {
-        if (message.id !== undefined) {
-            const waiter = this.pending.get(message.id);
-            this.pending.delete(message.id);
-            if (!waiter) return;
-            if (message.error) waiter.reject(new Error(`${waiter.method}: ${message.error.message}`));
-            else waiter.resolve(message.result);
-        } else {
-            for (const listener of this.listeners) listener(message);
-        }
-    }
-
-    send(method, params = {}, sessionId = undefined) {
-        const id = this.nextId++;
-        const message = { id, method, params, ...(sessionId ? { sessionId } : {}) };
-        return new Promise((resolve, reject) => {
-            this.pending.set(id, { resolve, reject, method });
-            this.child.stdio[3].write(`${JSON.stringify(message)}\0`);
-        });
-    }
-}
-
 function launchChromium(executable, userDataDir) {
     const flags = [
         '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -132,7 +88,7 @@ async function runPage(pipe, pageUrl, deadline, diagnostics) {
     const { sessionId } = await pipe.send('Target.attachToTarget', { targetId, flatten: true });
     const preflights = [];
     let revalidations = 0; // 304s: conditional GETs (If-None-Match) the browser sent by itself
-    pipe.listeners.push(({ method, params, sessionId: from }) => {
+    pipe.listeners.add(({ method, params, sessionId: from }) => {
         if (from !== sessionId) return;
         if (method === 'Runtime.exceptionThrown') diagnostics.push(`page exception: ${params.exceptionDetails?.exception?.description ?? params.exceptionDetails?.text}`);
         if (method === 'Runtime.consoleAPICalled' && ['error', 'warning'].includes(params.type)) {
