@@ -10,8 +10,9 @@ Example:
 
 from __future__ import annotations
 
-import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from jsonserve.web.errors import PROBLEM_TYPE, problem_body
 
 UNPARSABLE = (
     "the request could not be parsed as HTTP/1.1: it is malformed, or its request line and headers "
@@ -24,16 +25,13 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """Answer 400 with a problem body, then close the connection (as uvicorn does)."""
-        body = orjson.dumps(
-            {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": UNPARSABLE, "code": "bad_request"},
-            option=orjson.OPT_INDENT_2,
-        )
+        body = problem_body(400, UNPARSABLE, "bad_request")
         content = [STATUS_LINE[400]]
         for name, value in self.server_state.default_headers:
             content.extend([name, b": ", value, b"\r\n"])
         content.extend(
             [
-                b"content-type: application/problem+json\r\n",
+                b"content-type: " + PROBLEM_TYPE.encode() + b"\r\n",
                 b"content-length: " + str(len(body)).encode("ascii") + b"\r\n",
                 b"connection: close\r\n",
                 b"\r\n",

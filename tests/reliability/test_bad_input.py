@@ -253,6 +253,13 @@ RAW_TABLE: list[Raw] = [
         "Content-Type: application/json\r\nContent-Length: 104857600\r\n",
         b'{"title": "x"}',
     ),
+    # What llhttp cannot parse: uvicorn's own 400, made problem+json by jsonserve.protocol.
+    raw(
+        "raw-request-line-over-64kib",
+        "GET /posts?" + "&".join(f"a{i}=" + "b" * 1000 for i in range(70)) + " HTTP/1.1",
+        400,
+    ),
+    raw("raw-garbage-request-line", "GET /posts HTTP/9.x", 400),
     raw(
         "raw-announced-limit-plus-1",
         "POST /posts HTTP/1.1",

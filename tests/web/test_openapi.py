@@ -83,7 +83,7 @@ async def test_a_declared_schema_is_the_contract(tmp_path: Path) -> None:
     assert "required" not in schemas["users_patch"]
 
 
-async def test_the_document_follows_the_data(tmp_path: Path) -> None:
+async def test_the_document_follows_the_data() -> None:
     async with serve({"posts": []}, auto_create=True) as http:
         before = await _document(http)
         assert "/events" not in before["paths"]

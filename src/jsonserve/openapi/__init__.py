@@ -1,5 +1,5 @@
 """OpenAPI 3.1 from the live collections and their declared or inferred schemas."""
 
-from jsonserve.openapi.document import DocumentOptions, build_document
+from jsonserve.openapi.document import build_document
 
-__all__ = ["DocumentOptions", "build_document"]
+__all__ = ["build_document"]

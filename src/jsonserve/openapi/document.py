@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -24,41 +23,32 @@ from jsonserve.openapi.parameters import filterable
 from jsonserve.openapi.responses import HEADERS, PROBLEM_SCHEMA, REQUEST_HEADERS, problem_components
 from jsonserve.schema.infer import infer
 from jsonserve.schema.relations import Relations
-from jsonserve.service import Service
+from jsonserve.service import Service, ServiceOptions
 from jsonserve.storage import Kind
 
 Json = dict[str, Any]
-STAMPS = ("createdAt", "updatedAt")
 
 
-@dataclass(frozen=True)
-class DocumentOptions:
-    """Server options the document reflects."""
-
-    compat: str = "0.17"
-    max_page_size: int = 1000
-    read_only: bool = False
-    timestamps: bool = False
-    auto_create: bool = False
-
-
-async def build_document(service: Service, options: DocumentOptions, server_url: str) -> Json:
+async def build_document(service: Service, server_url: str) -> Json:
     """The OpenAPI 3.1 document for what ``service`` serves now, at ``server_url`` (best relative: ``/api``)."""
+    options = service.options
     kinds = service.kinds()
     plural = [name for name, kind in kinds.items() if kind is Kind.PLURAL]
     relations = service.relations()
-    managed = Managed(service.storage.id_field, STAMPS if options.timestamps else (), options.compat != "1")
+    id_field, *stamps = service.managed_fields()
+    managed = Managed(id_field, tuple(stamps), options.compat != "1")
     schemas: Json = {"Problem": PROBLEM_SCHEMA, **VALUE_SCHEMAS}
     paths: Json = {}
     names = _ComponentNames()
-    fields = {name: list((await service.shapes.shape(name)).fields) for name in plural}
+    shapes = {name: await service.shapes.shape(name) for name in plural}
+    fields = {name: list(shape.fields) for name, shape in shapes.items()}
     components: dict[str, Names] = {}
     for name, kind in kinds.items():
         declared = _declared(service, name)
         if kind is Kind.SINGULAR:
             models = singular_models(infer([await service.get_singular(name)]).to_json_schema(), declared)
         else:
-            models = record_models((await service.shapes.shape(name)).to_json_schema(), declared, managed)
+            models = record_models(shapes[name].to_json_schema(), declared, managed)
         components[name] = names.add(name, models, schemas)
     for name, kind in kinds.items():
         if kind is Kind.SINGULAR:
@@ -154,7 +144,7 @@ def _db_path() -> Json:
     }
 
 
-def _info(options: DocumentOptions) -> Json:
+def _info(options: ServiceOptions) -> Json:
     notes = [f"Query dialect defaults: json-server {options.compat}."]
     if options.read_only:
         notes.append("The server runs with `--read-only`: writes answer 403.")

@@ -93,11 +93,13 @@ def singular_paths(name: str, path: str, names: Names, compat: str) -> Json:
             "parameters": [IF_NONE_MATCH],
             "responses": {"200": json_response("The object.", {"$ref": names.record}), "304": NOT_MODIFIED},
         },
-        "put": _singular_write(name, "replace", names.replace, "Replace the object"),
-        "patch": _singular_write(name, "patch", names.patch, "Merge fields into the object"),
+        "put": _singular_write(name, "replace", names.replace, names.record, "Replace the object"),
+        "patch": _singular_write(name, "patch", names.patch, names.record, "Merge fields into the object"),
     }
     if compat != "1":
-        item["post"] = _singular_write(name, "post", names.replace, "Replace the object (json-server 0.17)")
+        item["post"] = _singular_write(
+            name, "post", names.replace, names.record, "Replace the object (json-server 0.17)"
+        )
     return {path: item}
 
 
@@ -207,7 +209,7 @@ def _delete(ops: CollectionOps) -> Json:
     }
 
 
-def _singular_write(name: str, verb: str, schema: str, summary: str) -> Json:
+def _singular_write(name: str, verb: str, schema: str, record: str, summary: str) -> Json:
     status = "201" if verb == "post" else "200"
     return {
         "tags": [name],
@@ -216,7 +218,7 @@ def _singular_write(name: str, verb: str, schema: str, summary: str) -> Json:
         "description": summary + "." + IF_MATCH_NOTE,
         "requestBody": _body(schema),
         "responses": {
-            status: json_response("The stored object.", {"$ref": "#/components/schemas/" + schema.rsplit("/", 1)[1]}),
+            status: json_response("The stored object.", {"$ref": record}),
             **problem_responses(*WRITE_ERRORS, 412),
         },
     }

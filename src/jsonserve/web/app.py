@@ -109,7 +109,7 @@ def _docs_routes(resources: Resources) -> list[BaseRoute]:
     async def openapi(request: Request) -> Response:
         # A relative server URL: "Try it out" stays on the page's own origin, behind any proxy.
         root = request.scope.get("root_path", "") or "/"
-        document = await build_document(resources.service, resources.openapi_options, root)
+        document = await build_document(resources.service, root)
         return json_response(request, document)
 
     return [

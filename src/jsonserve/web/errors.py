@@ -31,8 +31,8 @@ PROBLEM_TYPE = "application/problem+json"
 CODE_BY_STATUS = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 413: "payload_too_large"}
 
 
-def problem(status: int, detail: str, code: str, extra: dict[str, object] | None = None) -> Response:
-    """A problem+json response."""
+def problem_body(status: int, detail: str, code: str, extra: dict[str, object] | None = None) -> bytes:
+    """An RFC 9457 problem document, rendered."""
     body: dict[str, object] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
@@ -41,7 +41,12 @@ def problem(status: int, detail: str, code: str, extra: dict[str, object] | None
         "code": code,
     }
     body.update(extra or {})
-    return Response(orjson.dumps(body, option=orjson.OPT_INDENT_2), status, media_type=PROBLEM_TYPE)
+    return orjson.dumps(body, option=orjson.OPT_INDENT_2)
+
+
+def problem(status: int, detail: str, code: str, extra: dict[str, object] | None = None) -> Response:
+    """A problem+json response."""
+    return Response(problem_body(status, detail, code, extra), status, media_type=PROBLEM_TYPE)
 
 
 def status_of(error: errors.JsonServeError) -> int:

@@ -19,7 +19,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from jsonserve._types import Record
 from jsonserve.config import Settings
 from jsonserve.errors import MethodNotAllowed, NotFound
-from jsonserve.openapi import DocumentOptions
 from jsonserve.query import ParseOptions, Query, parse_dependents, parse_params
 from jsonserve.service import Listing, Service
 from jsonserve.storage import Kind
@@ -55,13 +54,6 @@ class Resources:
         # Built once: every request parses with the same options.
         self.parse_options = ParseOptions(
             self.settings.compat, self.settings.max_page_size, id_field=self.settings.id_field
-        )
-        self.openapi_options = DocumentOptions(
-            compat=self.settings.compat,
-            max_page_size=self.settings.max_page_size,
-            read_only=self.settings.read_only,
-            timestamps=self.settings.timestamps,
-            auto_create=self.settings.auto_create,
         )
 
     # -- /{name} -------------------------------------------------------------------------------
