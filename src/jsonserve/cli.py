@@ -27,9 +27,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from jsonserve import __version__
-from jsonserve.config import Settings
+from jsonserve.config import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    Settings,
+)
 from jsonserve.errors import BackendUnavailable, StorageCorrupt, StorageLocked
-from jsonserve.protocol import ProblemHttpToolsProtocol
+from jsonserve.protocol import limit_concurrency, protocol_factory
 from jsonserve.schema.declared import SchemaFileError
 from jsonserve.service import build_service
 from jsonserve.storage.demo import STARTER
@@ -120,6 +125,15 @@ def serve(
         bool, typer.Option("--auto-create", help="A POST to a collection that does not exist creates it.")
     ] = False,
     no_docs: Annotated[bool, typer.Option("--no-docs", help="Serve no /openapi.json, /docs or /redoc.")] = False,
+    header_timeout: Annotated[
+        float, typer.Option(min=0, help="Seconds a client has to send a request's headers (0: no limit).")
+    ] = DEFAULT_HEADER_TIMEOUT,
+    body_timeout: Annotated[
+        float, typer.Option(min=0, help="Seconds from a request's headers to the end of its body (0: no limit).")
+    ] = DEFAULT_BODY_TIMEOUT,
+    max_connections: Annotated[
+        int, typer.Option(min=0, help="Open connections served per process; beyond it 503 (0: no limit).")
+    ] = DEFAULT_MAX_CONNECTIONS,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
     """Serve SOURCE as a REST API on http://HOST:PORT."""
@@ -134,6 +148,7 @@ def serve(
         fk_suffix=fks, compat=_compat(compat), cors_origins=None if no_cors else tuple(_origins(cors)),
         max_body=parse_size(max_body), quiet=quiet, indexes=index_specs(index), workers=workers,
         schema_file=schema, timestamps=timestamps, auto_create=auto_create, docs=not no_docs,
+        header_timeout=header_timeout, body_timeout=body_timeout, max_connections=max_connections,
     )  # fmt: skip
     if workers > 1 and get is None:
         _check_shareable(source)
@@ -254,7 +269,7 @@ async def _serve(settings: Settings) -> int:
     app = create_app(settings, service, manage_storage=False)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, lifespan="on", access_log=not settings.quiet,
-        log_level="warning" if settings.quiet else "info", http=ProblemHttpToolsProtocol, server_header=False,
+        log_level="warning" if settings.quiet else "info", server_header=False, **_protocol_options(settings),
     )  # fmt: skip
     server = _graceful(uvicorn.Server)(config)
     try:
@@ -264,6 +279,14 @@ async def _serve(settings: Settings) -> int:
     finally:
         await service.storage.aclose()
     return 0 if server.started or not server.should_exit else 1
+
+
+def _protocol_options(settings: Settings) -> dict[str, Any]:
+    """The uvicorn options of our HTTP protocol: problem+json errors, read deadlines, the connection limit."""
+    return {
+        "http": protocol_factory(settings.header_timeout, settings.body_timeout),
+        "limit_concurrency": limit_concurrency(settings.max_connections),
+    }
 
 
 def _check_shareable(source: str | None) -> None:
@@ -294,8 +317,8 @@ def _serve_workers(settings: Settings) -> int:
     os.environ[ENV] = encode_settings(settings)
     uvicorn.run(
         "jsonserve.web.factory:app_from_env", factory=True, workers=settings.workers, host=settings.host,
-        port=settings.port, lifespan="on", access_log=not settings.quiet, http=ProblemHttpToolsProtocol,
-        server_header=False, log_level="warning" if settings.quiet else "info",
+        port=settings.port, lifespan="on", access_log=not settings.quiet, server_header=False,
+        log_level="warning" if settings.quiet else "info", **_protocol_options(settings),
     )  # fmt: skip
     return 0
 

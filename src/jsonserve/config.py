@@ -20,6 +20,9 @@ Compat = Literal["0.17", "1"]
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_MAX_PAGE_SIZE = 1000
 MAX_DELAY_MS = 60_000
+DEFAULT_HEADER_TIMEOUT = 10.0  # seconds to send a request's headers (slowloris); 0 = no deadline
+DEFAULT_BODY_TIMEOUT = 30.0  # seconds from the end of the headers to the end of the body; 0 = no deadline
+DEFAULT_MAX_CONNECTIONS = 1000  # open connections per process; beyond it 503 (0 = no limit)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class Settings:
     timestamps: bool = False  # ``--timestamps``: server-managed createdAt/updatedAt
     auto_create: bool = False  # ``--auto-create``: a POST to a missing collection creates it
     docs: bool = True  # ``/openapi.json``, ``/docs`` and ``/redoc`` (``--no-docs`` turns them off)
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT  # ``--header-timeout``
+    body_timeout: float = DEFAULT_BODY_TIMEOUT  # ``--body-timeout``
+    max_connections: int = DEFAULT_MAX_CONNECTIONS  # ``--max-connections``
 
     @property
     def watching(self) -> bool:

@@ -1,32 +1,227 @@
-"""uvicorn's httptools protocol, answering requests it cannot parse with problem+json.
+"""uvicorn's httptools protocol, hardened: problem+json errors, read deadlines, a connection limit.
 
 uvicorn writes a plain-text ``400 Invalid HTTP request received.`` for a request line or headers
-llhttp rejects (malformed, or longer than 64 KiB); every other error of ours is RFC 9457
-problem+json, so this one is too. Only the body of that one response changes.
+llhttp rejects (malformed, or longer than 64 KiB) and a plain-text ``503`` beyond
+``limit_concurrency``; every other error of ours is RFC 9457 problem+json, so these are too.
+
+uvicorn also waits forever for a client to finish a request (its keep-alive timeout only starts
+after a response), so slowloris clients (one header byte every few seconds, or connections that
+send nothing) hold a connection, and a file descriptor, for as long as they like. Two deadlines,
+timed with ``loop.call_later`` handles that are cancelled as soon as they are moot:
+
+* **Headers** (``--header-timeout``, default 10 s): the clock starts when the server starts waiting
+  for a request, that is when the connection opens or, on a keep-alive connection, when the previous
+  response completed. A connection that has not completed the request's headers by then is closed.
+  If the client had sent part of a request it first gets ``408 Request Timeout`` (problem+json,
+  ``code: "request_timeout"``); one that sent nothing is closed silently, as nginx does: there is no
+  request to answer, and nothing to read the answer. (An idle keep-alive connection is closed by
+  uvicorn's 5 s keep-alive timeout first, unless the header deadline is shorter.)
+* **Body** (``--body-timeout``, default 30 s): from the end of the headers to the end of the body.
+  Beyond it the client gets a 408 if its response has not started, and the connection is closed
+  either way (the application sees a disconnect, so a half-received write stores nothing).
+
+The clock only counts time the server is waiting for the client: while the server itself is not
+reading (uvicorn paused reading because the application has not yet consumed 64 KiB of body, or a
+pipelined request waits its turn, or a ``100-continue`` is not yet sent), a deadline that expires
+starts over. ``0`` turns a deadline off (handy for typing requests by hand with ``nc``).
+
+**Connection limit** (``--max-connections N``, uvicorn's ``limit_concurrency``, per process): a
+request arriving while more than N connections are open gets ``503 Service Unavailable`` as
+problem+json with ``Retry-After: 1`` and ``Connection: close``; service resumes as soon as
+connections close. Connections are still accepted beyond N (to answer them), so the header deadline
+is what bounds how long the extra ones live.
 
 Example:
-    >>> uvicorn.Config(app, http=ProblemHttpToolsProtocol)  # doctest: +SKIP
+    >>> uvicorn.Config(app, http=protocol_factory(10, 30), limit_concurrency=limit_concurrency(1000))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+import asyncio
+import functools
+from asyncio import TimerHandle
+from typing import Any, cast
 
+from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, Scope
+from uvicorn.config import Config
+from uvicorn.protocols.http.flow_control import service_unavailable
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
+from uvicorn.server import ServerState
+
+from jsonserve.config import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT
 from jsonserve.web.errors import PROBLEM_TYPE, problem_body
 
 UNPARSABLE = (
     "the request could not be parsed as HTTP/1.1: it is malformed, or its request line and headers "
     "exceed 64 KiB (send long filters in fewer or shorter parameters)"
 )
+SLOW_HEADERS = "the request's headers did not arrive within {:g} s; the connection is closed"
+SLOW_BODY = "the request's body did not arrive within {:g} s of its headers; the connection is closed"
+OVER_LIMIT = "the server has too many open connections; retry in a moment"
+OVER_LIMIT_BODY = problem_body(503, OVER_LIMIT, "too_many_connections")
+
+
+def protocol_factory(header_timeout: float, body_timeout: float) -> type[ProblemHttpToolsProtocol]:
+    """What to pass as ``uvicorn.Config(http=...)``: :class:`ProblemHttpToolsProtocol` with these deadlines.
+
+    uvicorn builds one protocol per connection with fixed arguments; a ``functools.partial`` binds
+    ours, and pickles by reference for the worker processes of ``--workers``. uvicorn only ever calls
+    it, so it stands in for the class.
+    """
+    bound = functools.partial(ProblemHttpToolsProtocol, header_timeout=header_timeout, body_timeout=body_timeout)
+    return cast("type[ProblemHttpToolsProtocol]", bound)
+
+
+def limit_concurrency(max_connections: int) -> int | None:
+    """The ``limit_concurrency`` of uvicorn for ``--max-connections`` (``0``: no limit).
+
+    uvicorn answers 503 when ``open connections >= limit``, counting the asking connection itself,
+    so ``N + 1`` lets exactly N connections be served.
+    """
+    return max_connections + 1 if max_connections > 0 else None
+
+
+async def over_limit(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    """The 503 of uvicorn's ``service_unavailable``, as problem+json with ``Retry-After``."""
+    headers = [
+        (b"content-type", PROBLEM_TYPE.encode()),
+        (b"content-length", str(len(OVER_LIMIT_BODY)).encode("ascii")),
+        (b"retry-after", b"1"),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": OVER_LIMIT_BODY, "more_body": False})
 
 
 class ProblemHttpToolsProtocol(HttpToolsProtocol):
-    """:class:`HttpToolsProtocol` whose parse-error 400 is ``application/problem+json``."""
+    """:class:`HttpToolsProtocol` with problem+json 400/503, and header and body read deadlines."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
+        self._header_timer: TimerHandle | None = None
+        self._body_timer: TimerHandle | None = None
+        self._in_headers = False  # between on_message_begin and on_headers_complete
+
+    # -- connection ----------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Start the header deadline of the first request."""
+        super().connection_made(transport)
+        self._arm_header_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Cancel the deadlines (no timer outlives its connection)."""
+        self._cancel_deadlines()
+        super().connection_lost(exc)
+
+    def handle_websocket_upgrade(self) -> None:
+        """Hand the connection over, without our timers."""
+        self._cancel_deadlines()  # the connection now belongs to the WebSocket protocol
+        super().handle_websocket_upgrade()
+
+    # -- parser callbacks ----------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        """A request starts: its header deadline runs (already, unless it is pipelined)."""
+        super().on_message_begin()
+        self._in_headers = True
+        if self._header_timer is None:  # a pipelined request begun while another is answered
+            self._arm_header_deadline()
+
+    def on_headers_complete(self) -> None:
+        """Headers in: stop their deadline, start the body's."""
+        self._in_headers = False
+        self._cancel_header_deadline()
+        super().on_headers_complete()
+        if self.body_timeout > 0 and not (self.parser.should_upgrade() and self._should_upgrade()):
+            self._body_timer = self.loop.call_later(self.body_timeout, self._body_deadline)
+
+    def on_message_complete(self) -> None:
+        """Body in: stop its deadline."""
+        self._cancel_body_deadline()
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        """Answered: on a connection kept alive, the next request's header deadline starts."""
+        idle = not self.pipeline  # otherwise the next request (headers complete) starts now
+        super().on_response_complete()
+        if idle and self._header_timer is None and not self.transport.is_closing():
+            self._arm_header_deadline()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        super()._start_asgi_task(cycle, over_limit if app is service_unavailable else app)
+
+    # -- deadlines -----------------------------------------------------------------------------
+
+    def _arm_header_deadline(self) -> None:
+        if self.header_timeout > 0:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._header_deadline)
+
+    def _header_deadline(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing():
+            return
+        if self.flow.read_paused:  # the server is not reading: not the client's delay
+            self._arm_header_deadline()
+            return
+        answered = self.cycle is None or self.cycle.response_complete
+        if self._in_headers and answered:
+            self.logger.info("%s - request headers too slow: 408", self._peer())
+            self._send_problem(408, SLOW_HEADERS.format(self.header_timeout), "request_timeout")
+        else:  # nothing sent (or a partial request pipelined behind one in progress): close
+            self.transport.close()
+
+    def _body_deadline(self) -> None:
+        self._body_timer = None
+        cycle = self.cycle
+        if self.transport.is_closing() or cycle is None:
+            return
+        if self.flow.read_paused or cycle.waiting_for_100_continue:  # the server holds the body up
+            self._body_timer = self.loop.call_later(self.body_timeout, self._body_deadline)
+            return
+        if cycle.response_started:
+            self.transport.close()
+            return
+        self.logger.info("%s - request body too slow: 408", self._peer())
+        self._send_problem(408, SLOW_BODY.format(self.body_timeout), "request_timeout")
+        cycle.disconnected = True  # the application's next receive() is a disconnect; its send() a no-op
+        cycle.message_event.set()
+
+    def _cancel_header_deadline(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _cancel_body_deadline(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _cancel_deadlines(self) -> None:
+        self._cancel_header_deadline()
+        self._cancel_body_deadline()
+
+    # -- responses written by the protocol itself ----------------------------------------------
 
     def send_400_response(self, msg: str) -> None:
         """Answer 400 with a problem body, then close the connection (as uvicorn does)."""
-        body = problem_body(400, UNPARSABLE, "bad_request")
-        content = [STATUS_LINE[400]]
+        self._send_problem(400, UNPARSABLE, "bad_request")
+
+    def _send_problem(self, status: int, detail: str, code: str) -> None:
+        """Write a problem+json response with ``Connection: close``, and close."""
+        body = problem_body(status, detail, code)
+        content = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
             content.extend([name, b": ", value, b"\r\n"])
         content.extend(
@@ -40,3 +235,6 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
         )
         self.transport.write(b"".join(content))
         self.transport.close()
+
+    def _peer(self) -> str:
+        return f"{self.client[0]}:{self.client[1]}" if self.client else "client"
