@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,8 +52,12 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, before_rename: Callable[[], bool] = lambda: True) -> Signature | None:
-    """Replace ``path`` with ``data`` atomically and durably; return the new file's signature.
+def atomic_write(
+    path: Path, data: bytes | Iterable[bytes], before_rename: Callable[[], bool] = lambda: True
+) -> Signature | None:
+    """Replace ``path`` with ``data`` (bytes, or parts written as they come) atomically and durably.
+
+    Returns the new file's signature.
 
     ``before_rename`` is asked once the temporary file is durable; if it answers ``False`` the
     replacement is abandoned (the temporary file is removed) and ``None`` is returned.
@@ -62,7 +66,8 @@ def atomic_write(path: Path, data: bytes, before_rename: Callable[[], bool] = la
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            _write_all(fd, data)
+            for part in (data,) if isinstance(data, bytes) else data:
+                _write_all(fd, part)
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -105,13 +105,24 @@ class Journal:
             fsync_dir(self.path.parent)
 
     def append(self, data: bytes) -> None:
-        """Append and make durable (the 2xx waits for this)."""
+        """Append and make durable (the 2xx waits for this).
+
+        If the write or the sync fails, the journal is cut back to where the batch began (best
+        effort), so that writes answered with an error do not come back at the next start.
+        """
         if self._fd is None:
             raise OSError("the journal is not open")
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
-        os.fdatasync(self._fd)
+        size = os.fstat(self._fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            os.fdatasync(self._fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, size)
+                os.fdatasync(self._fd)
+            raise
 
     def replace(self, seq: int, high: dict[str, int], tail: Iterable[bytes]) -> None:
         """Start a new journal that says the data file holds everything up to ``seq``, plus ``tail``."""

@@ -1,6 +1,8 @@
 """The PostgreSQL backend: JSONB documents, a connection pool, several instances on one database.
 
 Serialization failures and deadlocks (SQLSTATE 40001, 40P01) are retried, never surfaced as 5xx.
+The database failing (unreachable, shut down, terminated connections, read-only, disk full, out of
+resources, lock or statement timeouts) is a 503 (:meth:`PostgresStorage.outage`), never a 500.
 The reference semantics (``query/evaluate.py``) are followed thus:
 
 * strings compare with ``COLLATE "C"`` (code point order);
@@ -38,10 +40,17 @@ from jsonserve.errors import QueryError
 from jsonserve.query.model import Page, Query
 from jsonserve.query.text import number_value
 from jsonserve.storage._sql import Expr, JsonAccess, Path
-from jsonserve.storage.sql import SqlStorage
+from jsonserve.storage.sql import Outage, SqlStorage, database_message
 
 T = TypeVar("T")
 RETRIED = {"40001", "40P01"}
+# SQLSTATE classes and codes meaning "the database cannot serve this now": connection exception, invalid
+# authorization, insufficient resources (disk full …), operator intervention (shutdown, terminated
+# backend, statement timeout), system error (I/O); read-only transaction, idle-session timeout, lock
+# not available, object in use, a database not accepting connections (55000), insufficient privilege,
+# and a database that no longer exists.
+UNAVAILABLE_CLASSES = ("08", "28", "53", "57", "58")
+UNAVAILABLE = {"25006", "25P03", "55P03", "55006", "55000", "42501", "3D000"}
 ATTEMPTS = 8
 
 
@@ -246,6 +255,13 @@ class PostgresStorage(SqlStorage):
                     "`_like` uses regular-expression syntax this PostgreSQL backend does not support"
                 ) from None
             raise
+
+    @override
+    def outage(self, error: sa.exc.DBAPIError) -> Outage | None:
+        state = _sqlstate(error)
+        if state is not None and (state[:2] in UNAVAILABLE_CLASSES or state in UNAVAILABLE):
+            return Outage(f"{database_message(error)} (SQLSTATE {state})")
+        return super().outage(error)
 
     async def run_transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Retry serialization failures and deadlocks with jittered backoff (only the transaction)."""

@@ -5,6 +5,12 @@ log realtime resume will read); its ``seq`` orders changes per database. Read-mo
 row (``FOR UPDATE`` on PostgreSQL; SQLite has one writer), so ``If-Match`` holds across instances,
 and ids are allocated from a locked per-collection high-water mark, so they are unique across them.
 
+A failing database (unreachable, full, read-only, I/O errors, a dropped connection) is a
+:class:`StorageUnavailable` (503), never a 500: each dialect names its :meth:`SqlStorage.outage` codes.
+A read on a connection the database dropped is retried once on a fresh one, and so is a write
+that had not reached its commit (a failed commit is not: its outcome is unknown). After an I/O
+error on a write, writes are refused until restart.
+
 Example:
     >>> storage = SqliteStorage("app.db", seed={"posts": []})  # doctest: +SKIP
 """
@@ -16,13 +22,13 @@ import logging
 import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from jsonserve._types import JSONValue, Record, RecordId
-from jsonserve.errors import Conflict, NotFound, StorageCorrupt
+from jsonserve.errors import Conflict, NotFound, StorageCorrupt, StorageUnavailable
 from jsonserve.query.evaluate import clamp_page
 from jsonserve.query.model import Page, PageRequest, Query, Slice
 from jsonserve.storage._indexes import create_indexes
@@ -44,6 +50,21 @@ T = TypeVar("T")
 log = logging.getLogger("jsonserve.storage")
 CHANGE_WINDOW = 100_000  # change-log rows kept for resume
 Action = Literal["created", "updated", "deleted"]
+
+
+class Outage(NamedTuple):
+    """Why the database cannot serve a request now (not the client's fault, not a bug)."""
+
+    reason: str
+    until_restart: bool = False  # an I/O error on a write: refuse every later write until restart (no blind retry)
+
+
+def database_message(error: BaseException) -> str:
+    """The driver's own one-line message of a SQLAlchemy error (without SQLAlchemy's SQL and links)."""
+    original = getattr(error, "orig", None) or error
+    args = getattr(original, "args", ())
+    text = str(args[0]) if args and isinstance(args[0], str) else str(original)
+    return " ".join(text.split()) or type(original).__name__
 
 
 class SqlStorage(Storage):
@@ -70,6 +91,7 @@ class SqlStorage(Storage):
         self.indexes = tuple(indexes)  # ``COLLECTION.FIELD`` specs, created at open (``--index``)
         self._kinds: dict[str, Kind] = {}
         self._writes = 0
+        self._failed: str | None = None  # set by an I/O error on a write: writes refused until restart
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -80,14 +102,46 @@ class SqlStorage(Storage):
                 await connection.run_sync(metadata.create_all)
                 await create_indexes(connection, self.access, self.indexes)
             await self.refresh()
-        except (sa.exc.SQLAlchemyError, OSError) as error:
-            raise StorageCorrupt(f"cannot open the database {self.engine.url.render_as_string()}: {error}") from None
-        if not self._kinds and self._seed is not None:
-            await self.load_document(self._seed)
+            if not self._kinds and self._seed is not None:
+                await self.load_document(self._seed)
+        except (sa.exc.SQLAlchemyError, OSError, StorageUnavailable) as error:
+            raise StorageCorrupt(f"cannot open the database {self.location()}: {_describe(error)}") from None
 
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self.engine.dispose()
+
+    def location(self) -> str:
+        """The database as messages name it (the URL without its password)."""
+        return self.engine.url.render_as_string()
+
+    # -- failures ----------------------------------------------------------------------------
+
+    def outage(self, error: sa.exc.DBAPIError) -> Outage | None:
+        """Whether ``error`` means the database cannot serve now (``None``: it is a bug, answered with a 500).
+
+        Dialects add their error codes (disk full, read-only, I/O error …) and call this for the rest.
+        """
+        if error.connection_invalidated:
+            return Outage(f"the connection to the database was lost ({database_message(error)})")
+        return None
+
+    def unavailable(self, error: Exception, *, writing: bool) -> StorageUnavailable | None:
+        """The :class:`StorageUnavailable` (503) for a database failure, or ``None`` when ``error`` is not one."""
+        if isinstance(error, OSError):  # the database cannot be reached (refused, timed out)
+            outage: Outage | None = Outage(f"the database cannot be reached ({error})")
+        elif isinstance(error, sa.exc.DBAPIError):
+            outage = self.outage(error)
+        else:
+            return None
+        if outage is None:
+            return None
+        if writing and outage.until_restart and self._failed is None:
+            self._failed = outage.reason
+            log.error("a write failed: %s; refusing writes until restart", outage.reason)
+            return StorageUnavailable(f"the write failed: {outage.reason}; writes are refused until restart")
+        log.warning("a %s failed: %s", "write" if writing else "read", outage.reason)
+        return StorageUnavailable(f"the {'write' if writing else 'read'} failed: {outage.reason}")
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -96,8 +150,17 @@ class SqlStorage(Storage):
             yield connection
 
     async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run ``work`` in a write transaction, then (best effort) prune the change log."""
-        result = await self.run_transaction(work)
+        """Run ``work`` in a write transaction, then (best effort) prune the change log.
+
+        A database failure is a :class:`StorageUnavailable`; after an I/O error every write is one.
+        """
+        self._refuse_if_failed()
+        try:
+            result = await self.run_transaction(work)
+        except (sa.exc.DBAPIError, OSError) as error:
+            if (unavailable := self.unavailable(error, writing=True)) is None:
+                raise
+            raise unavailable from None
         try:
             await self._maybe_prune()  # housekeeping: must never fail or repeat a committed write
         except sa.exc.SQLAlchemyError:
@@ -105,17 +168,54 @@ class SqlStorage(Storage):
         return result
 
     async def run_transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """One transaction (PostgreSQL retries serialization failures and deadlocks here)."""
-        async with self.transaction() as connection:
-            return await work(connection)
+        """One transaction (PostgreSQL retries serialization failures and deadlocks here).
+
+        If the database had dropped the connection before the commit was sent, nothing was written:
+        the transaction runs once more on a fresh connection. A failed commit is never repeated.
+        """
+        for attempt in range(2):
+            committing = False
+            try:
+                async with self.transaction() as connection:
+                    self._refuse_if_failed()  # again: a write queued behind the one that failed
+                    result = await work(connection)
+                    committing = True
+                return result
+            except sa.exc.DBAPIError as error:
+                if attempt or committing or not error.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _refuse_if_failed(self) -> None:
+        if self._failed is not None:
+            raise StorageUnavailable(f"writes are refused until restart after an I/O error: {self._failed}")
+
+    async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` on a pooled connection; once more on a fresh one if the database had dropped it.
+
+        (After a database restart or ``pg_terminate_backend`` the pool holds dead connections; the
+        first use of one invalidates the pool.) A database failure is a :class:`StorageUnavailable`.
+        """
+        for attempt in range(2):
+            try:
+                async with self.engine.connect() as connection:
+                    return await work(connection)
+            except (sa.exc.DBAPIError, OSError) as error:
+                if attempt == 0 and isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+                    continue
+                if (unavailable := self.unavailable(error, writing=False)) is None:
+                    raise
+                raise unavailable from None
+        raise AssertionError("unreachable")
 
     async def refresh(self) -> None:
         """Re-read which resources exist (another instance or an import may have changed them)."""
-        async with self.engine.connect() as connection:
-            rows = await connection.execute(
-                sa.select(resources.c.name, resources.c.kind).order_by(resources.c.position)
-            )
-        self._kinds = {name: Kind(kind) for name, kind in rows if kind != "extra"}
+
+        async def work(connection: AsyncConnection) -> list[tuple[str, str]]:
+            query = sa.select(resources.c.name, resources.c.kind).order_by(resources.c.position)
+            return [(name, kind) for name, kind in await connection.execute(query)]
+
+        self._kinds = {name: Kind(kind) for name, kind in await self.read(work) if kind != "extra"}
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -127,40 +227,48 @@ class SqlStorage(Storage):
         """How many records ``collection`` holds."""
         self._plural(collection)
         query = sa.select(sa.func.count()).select_from(records).where(records.c.collection == collection)
-        async with self.engine.connect() as connection:
+
+        async def work(connection: AsyncConnection) -> int:
             return int((await connection.execute(query)).scalar_one())
+
+        return await self.read(work)
 
     async def find(self, query: Query) -> Page:
         """Filter, sort and window in SQL."""
         self._plural(query.collection)
         where = sa.and_(records.c.collection == query.collection, compile_where(query.where, self.access))
-        async with self.engine.connect() as connection:
+
+        async def work(connection: AsyncConnection) -> Page:
             total = int(
                 (await connection.execute(sa.select(sa.func.count()).select_from(records).where(where))).scalar_one()
             )
             select = sa.select(records.c.doc).where(where).order_by(*compile_order(query.sort, self.access))
             select = _windowed(select, query, total)
-            items = [row[0] for row in await connection.execute(select)]
-        return Page(items, total)
+            return Page([row[0] for row in await connection.execute(select)], total)
+
+        return await self.read(work)
 
     async def get(self, collection: str, record_id: str) -> Record | None:
         """One record by the text of its id."""
         self._plural(collection)
-        async with self.engine.connect() as connection:
-            return await _fetch(connection, collection, record_id)
+        return await self.read(lambda connection: _fetch(connection, collection, record_id))
 
     async def get_singular(self, name: str) -> Record:
         """A singular resource's object."""
         if self._kinds.get(name) is not Kind.SINGULAR:
             raise NotFound(f"no singular resource {name!r}")
-        async with self.engine.connect() as connection:
+
+        async def work(connection: AsyncConnection) -> Record:
             result = await connection.execute(sa.select(resources.c.doc).where(resources.c.name == name))
-        return result.scalar_one()  # type: ignore[no-any-return]
+            return result.scalar_one()  # type: ignore[no-any-return]
+
+        return await self.read(work)
 
     async def dump(self) -> dict[str, JSONValue]:
         """The whole database as one JSON object."""
-        result: dict[str, JSONValue] = {}
-        async with self.engine.connect() as connection:
+
+        async def work(connection: AsyncConnection) -> dict[str, JSONValue]:
+            result: dict[str, JSONValue] = {}
             catalogue = await connection.execute(
                 sa.select(resources.c.name, resources.c.kind, resources.c.doc).order_by(resources.c.position)
             )
@@ -172,7 +280,9 @@ class SqlStorage(Storage):
                     result[name] = [row[0] for row in rows]
                 else:
                     result[name] = doc
-        return result
+            return result
+
+        return await self.read(work)
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -410,6 +520,14 @@ async def _locked_resource(connection: AsyncConnection, collection: str) -> Any:
     if meta is None or meta.kind != Kind.PLURAL:
         raise NotFound(f"no collection {collection!r}")
     return meta
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, sa.exc.SQLAlchemyError):
+        return database_message(error)
+    if isinstance(error, StorageUnavailable):
+        return error.detail
+    return str(error)
 
 
 def _windowed(select: sa.Select[Any], query: Query, total: int) -> sa.Select[Any]:

@@ -5,6 +5,11 @@ no equivalent: Python's ``str.lower`` (SQLite's is ASCII-only), RE2 for ``_like`
 ``q`` full-text search, and the value of floats from 1e16 up (their shortest decimal, see
 ``query/text.py``; SQLite only has the binary double).
 
+Failures: SQLite's "disk full", "locked", "read-only" and I/O errors are a 503, never a 500; after an
+I/O error on a write (a failed ``fsync`` of the WAL, say) writes are refused until restart, as for the
+``jsonfile`` backend: the disk's state is unknown, and SQLite itself would retry blindly. An existing
+but empty (0-byte) file is refused at start instead of being filled with the sample data.
+
 Example:
     >>> storage = SqliteStorage("sqlite:///app.db")  # doctest: +SKIP
 """
@@ -24,13 +29,27 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from typing_extensions import override
 
+from jsonserve.errors import StorageCorrupt
 from jsonserve.query.evaluate import search
 from jsonserve.query.text import EXACT_FLOAT_LIMIT, INT64_MAX, INT64_MIN, compile_pattern, number_value, to_text
 from jsonserve.storage._sql import Expr, JsonAccess, path_variants
 from jsonserve.storage._sql import Path as JsonPath
-from jsonserve.storage.sql import SqlStorage
+from jsonserve.storage.sql import Outage, SqlStorage, database_message
 
 _KINDS = {"text": "string", "integer": "number", "real": "number"}
+# SQLite's primary result codes that mean the database cannot serve now; the true ones stop writes until restart.
+_OUTAGES = {
+    3: False,  # SQLITE_PERM
+    5: False,  # SQLITE_BUSY (another process held the lock past busy_timeout)
+    6: False,  # SQLITE_LOCKED
+    8: False,  # SQLITE_READONLY
+    10: True,  # SQLITE_IOERR (write, fsync, truncate …)
+    11: True,  # SQLITE_CORRUPT
+    13: False,  # SQLITE_FULL (SQLite rolls back cleanly; writes resume once there is room)
+    14: False,  # SQLITE_CANTOPEN
+    15: False,  # SQLITE_PROTOCOL
+    26: True,  # SQLITE_NOTADB
+}
 
 
 def sqlite_url(source: str) -> str:
@@ -163,10 +182,37 @@ class SqliteStorage(SqlStorage):
         async with self._writer, self.write_engine.begin() as connection:
             yield connection
 
+    async def open(self) -> None:
+        """Refuse an existing empty file that would be seeded (it is not a database), then open as usual."""
+        path = self.path
+        if self._seed is not None and path is not None and _empty_file(path):
+            raise StorageCorrupt(
+                f"{path} is empty (0 bytes), not a SQLite database; remove it to start a new database there"
+            )
+        await super().open()
+
     async def aclose(self) -> None:
         """Close both connection pools."""
         await super().aclose()
         await self.write_engine.dispose()
+
+    @property
+    def path(self) -> Path | None:
+        """The database file (``None`` for an in-memory database)."""
+        database = self.engine.url.database
+        return None if not database or database == ":memory:" or database.startswith("file:") else Path(database)
+
+    @override
+    def location(self) -> str:
+        return str(self.path or self.engine.url.render_as_string())
+
+    @override
+    def outage(self, error: sa.exc.DBAPIError) -> Outage | None:
+        code = getattr(error.orig, "sqlite_errorcode", None)
+        if isinstance(code, int) and (code & 0xFF) in _OUTAGES:
+            name = getattr(error.orig, "sqlite_errorname", "SQLite error")
+            return Outage(f"{database_message(error)} ({name})", until_restart=_OUTAGES[code & 0xFF])
+        return super().outage(error)
 
     @override
     def greatest(self, a: sa.ColumnElement[int], b: int) -> sa.ColumnElement[int]:
@@ -175,6 +221,17 @@ class SqliteStorage(SqlStorage):
     @override
     def insert_ignoring_conflicts(self, table: sa.Table, **values: Any) -> sa.Insert:
         return sqlite.insert(table).values(**values).on_conflict_do_nothing()
+
+
+def _empty_file(path: Path) -> bool:
+    """A 0-byte file with no write-ahead log holding its pages."""
+    try:
+        if path.stat().st_size:
+            return False
+        wal = path.with_name(path.name + "-wal")
+        return not wal.exists() or wal.stat().st_size == 0
+    except FileNotFoundError:
+        return False
 
 
 def _engine(url: str, begin: str, **pool: Any) -> AsyncEngine:
