@@ -569,3 +569,23 @@ async def test_a_collection_named_db_takes_precedence() -> None:
     async with serve({"db": [{"id": 1}], "posts": []}) as client:
         assert (await client.get("/db")).json() == [{"id": 1}]
         assert (await client.post("/db", json={"x": 1})).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "_sort=%00",
+        "_sort=a%00b",
+        "a%00=1",
+        "userId=%00",
+        "q=%00",
+        "title_like=%00",
+        "_where=%7B%22a%22%3A%22%5Cu0000%22%7D",
+    ],
+)
+async def test_a_nul_character_in_the_query_is_a_400_on_every_backend(client: httpx.AsyncClient, query: str) -> None:
+    # PostgreSQL refuses U+0000 in text and SQLite in JSON paths: it was a 500 there, an empty list in memory.
+    response = await client.get(f"/posts?{query}")
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["code"] == "invalid_character"

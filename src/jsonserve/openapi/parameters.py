@@ -15,14 +15,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from jsonserve.openapi.models import NO_NUL
 from jsonserve.query.params import MAX_INTEGER_DIGITS, MAX_JOINS, MAX_VALUE_LENGTH
 
 Parameter = dict[str, Any]
 BIGGEST = 10**MAX_INTEGER_DIGITS - 1
 _ORDER = "([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc])"
 _LIST = "^,*({item}(,+{item})*)?,*$"  # a comma-separated list; empty items are ignored
-_SEGMENT = "[^,.]+"
-_SORT_NAME = f"(-{_SEGMENT}|[^,.-][^,.]*)(\\.{_SEGMENT})*"
+_SEGMENT = "[^,.\\u0000]+"  # the parser refuses NUL anywhere in a query (params.py)
+_SORT_NAME = f"(-{_SEGMENT}|[^,.\\u0000-][^,.\\u0000]*)(\\.{_SEGMENT})*"
 FILTER_OPS_017 = ("ne", "lt", "lte", "gt", "gte")
 FILTER_OPS_1 = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "startsWith", "endsWith")
 MAX_FILTERED_FIELDS = 12
@@ -38,7 +39,7 @@ def _integer(low: int) -> dict[str, Any]:
 
 
 def _text(**constraints: Any) -> dict[str, Any]:
-    return {"type": "string", "maxLength": MAX_VALUE_LENGTH, **constraints}
+    return {"type": "string", "maxLength": MAX_VALUE_LENGTH, "pattern": NO_NUL, **constraints}
 
 
 def paging_parameters() -> list[Parameter]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
 import orjson
 
@@ -46,6 +47,10 @@ MAX_VALUE_LENGTH = 4096
 MAX_WHERE_DEPTH = 16
 MAX_PAGE = 10**12  # a larger _page is read as this one (page x size must fit a SQL OFFSET)
 MAX_INTEGER_DIGITS = 18
+# Distinct `_like` patterns in one query: each is compiled once and cached (text.compile_pattern keeps 256);
+# more would evict each other on every record (2,000 patterns x 1,000 records took 32 s, recompiling).
+MAX_PATTERNS = 32
+NUL = "\x00"
 
 
 @dataclass(frozen=True)
@@ -65,9 +70,12 @@ def parse_params(collection: str, items: Iterable[tuple[str, str]], options: Par
         _check_length(key, value)
         params[key].append(value)
     window, envelope = _window(params, options)
+    where = _filters(params, options.id_field)
+    if len(_patterns(where)) > MAX_PATTERNS:
+        raise QueryError(f"at most {MAX_PATTERNS} different `_like` patterns in one query")
     return Query(
         collection=collection,
-        where=_filters(params, options.id_field),
+        where=where,
         sort=_sort(params),
         window=window,
         envelope=envelope,
@@ -91,6 +99,25 @@ def _check_length(key: str, value: str) -> None:
         raise QueryError(
             f"query parameter too long (at most 256 characters for a name, {MAX_VALUE_LENGTH} for a value)"
         )
+    if NUL in key or NUL in value:
+        _refuse_nul(key)
+
+
+def _refuse_nul(key: str) -> NoReturn:
+    # No backend can hold or compare U+0000 alike (PostgreSQL text and JSON paths refuse it), and no
+    # stored value can contain it (request bodies with it are refused), so it is a 400 everywhere.
+    shown = key[:256].replace(NUL, "\\u0000")
+    raise QueryError(
+        f"`{shown[:40]}` contains a NUL character (U+0000)", [FieldError(shown, "NUL character", "invalid_character")]
+    )
+
+
+def _holds_nul(tree: object) -> bool:
+    if isinstance(tree, str):
+        return NUL in tree
+    if isinstance(tree, dict):
+        return any(NUL in key or _holds_nul(value) for key, value in tree.items())
+    return isinstance(tree, list) and any(_holds_nul(item) for item in tree)
 
 
 def _filters(params: dict[str, list[str]], id_field: str) -> Node:
@@ -108,6 +135,14 @@ def _filters(params: dict[str, list[str]], id_field: str) -> Node:
     if params.get("_where"):
         nodes.append(_where(params["_where"][-1]))
     return nodes[0] if len(nodes) == 1 else AllOf(tuple(nodes))
+
+
+def _patterns(node: Node) -> set[str]:
+    if isinstance(node, AllOf | AnyOf):
+        return set().union(*(_patterns(child) for child in node.items))
+    if isinstance(node, Condition) and node.op is Op.LIKE and isinstance(node.value, str):
+        return {node.value}
+    return set()
 
 
 def _names_field(key: str, field: str) -> bool:
@@ -170,7 +205,10 @@ def _where(raw: str) -> Node:
         raise QueryError("`_where` is not valid JSON", [FieldError("_where", "invalid JSON", "invalid_json")]) from None
     if not isinstance(tree, dict):
         raise QueryError("`_where` must be a JSON object", [FieldError("_where", "not an object", "invalid_where")])
-    return _where_object(tree, (), 0)
+    node = _where_object(tree, (), 0)  # first: it refuses a tree deeper than MAX_WHERE_DEPTH
+    if _holds_nul(tree):
+        _refuse_nul("_where")
+    return node
 
 
 def _where_object(tree: dict[str, object], prefix: tuple[str, ...], depth: int) -> Node:
@@ -273,12 +311,14 @@ def _integer(params: dict[str, list[str]], key: str, low: int, high: int | None,
     if not values:
         return None
     raw = values[-1]
-    if not raw.strip().isdecimal() or len(raw) > MAX_INTEGER_DIGITS or int(raw) < low:
+    # int() of the stripped text: str.strip() removes more than int() skips (e.g. U+001C, a 500 once).
+    digits = raw.strip()
+    if not digits.isdecimal() or len(raw) > MAX_INTEGER_DIGITS or int(digits) < low:
         raise QueryError(
             f"`{key}` must be a whole number ≥ {low}, not {raw!r}",
             [FieldError(key, f"expected an integer ≥ {low}", "invalid_integer")],
         )
-    value = int(raw)
+    value = int(digits)
     if high is not None and value > high:
         if not clamp:
             raise QueryError(f"`{key}` must be at most {high}")

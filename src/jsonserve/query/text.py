@@ -97,6 +97,11 @@ def check_pattern(pattern: str, key: str) -> None:
         )
     try:
         compile_pattern(pattern)
+    except UnicodeEncodeError:  # a lone surrogate: RE2 takes UTF-8
+        raise QueryError(
+            f"`{key}` is not a valid regular expression: it is not valid Unicode",
+            [FieldError(key, "invalid regular expression", "invalid_pattern")],
+        ) from None
     except re2.error as error:
         message = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else str(error)
         raise QueryError(
