@@ -185,17 +185,24 @@ def sort_records(records: list[Record], keys: Iterable[SortKey]) -> list[Record]
 
 
 def window(records: list[Record], spec: Slice | PageRequest | None, *, clamp: bool = False) -> list[Record]:
-    """Apply a slice or a page to already filtered and sorted records.
+    """Apply a slice or a page to already filtered and sorted records."""
+    start, stop = bounds(spec, len(records), clamp=clamp)
+    return records[start:stop]
+
+
+def bounds(spec: Slice | PageRequest | None, total: int, *, clamp: bool = False) -> tuple[int, int]:
+    """The ``[start, stop)`` of ``total`` records that a slice or a page selects (``0 <= start <= stop``).
 
     A page past the end is empty (0.17), unless ``clamp`` (the 1.x envelope serves the last page).
     """
     if spec is None:
-        return records
+        return 0, total
     if isinstance(spec, Slice):
-        return records[spec.start : spec.stop]
-    number = clamp_page(spec, len(records)) if clamp else spec.number
-    start = (number - 1) * spec.size
-    return records[start : start + spec.size]
+        start, stop, _ = slice(spec.start, spec.stop).indices(total)
+        return start, max(start, stop)
+    number = clamp_page(spec, total) if clamp else spec.number
+    start = min(total, (number - 1) * spec.size)
+    return start, min(total, start + spec.size)
 
 
 def clamp_page(spec: PageRequest, total: int) -> int:

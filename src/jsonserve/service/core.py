@@ -99,7 +99,7 @@ class Service:
     async def find(self, query: Query) -> Listing:
         """Filter, sort, window, then join one collection."""
         self._plural(query.collection)
-        joins = plan_joins(self.relations(), query.collection, query.embed, query.expand)
+        joins = plan_joins(self.relations(), query.collection, query.embed, query.expand) if _joins(query) else []
         page: Page = await self.storage.find(query)
         return Listing(await apply_joins(self.storage, page.items, joins), page.total, query)
 
@@ -115,7 +115,7 @@ class Service:
         record = await self.storage.get(collection, record_id)
         if record is None:
             raise NotFound(f"no record in {collection} with id {record_id!r}")
-        if query is None or not (query.embed or query.expand):
+        if query is None or not _joins(query):
             return record
         joins = plan_joins(self.relations(), collection, query.embed, query.expand)
         return (await apply_joins(self.storage, [record], joins))[0]
@@ -304,3 +304,8 @@ def _iso(timestamp: float) -> str:
 
 def _and_where(query: Query, condition: Condition) -> Query:
     return replace(query, where=AllOf((query.where, condition)))
+
+
+def _joins(query: Query) -> bool:
+    """Whether a query asks for ``_embed`` or ``_expand``."""
+    return bool(query.embed or query.expand)

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -42,6 +43,9 @@ log = logging.getLogger("jsonserve.storage")
 
 COMPACT_IDLE = 0.2  # seconds without writes before the file is rewritten
 COMPACT_MAX = 1.0  # ... or at the latest this long after the first unsaved write
+COMPACT_RETRY = 1.0  # after a failed rewrite, wait at least this long before the next attempt
+COMPACT_SHARE = 10  # a large file is rewritten at most every 10x the time its last rewrite took
+CHUNK = 2000  # records per orjson call when the file is rewritten
 
 
 def read_document(path: Path) -> JSONValue:
@@ -62,7 +66,28 @@ def read_document(path: Path) -> JSONValue:
 
 def encode_document(document: dict[str, JSONValue]) -> bytes:
     """The file's content: two-space indented like json-server writes it."""
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+    return b"".join(encode_parts(document))
+
+
+def encode_parts(document: dict[str, JSONValue]) -> Iterator[bytes]:
+    """:func:`encode_document`'s bytes in parts of at most ``CHUNK`` records, encoded as they are asked for.
+
+    A writer thread consuming them holds the GIL for one part at a time, so the event loop keeps
+    answering while a large file is rewritten, and the whole file is never in memory at once.
+    """
+    if not document:
+        yield b"{}\n"
+        return
+    for number, (name, value) in enumerate(document.items()):
+        yield (b"{\n  " if number == 0 else b",\n  ") + orjson.dumps(name) + b": "
+        if not (isinstance(value, list) and value):
+            yield orjson.dumps(value, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
+            continue
+        for start in range(0, len(value), CHUNK):
+            inner = orjson.dumps(value[start : start + CHUNK], option=orjson.OPT_INDENT_2)[1:-2]  # no "[", "\n]"
+            yield (b"[" if start == 0 else b",") + inner.replace(b"\n", b"\n  ")
+        yield b"\n  ]"
+    yield b"\n}\n"
 
 
 class JsonFileStorage(MemoryStorage):
@@ -87,6 +112,7 @@ class JsonFileStorage(MemoryStorage):
         self._unsaved: list[Change] = []  # applied since the data file was last written
         self._tail: list[tuple[int, bytes]] = []  # journal lines since the last compaction
         self._first_unsaved: float | None = None
+        self._compaction_cost = 0.0  # seconds the last rewrite of the file took
         self._last_write = 0.0
         self._known: Signature | None = None
         self._failed: str | None = None
@@ -107,6 +133,9 @@ class JsonFileStorage(MemoryStorage):
         except BaseException:
             self._lock.release()
             raise
+        # The records live as long as the process: keep them out of the cyclic GC's full collections
+        # (which would otherwise scan every record, a pause of a good part of a second at 100k posts).
+        gc.freeze()
         self._tasks.append(asyncio.create_task(self._writer(), name="jsonserve-writer"))
         if self.watch:
             self._tasks.append(asyncio.create_task(self._watcher(), name="jsonserve-watcher"))
@@ -239,33 +268,43 @@ class JsonFileStorage(MemoryStorage):
     def _compact_wait(self) -> float | None:
         if self._first_unsaved is None or (self._compactor is not None and not self._compactor.done()):
             return None  # a running compaction wakes the writer when it ends
-        now = time.monotonic()
-        due = min(self._last_write + COMPACT_IDLE, self._first_unsaved + COMPACT_MAX)
-        return max(0.01, due - now)
+        return max(0.01, self._compaction_time(self._first_unsaved) - time.monotonic())
 
     def _compaction_due(self) -> bool:
         if self._first_unsaved is None or self._invalid_edit or self._failed:
             return False
         if self._compactor is not None and not self._compactor.done():
             return False
-        now = time.monotonic()
-        return now >= min(self._last_write + COMPACT_IDLE, self._first_unsaved + COMPACT_MAX)
+        return time.monotonic() >= self._compaction_time(self._first_unsaved)
+
+    def _compaction_time(self, first_unsaved: float) -> float:
+        """When the file is next rewritten: soon after writes pause, and within a bounded time anyway.
+
+        A small file is rewritten 0.2 s after the last write, or 1 s after the first unsaved one.
+        A large one waits longer, so that rewriting takes at most about a tenth of the server's
+        time: its writes are durable in the journal meanwhile.
+        """
+        idle = max(COMPACT_IDLE, 2 * self._compaction_cost)
+        spacing = max(COMPACT_MAX, COMPACT_SHARE * self._compaction_cost)
+        return min(self._last_write + idle, first_unsaved + spacing)
 
     async def _compact(self) -> None:
+        began = time.monotonic()
         try:
             await self._compact_once()
         finally:
+            self._compaction_cost = time.monotonic() - began
             self._wake.set()
 
     async def _compact_once(self) -> None:
         seq, document, high, known = self.seq, self.document(), self.high_water(), self._known
         try:  # compare with the signature the snapshot was taken against, not one a reload set meanwhile
             signature = await asyncio.to_thread(
-                atomic_write, self.path, encode_document(document), lambda: Signature.of(self.path) == known
+                atomic_write, self.path, encode_parts(document), lambda: Signature.of(self.path) == known
             )
         except OSError as error:
             log.error("could not rewrite %s (%s); writes stay safe in the journal", self.path.name, error)
-            self._first_unsaved = time.monotonic()
+            self._first_unsaved = self._last_write = time.monotonic() + COMPACT_RETRY  # no hot retry loop
             return
         if signature is None:
             await self._reload("changed on disk before it was rewritten")
@@ -277,6 +316,7 @@ class JsonFileStorage(MemoryStorage):
                 await asyncio.to_thread(self._journal.replace, seq, high, tail)
         except OSError as error:
             log.error("could not start a new journal (%s); the old one stays valid", error)
+            self._first_unsaved = self._last_write = time.monotonic() + COMPACT_RETRY
             return
         self._tail = [(s, line) for s, line in self._tail if s > seq]
         self._unsaved = [change for change in self._unsaved if change.seq > seq]
@@ -306,6 +346,7 @@ class JsonFileStorage(MemoryStorage):
         self._known = signature
         self._invalid_edit = None
         self.reloads += 1
+        gc.freeze()
         log.info("%s was %s; reloaded (%d unsaved writes kept)", self.path.name, why, len(self._unsaved))
         if self._unsaved:
             self._first_unsaved = self._first_unsaved or time.monotonic()

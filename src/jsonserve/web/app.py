@@ -20,12 +20,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jsonserve.config import Settings
 from jsonserve.openapi import build_document
 from jsonserve.service import Service, build_service
 from jsonserve.web import docs
 from jsonserve.web.errors import HANDLERS, CatchAll
+from jsonserve.web.fastpath import FastRecordReads
 from jsonserve.web.home import home_page
 from jsonserve.web.http import api_root, json_response
 from jsonserve.web.resources import ALL_METHODS, Fallthrough, Resources, options_or_405
@@ -59,7 +61,7 @@ def create_app(settings: Settings, service: Service | None = None, *, manage_sto
 
     app = Starlette(
         routes=_routes(settings, resources, static_dir),
-        middleware=_middleware(settings),
+        middleware=_middleware(settings, service),
         exception_handlers=HANDLERS,
         lifespan=lifespan,
     )
@@ -75,16 +77,28 @@ def _routes(settings: Settings, resources: Resources, static_dir: Path | None) -
         return await home_page(request, resources.service, api_root(request))
 
     async def rules(request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return options_or_405(request.method, ("GET", "HEAD", "OPTIONS"), "/__rules is read-only")
         return json_response(request, settings.routes)  # type: ignore[arg-type]
 
+    pages: dict[str, Endpoint] = {"db": resources.db, **({"__rules": rules} if settings.routes else {})}
+    mounts: list[BaseRoute] = []
+    if settings.docs:
+        pages.update(_docs_pages(resources))
+        mounts.append(Mount(docs.ASSETS_PATH, app=StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets"))
+
+    async def first_segment(request: Request) -> Response:
+        # One route for every /{name}, fixed pages first: Starlette tries routes one by one, and
+        # this keeps the record and list routes near the front of that list.
+        page = pages.get(request.path_params["name"])
+        return await (page or resources.collection)(request)
+
     api: list[BaseRoute] = [
-        Route("/", home, methods=["GET", "HEAD"]),
-        Route("/db", resources.db, methods=ALL_METHODS),
-        *([Route("/__rules", rules, methods=["GET", "HEAD"])] if settings.routes else []),
-        *(_docs_routes(resources) if settings.docs else []),
-        Route("/{name}", resources.collection, methods=ALL_METHODS),
+        *mounts,
         Route("/{name}/{id}", resources.item, methods=ALL_METHODS),
         Route("/{name}/{id}/{child}", resources.nested, methods=ALL_METHODS),
+        Route("/", home, methods=["GET", "HEAD"]),
+        Route("/{name}", first_segment, methods=ALL_METHODS),
     ]
     routes: list[BaseRoute] = [Mount(settings.base, routes=api)] if settings.base else api
     if resources.static is not None:
@@ -92,8 +106,8 @@ def _routes(settings: Settings, resources: Resources, static_dir: Path | None) -
     return routes
 
 
-def _docs_routes(resources: Resources) -> list[BaseRoute]:
-    """``/openapi.json``, ``/docs`` (Swagger UI), ``/redoc`` and their assets; a collection of the same name wins."""
+def _docs_pages(resources: Resources) -> dict[str, Endpoint]:
+    """``/openapi.json``, ``/docs`` (Swagger UI) and ``/redoc``; a collection of the same name wins."""
 
     def unless_collection(name: str, page: Endpoint) -> Endpoint:
         async def endpoint(request: Request) -> Response:
@@ -112,12 +126,11 @@ def _docs_routes(resources: Resources) -> list[BaseRoute]:
         document = await build_document(resources.service, root)
         return json_response(request, document)
 
-    return [
-        Route("/openapi.json", unless_collection("openapi.json", openapi), methods=ALL_METHODS),
-        Route("/docs", unless_collection("docs", docs.swagger_ui), methods=ALL_METHODS),
-        Route("/redoc", unless_collection("redoc", docs.redoc), methods=ALL_METHODS),
-        Mount(docs.ASSETS_PATH, app=StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets"),
-    ]
+    return {
+        "openapi.json": unless_collection("openapi.json", openapi),
+        "docs": unless_collection("docs", docs.swagger_ui),
+        "redoc": unless_collection("redoc", docs.redoc),
+    }
 
 
 class Cors(CORSMiddleware):
@@ -131,8 +144,36 @@ class Cors(CORSMiddleware):
         return Response(status_code=204, headers=headers)
 
 
-def _middleware(settings: Settings) -> list[Middleware]:
+class Gzip:
+    """Starlette's gzip for clients that accept it; every other request goes straight to the app.
+
+    (Starlette's middleware wraps every response, compressed or not, to add ``Vary``; an
+    uncompressed body is valid for every client, so that hop is skipped. Pure ASGI.)
+    """
+
+    def __init__(self, app: ASGIApp, minimum_size: int = 1024) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=minimum_size)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(
+            name == b"accept-encoding" and b"gzip" in value for name, value in scope["headers"]
+        ):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+FAST_READS = True  # the pure-ASGI lane for plain record reads (tests turn it off to compare)
+
+
+def _middleware(settings: Settings, service: Service) -> list[Middleware]:
     stack = []
+    if FAST_READS and not (settings.base or settings.routes or settings.delay_ms):
+        reserved = frozenset({docs.ASSETS_PATH.strip("/")})
+        stack.append(
+            Middleware(FastRecordReads, service=service, vary_origin=bool(settings.cors_origins), reserved=reserved)
+        )
     if settings.cors_origins:
         wildcard = "*" in settings.cors_origins
         stack.append(
@@ -147,7 +188,7 @@ def _middleware(settings: Settings) -> list[Middleware]:
             )
         )
     stack.append(Middleware(CatchAll))  # inside CORS, so a 500 still carries CORS headers
-    stack.append(Middleware(GZipMiddleware, minimum_size=1024))
+    stack.append(Middleware(Gzip, minimum_size=1024))
     if settings.routes:
         stack.append(Middleware(RewriteMiddleware, rules=settings.routes))
     return stack

@@ -29,6 +29,7 @@ PLURAL_ALLOW = ("GET", "HEAD", "POST", "OPTIONS")
 ITEM_ALLOW = ("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")
 NESTED_ALLOW = ("GET", "HEAD", "POST", "OPTIONS")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+PLAIN_QUERIES = 1000  # names whose parsed empty query is kept
 
 
 class Fallthrough(Response):
@@ -55,6 +56,7 @@ class Resources:
         self.parse_options = ParseOptions(
             self.settings.compat, self.settings.max_page_size, id_field=self.settings.id_field
         )
+        self._plain: dict[str, Query] = {}
 
     # -- /{name} -------------------------------------------------------------------------------
 
@@ -167,6 +169,13 @@ class Resources:
     # -- helpers -------------------------------------------------------------------------------
 
     def _query(self, request: Request, name: str) -> Query:
+        if not request.scope["query_string"]:  # most item requests: parse the empty query once per name
+            query = self._plain.get(name)
+            if query is None:
+                query = parse_params(name, (), self.parse_options)
+                if len(self._plain) < PLAIN_QUERIES:
+                    self._plain[name] = query
+            return query
         return parse_params(name, request.query_params.multi_items(), self.parse_options)
 
     async def _delay(self, query: Query) -> None:
