@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check lint types contracts pytest bench-import clean
+.PHONY: run test check lint types contracts pytest reliability bench bench-import clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,11 +31,34 @@ contracts: $(STAMP)
 	$(BIN)/lint-imports
 
 # In-process suites (unit, web, and the API suite once per storage backend) run on two workers;
-# the reliability suite (real servers killed mid-write, timing-sensitive) runs on its own.
+# the reliability suite (real servers killed mid-write, loaded and timed) runs on its own.
+# Tiers (docs/reliability.md): JSONSERVE_TIER=ci (the default) sizes the reliability tests for this
+# target and skips tests marked `long`; JSONSERVE_RELIABILITY_RESULTS=FILE collects their figures.
 PARALLEL := tests/unit tests/web tests/api tests/conformance tests/storage tests/cli tests/frontend
 pytest: $(STAMP)
 	$(BIN)/pytest -n 2 $(PARALLEL) $(PYTEST_ARGS)
 	$(BIN)/pytest $(foreach dir,$(PARALLEL),--ignore=$(dir)) $(PYTEST_ARGS)
+
+# The long tier (about an hour on 2 cores): the whole reliability suite at full size (D1: 200 kill -9
+# trials per backend), then every test marked `long` elsewhere (F1: schemathesis, 100 examples per
+# operation per backend). The figures go to $(RESULTS); the table is written into docs/reliability.md
+# even when a test fails (its row says FAIL), and the target then fails.
+RESULTS := build/reliability-results.jsonl
+reliability: $(STAMP)  ## the long reliability tier; writes the summary table into docs/reliability.md
+	mkdir -p $(dir $(RESULTS)) && rm -f $(RESULTS)
+	export JSONSERVE_TIER=long JSONSERVE_RELIABILITY_RESULTS=$(CURDIR)/$(RESULTS); status=0; \
+	$(BIN)/pytest tests/reliability $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/pytest -m long tests --ignore=tests/reliability $(PYTEST_ARGS) || { s=$$?; [ $$s -eq 5 ] || status=$$s; }; \
+	$(BIN)/python -m tests.reliability.summary --write --run "make reliability" $(RESULTS) || status=$$?; \
+	exit $$status
+
+# Side by side with json-server 0.17 and 1.x, a bare Starlette app, and jsonserve on each backend
+# (about 30 minutes; installs wrk from Debian and json-server + node from npm into bench/.tools).
+# Not part of `make test`. Writes bench/results.json, docs/benchmarks.md and docs/benchmarks.png.
+bench: $(STAMP)  ## benchmarks against json-server; writes docs/benchmarks.md
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/run.py $(ARGS)
+	$(BIN)/python bench/report.py
 
 bench-import: $(STAMP)  ## 1M-record JSON -> SQLite import + read latency; writes docs/benchmarks.md
 	$(BIN)/python bench/import_1m.py $(ARGS)

@@ -1,4 +1,8 @@
-"""Shared fixtures: an in-process client over small json-server-style data, and the anyio backend."""
+"""Shared fixtures: an in-process client over small json-server-style data, and the anyio backend.
+
+Also the test tiers (``JSONSERVE_TIER=ci|long``, :mod:`tests.reliability.tier`): a test marked
+``long`` runs only in the long tier (``make reliability``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import httpx
 import pytest
 
 from jsonserve.testing import serve
+from tests.reliability import tier
 
 DB: dict[str, Any] = {
     "posts": [
@@ -25,6 +30,14 @@ DB: dict[str, Any] = {
     "users": [{"id": 1, "name": "Ada"}, {"id": 2, "name": "Linus"}],
     "profile": {"name": "typicode"},
 }
+
+
+def pytest_report_header() -> str:
+    return tier.header()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tier.skip_long_tests(items)
 
 
 @pytest.fixture

@@ -1,13 +1,17 @@
-"""schemathesis, with its default checks, against ``/openapi.json`` of a real server on the demo data.
+"""F1: schemathesis, with its default checks, against ``/openapi.json`` of a real server.
 
-A shortened run (few examples per operation, fixed seed); the full run, its command and its count
-are in ``docs/openapi.md``. Every check is on: server errors, status codes, content types, headers
-and bodies against the document, positive data accepted, negative data rejected, unsupported
-methods, and the stateful create -> read -> update -> delete chains the document's links describe.
+CI tier: a shortened run on the demo data (4 examples per operation, fixed seed). Long tier
+(``make reliability``): 100 examples per operation on every storage backend, each seeded with the
+demo data (``JSONSERVE_F1_EXAMPLES`` overrides the count for a smoke run). The one-off full run and
+its count are in ``docs/openapi.md``. Every check is on: server errors, status codes, content types,
+headers and bodies against the document, positive data accepted, negative data rejected,
+unsupported methods, and the stateful create -> read -> update -> delete chains the document's links
+describe. Each run's figures go to :mod:`tests.reliability.results` (test ``F1``).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -15,25 +19,64 @@ from pathlib import Path
 
 import pytest
 
+from jsonserve.storage.demo import demo_data
+from tests.reliability import tier
+from tests.reliability.results import tally
+from tests.reliability.stores import STORE_KINDS, Store, require_postgres, throwaway_database
 from tests.support.server import start_server
 
 pytestmark = pytest.mark.e2e
+SEED = "20261123"
 RUN_TIMEOUT = 240
+LONG_EXAMPLES = tier.override(100, "JSONSERVE_F1_EXAMPLES")
+LONG_RUN_TIMEOUT = 1800  # 100 examples/operation: ~340 s with one worker (docs/openapi.md)
+
+
+def run_schemathesis(args: list[str], folder: Path, examples: int, timeout: float, backend: str) -> None:
+    """Serve ``jsonserve ARGS`` in ``folder`` and run ``st run`` against it; fail on any issue."""
+    st = shutil.which("st", path=str(Path(sys.executable).parent))
+    assert st is not None, "schemathesis is a dev dependency: pip install -e '.[dev]'"
+    with tally("F1", backend, f"{examples} examples/operation, seed {SEED}", trials=0, writes=False) as figures:
+        server = start_server(args, folder)
+        try:
+            command = [
+                st, "run", f"{server.url}/openapi.json", "--max-examples", str(examples), "--seed", SEED,
+                "--workers", "2", "--no-color",
+            ]  # fmt: skip
+            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        finally:
+            server.stop()
+        generated = re.search(r"^\s*(\d+) generated", result.stdout, re.MULTILINE)
+        figures.trials = int(generated.group(1)) if generated else 0
+        figures.note("test cases generated (trials)")
+        tail = "\n".join(result.stdout.splitlines()[-60:])
+        if result.returncode != 0 or "No issues found" not in result.stdout:
+            figures.server_errors = None  # schemathesis reports failures, not a count of 5xx
+        assert result.returncode == 0, f"schemathesis reported failures:\n{tail}\n{server.output()[-3000:]}"
+        assert "No issues found" in result.stdout, tail
+        assert "Traceback" not in server.output(), server.output()[-3000:]
 
 
 def test_schemathesis_finds_no_failures(tmp_path: Path) -> None:
-    st = shutil.which("st", path=str(Path(sys.executable).parent))
-    assert st is not None, "schemathesis is a dev dependency: pip install -e '.[dev]'"
-    server = start_server([], tmp_path)
-    try:
-        command = [
-            st, "run", f"{server.url}/openapi.json", "--max-examples", "4", "--seed", "20261123",
-            "--workers", "2", "--no-color",
-        ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False)
-    finally:
-        server.stop()
-    tail = "\n".join(result.stdout.splitlines()[-60:])
-    assert result.returncode == 0, f"schemathesis reported failures:\n{tail}\n{server.output()[-3000:]}"
-    assert "No issues found" in result.stdout, tail
-    assert "Traceback" not in server.output(), server.output()[-3000:]
+    """CI tier: 4 examples per operation on the demo data (in memory)."""
+    run_schemathesis([], tmp_path, 4, RUN_TIMEOUT, "memory (demo data)")
+
+
+@pytest.mark.long
+@pytest.mark.timeout(LONG_RUN_TIMEOUT + 120)
+@pytest.mark.parametrize("backend", ["memory", *STORE_KINDS])
+def test_schemathesis_long_run_finds_no_failures(tmp_path: Path, backend: str) -> None:
+    """Long tier: 100 examples per operation, on each backend seeded with the demo data."""
+    if backend == "memory":
+        run_schemathesis([], tmp_path, LONG_EXAMPLES, LONG_RUN_TIMEOUT, "memory (demo data)")
+        return
+    if backend == "postgres":
+        require_postgres()
+        with throwaway_database("jsonserve_f1") as url:
+            store = Store(backend, tmp_path, url)
+            store.seed(demo_data())
+            run_schemathesis([store.source], tmp_path, LONG_EXAMPLES, LONG_RUN_TIMEOUT, backend)
+        return
+    store = Store(backend, tmp_path)
+    store.seed(demo_data())
+    run_schemathesis([store.source], tmp_path, LONG_EXAMPLES, LONG_RUN_TIMEOUT, backend)

@@ -23,16 +23,26 @@ PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
 TRACE_MARKERS = ("Traceback", 'File "/')
 
 
-def start(args: list[str], cwd: Path, *, verbose: bool = False, timeout: float = 15.0) -> Server:
+def start(
+    args: list[str],
+    cwd: Path,
+    *,
+    verbose: bool = False,
+    timeout: float = 15.0,
+    env: dict[str, str] | None = None,
+) -> Server:
     """Like ``start_server`` (a ``Server`` that answers ``GET /db``), polling with one client so that it is quick.
 
     With ``verbose`` the server runs without ``--quiet``: its INFO log shows reloads and replays.
+    ``env``: variables added to (or overriding) this process's environment for the server (e.g. ``LD_PRELOAD``).
     """
     port = free_port()
     log = cwd / f"server-{port}.log"
     command = [sys.executable, "-m", "jsonserve", *args, "--port", str(port), *([] if verbose else ["--quiet"])]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=None if env is None else {**os.environ, **env}
+        )
     server = Server(process, port, log, args)
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=2.0) as client:

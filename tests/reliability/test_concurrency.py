@@ -2,10 +2,13 @@
 
 Each real-server test runs on a temporary db.json, a SQLite file and a PostgreSQL database:
 
-* 16 clients x 100 POSTs -> 1600 x 201, unique ids, all in the API and in the stored data (for the
-  JSON file, after compaction);
-* 16 clients x 25 read-modify-write increments with ``If-Match``, retrying on 412 -> exactly 400;
+* C1: 16 clients x 200 POSTs -> 3200 x 201, 3200 unique ids, all in the API and in the stored data (for
+  the JSON file, after compaction), 0 5xx;
+* C2: 16 clients x 25 read-modify-write increments with ``If-Match``, retrying on 412 -> exactly 400
+  (16 x 50 -> 800 in the long tier, as in the reliability plan);
 * 16 clients PATCHing different fields of one record without ``If-Match`` -> no torn merge.
+
+The figures go to :mod:`tests.reliability.results`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import httpx
 import pytest
 
 from jsonserve.testing import serve
+from tests.reliability import tier
 from tests.reliability.helpers import in_threads, start, wait_until
+from tests.reliability.results import tally
 from tests.reliability.stores import Store
 from tests.support.server import Server
 
@@ -28,6 +33,8 @@ pytestmark = pytest.mark.e2e
 
 POSTGRES_PREFIX = "jsonserve_cc"
 CLIENTS = 16
+POSTS_PER_CLIENT = 200  # C1: 16 x 200 in both tiers
+INCREMENTS_PER_CLIENT = tier.size(ci=25, long=50)  # C2: each increment costs ~15 412s here, on 2 cores
 
 
 @pytest.fixture
@@ -49,32 +56,42 @@ def server(store: Store) -> Iterator[Server]:
 
 @pytest.mark.slow
 def test_concurrent_posts_all_stored_with_unique_ids(server: Server, store: Store) -> None:
-    """C1: 16 x 100 concurrent POSTs: all 201, unique ids, all in the API and in the stored data."""
-    per_client = 100
+    """C1: 16 x 200 concurrent POSTs: all 201, unique ids, all in the API and in the stored data, 0 5xx."""
+    total = CLIENTS * POSTS_PER_CLIENT
     created: list[dict[str, Any]] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
 
     def client(index: int) -> None:
         with httpx.Client(base_url=server.url, timeout=30) as http:
-            for n in range(per_client):
+            for n in range(POSTS_PER_CLIENT):
                 response = http.post("/posts", json={"tok": f"{index}-{n}"})
                 with lock:
                     statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
                     if response.status_code == 201:
                         created.append(response.json())
 
-    elapsed = in_threads(CLIENTS, client)
-    total = CLIENTS * per_client
-    assert statuses == {201: total}
-    ids = [record["id"] for record in created]
-    assert len(set(ids)) == total
-    served = httpx.get(server.url + "/posts").json()
-    assert len(served) == total + 1
-    assert {record["id"] for record in served} == {1, *ids}
-    assert {record.get("tok") for record in served} >= {record["tok"] for record in created}
-    assert wait_until(lambda: len(store.read()["posts"]) == total + 1, 2.0, 0.05) is not None
-    assert store.read()["posts"] == served
+    with tally("C1", store.kind, f"{CLIENTS} clients x {POSTS_PER_CLIENT} POSTs") as figures:
+        try:
+            elapsed = in_threads(CLIENTS, client)
+        finally:
+            figures.acknowledged = len(created)
+            figures.server_errors = sum(count for status, count in statuses.items() if status >= 500)
+        ids = [record["id"] for record in created]
+        acked = {record["tok"] for record in created}
+        served = httpx.get(server.url + "/posts").json()
+        stored_all = wait_until(lambda: len(store.read()["posts"]) == total + 1, 2.0, 0.05)
+        stored = store.read()["posts"]
+        # lost: acknowledged but missing from the API or from the stored data
+        figures.lost = len(acked - ({r.get("tok") for r in served} & {r.get("tok") for r in stored}))
+        assert statuses == {201: total}
+        assert len(set(ids)) == total
+        assert len(served) == total + 1
+        assert {record["id"] for record in served} == {1, *ids}
+        assert {record.get("tok") for record in served} >= acked
+        assert stored_all is not None
+        assert stored == served
+        figures.note(f"{len(set(ids))} unique ids; {total / elapsed:.0f} POSTs/s")
     print(
         f"\nC1 [{store.kind}]: {total} concurrent POSTs in {elapsed:.1f} s ({total / elapsed:.0f}/s), "
         "all 201, ids unique"
@@ -82,30 +99,36 @@ def test_concurrent_posts_all_stored_with_unique_ids(server: Server, store: Stor
 
 
 def test_concurrent_posts_in_process() -> None:
-    """C1 on the in-memory backend through the in-process client: 16 x 100 tasks."""
+    """C1 on the in-memory backend through the in-process client: 16 x 200 tasks."""
 
     async def scenario() -> tuple[list[int], list[Any]]:
         async with serve({"posts": []}) as client:
 
             async def one(index: int) -> list[int]:
                 statuses = []
-                for n in range(100):
+                for n in range(POSTS_PER_CLIENT):
                     statuses.append((await client.post("/posts", json={"tok": f"{index}-{n}"})).status_code)
                 return statuses
 
             results = await asyncio.gather(*(one(index) for index in range(CLIENTS)))
             return [status for statuses in results for status in statuses], (await client.get("/posts")).json()
 
-    statuses, served = asyncio.run(scenario())
-    assert set(statuses) == {201} and len(statuses) == CLIENTS * 100
-    assert len({record["id"] for record in served}) == CLIENTS * 100
+    total = CLIENTS * POSTS_PER_CLIENT
+    with tally("C1", "memory (in-process)", f"{CLIENTS} tasks x {POSTS_PER_CLIENT} POSTs, no server") as figures:
+        statuses, served = asyncio.run(scenario())
+        figures.acknowledged = sum(200 <= status < 300 for status in statuses)
+        figures.server_errors = sum(status >= 500 for status in statuses)
+        figures.lost = max(0, figures.acknowledged - len(served))
+        assert set(statuses) == {201} and len(statuses) == total
+        assert len({record["id"] for record in served}) == total
 
 
 @pytest.mark.slow
 def test_if_match_increments_are_never_lost(server: Server, store: Store) -> None:
-    """C2: 16 x 25 increments, each GET (ETag) + PATCH with If-Match, retried on 412: the count is exact."""
-    per_client = 25
+    """C2: 16 x 25 increments (long tier: 16 x 50), each GET (ETag) + PATCH with If-Match, retried on 412: exact."""
+    per_client = INCREMENTS_PER_CLIENT
     conflicts = [0] * CLIENTS
+    succeeded = [0] * CLIENTS
     other: list[str] = []
 
     def client(index: int) -> None:
@@ -119,6 +142,7 @@ def test_if_match_increments_are_never_lost(server: Server, store: Store) -> Non
                 )
                 if response.status_code == 200:
                     done += 1
+                    succeeded[index] += 1
                 elif response.status_code == 412:
                     conflicts[index] += 1
                     assert response.headers["content-type"] == "application/problem+json"
@@ -126,11 +150,19 @@ def test_if_match_increments_are_never_lost(server: Server, store: Store) -> Non
                     other.append(f"{response.status_code} {response.text[:200]}")
                     return
 
-    elapsed = in_threads(CLIENTS, client)
-    assert other == []
     expected = CLIENTS * per_client
-    assert httpx.get(server.url + "/counters/1").json()["n"] == expected
-    assert wait_until(lambda: store.read()["counters"][0]["n"] == expected, 2.0, 0.05) is not None
+    with tally("C2", store.kind, f"{CLIENTS} clients x {per_client} If-Match increments") as figures:
+        try:
+            elapsed = in_threads(CLIENTS, client)
+        finally:
+            figures.acknowledged = sum(succeeded)
+            figures.server_errors = sum(entry.startswith("5") for entry in other)
+        final = httpx.get(server.url + "/counters/1").json()["n"]
+        figures.lost = max(0, figures.acknowledged - final)
+        figures.note(f"{sum(conflicts)} x 412 retried; final n={final}")
+        assert other == []
+        assert final == expected
+        assert wait_until(lambda: store.read()["counters"][0]["n"] == expected, 2.0, 0.05) is not None
     print(
         f"\nC2 [{store.kind}]: {expected} If-Match increments in {elapsed:.1f} s, {sum(conflicts)} x 412 retried, "
         f"final n={expected}"

@@ -19,6 +19,10 @@ an allowed state (a commit is durable before its 2xx); postgres -> the database 
 allowed state. After the restart, jsonfile also leaves no temporary file behind.
 
 Every other jsonfile trial runs with ``--watch`` (the reload path must not interfere). Seeds are printed.
+
+Trials per backend: 10 in the CI tier, 200 in the long tier (``make reliability``); ``JSONSERVE_D1_TRIALS``
+overrides both (smoke runs), ``JSONSERVE_KILL9_SEED`` replays a run. The figures (trials, acknowledged
+writes, lost, 5xx) go to :mod:`tests.reliability.results`.
 """
 
 from __future__ import annotations
@@ -35,14 +39,16 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.reliability import tier
 from tests.reliability.helpers import start, temp_leftovers
+from tests.reliability.results import tally
 from tests.reliability.stores import Store
 from tests.support.server import Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 POSTGRES_PREFIX = "jsonserve_k9"
-TRIALS = 12
+TRIALS = tier.size(ci=10, long=200, env="JSONSERVE_D1_TRIALS")
 WRITERS = 8
 KILL_AFTER = (0.2, 1.2)
 PAD_RECORDS = 2000
@@ -176,8 +182,11 @@ def _seed(store: Store) -> dict[str, Any]:
     return document
 
 
-def _audit(items: list[dict[str, Any]], histories: list[History], *, exact: bool) -> list[str]:
-    """Problems with ``items`` (from the API or the file); ``exact``: compare with the allowed final states."""
+def _audit(items: list[dict[str, Any]], histories: list[History], *, exact: bool) -> tuple[list[str], int]:
+    """Problems with ``items`` (from the API or the file), and how many records are not in an allowed state.
+
+    ``exact``: compare with the allowed final states (else with any state the record passed through).
+    """
     problems = []
     ids = [str(item.get("id")) for item in items]
     if len(ids) != len(set(ids)):
@@ -193,13 +202,15 @@ def _audit(items: list[dict[str, Any]], histories: list[History], *, exact: bool
         problems.append("the seed record changed")
     known = {history.tok: history for history in histories}
     problems.extend(f"record from no known write: {by_tok[tok]}" for tok in by_tok.keys() - known.keys())
+    wrong = 0
     for tok, history in known.items():
         record = by_tok.get(tok)
         passed, allowed = history.states()
         candidates = allowed if exact else passed
         if not any(_matches(record, state) for state in candidates):
+            wrong += 1
             problems.append(f"{tok}: found {record}, allowed {candidates} after {history.writes}")
-    return problems
+    return problems, wrong
 
 
 @dataclass
@@ -210,6 +221,7 @@ class TrialResult:
     rejected: int
     server_errors: int
     problems: list[str]
+    lost: int = 0  # records not in an allowed state after the restart (an acknowledged write lost or altered)
     hit: str | None = None
 
 
@@ -237,6 +249,7 @@ def _trial(store: Store, seed: int, watch: bool, kill_on: str | None = None) -> 
     problems: list[str] = []
     histories: list[History] = []
     hit: str | None = None
+    lost = 0
     try:
         for writer in writers:
             writer.start()
@@ -258,14 +271,16 @@ def _trial(store: Store, seed: int, watch: bool, kill_on: str | None = None) -> 
         else:
             # A SQL commit is durable before its 2xx; a JSON file may lag its journal until the restart replays it.
             exact = store.kind != "jsonfile"
-            problems.extend(f"stored after kill: {p}" for p in _audit(stored["items"], histories, exact=exact))
+            found, _ = _audit(stored["items"], histories, exact=exact)
+            problems.extend(f"stored after kill: {p}" for p in found)
             if stored["padding"] != padding:
                 problems.append("padding records changed in the stored data")
         server = start(args, folder)
         if store.kind == "jsonfile":
             problems.extend(f"left behind after restart: {name}" for name in temp_leftovers(folder))
         dumped = httpx.get(server.url + "/db", timeout=10).json()
-        problems.extend(_audit(dumped["items"], histories, exact=True))
+        found, lost = _audit(dumped["items"], histories, exact=True)
+        problems.extend(found)
         if dumped["padding"] != padding:
             problems.append("padding records changed")
         if store.read() != dumped:
@@ -286,22 +301,35 @@ def _trial(store: Store, seed: int, watch: bool, kill_on: str | None = None) -> 
         rejected=sum(write.status is not None and 400 <= write.status < 500 for write in writes),
         server_errors=sum(write.status is not None and write.status >= 500 for write in writes),
         problems=problems,
+        lost=lost,
         hit=hit,
     )
 
 
+@pytest.mark.timeout(max(300, 60 + 10 * TRIALS))  # a trial takes ~2.5 s on 2 cores
 def test_kill9_under_load_loses_no_acknowledged_write(new_store: Callable[[str], Store], store_kind: str) -> None:
     base_seed = int(os.environ.get("JSONSERVE_KILL9_SEED", time.time_ns() % 1_000_000))
     started = time.monotonic()
     results = []
-    for trial in range(TRIALS):
-        watch = store_kind == "jsonfile" and trial % 2 == 1  # --watch is the JSON file's reload path
-        result = _trial(new_store(f"trial-{trial}"), base_seed + trial, watch=watch)
-        results.append(result)
-        assert not result.problems, (
-            f"{store_kind} trial {trial} (JSONSERVE_KILL9_SEED={base_seed}, watch={watch}): "
-            + "\n".join(result.problems[:20])
-        )
+    detail = f"{WRITERS} writers, POST/PATCH/DELETE mix, SIGKILL after {KILL_AFTER[0]}-{KILL_AFTER[1]} s"
+    with tally("D1", store_kind, detail, trials=0) as figures:
+        figures.note(f"seed {base_seed}")
+        for trial in range(TRIALS):
+            watch = store_kind == "jsonfile" and trial % 2 == 1  # --watch is the JSON file's reload path
+            result = _trial(new_store(f"trial-{trial}"), base_seed + trial, watch=watch)
+            results.append(result)
+            figures.trials += 1
+            figures.acknowledged += result.acked
+            figures.lost += result.lost
+            figures.server_errors = (figures.server_errors or 0) + result.server_errors
+            assert not result.problems, (
+                f"{store_kind} trial {trial} (JSONSERVE_KILL9_SEED={base_seed}, watch={watch}): "
+                + "\n".join(result.problems[:20])
+            )
+        _check_totals(store_kind, base_seed, results, time.monotonic() - started)
+
+
+def _check_totals(store_kind: str, base_seed: int, results: list[TrialResult], elapsed: float) -> None:
     total = sum(r.acked for r in results)
     kinds: dict[str, int] = {}
     for r in results:
@@ -310,8 +338,7 @@ def test_kill9_under_load_loses_no_acknowledged_write(new_store: Callable[[str],
     print(
         f"\nD1 kill -9 [{store_kind}]: {TRIALS} trials x {WRITERS} writers, seed {base_seed}: "
         f"{total} acknowledged writes {kinds}, lost 0, in flight at kill {sum(r.in_flight for r in results)}, "
-        f"409s {sum(r.rejected for r in results)}, 5xx {sum(r.server_errors for r in results)}, "
-        f"{time.monotonic() - started:.1f} s"
+        f"409s {sum(r.rejected for r in results)}, 5xx {sum(r.server_errors for r in results)}, {elapsed:.1f} s"
     )
     assert sum(r.server_errors for r in results) == 0
     assert total > TRIALS * 20, "too few writes were acknowledged for the trials to mean anything"
@@ -329,14 +356,20 @@ def test_kill9_during_a_compaction(tmp_path: Path, prefix: str) -> None:
     the old journal still describes the old one): restart must still hold every acknowledged write.
     """
     hits, acked = 0, 0
-    for trial in range(5):
-        if hits == 2:
-            break
-        folder = tmp_path / f"trial-{trial}"
-        folder.mkdir()
-        result = _trial(Store("jsonfile", folder), 1000 + trial, watch=False, kill_on=prefix)
-        assert not result.problems, f"trial {trial} (killed on {result.hit}): " + "\n".join(result.problems[:20])
-        hits += result.hit is not None
-        acked += result.acked
-    print(f"\nD1 aimed at {prefix}*: {hits} kills inside the window, {acked} acknowledged writes, lost 0")
-    assert hits >= 1, "no kill landed inside a compaction; the trial did not test what it is for"
+    with tally("D1-aimed", "jsonfile", f"SIGKILL as {prefix}* appears", trials=0) as figures:
+        for trial in range(5):
+            if hits == 2:
+                break
+            folder = tmp_path / f"trial-{trial}"
+            folder.mkdir()
+            result = _trial(Store("jsonfile", folder), 1000 + trial, watch=False, kill_on=prefix)
+            figures.trials += 1
+            figures.acknowledged += result.acked
+            figures.lost += result.lost
+            figures.server_errors = (figures.server_errors or 0) + result.server_errors
+            assert not result.problems, f"trial {trial} (killed on {result.hit}): " + "\n".join(result.problems[:20])
+            hits += result.hit is not None
+            acked += result.acked
+        figures.note(f"{hits} kills inside the window")
+        print(f"\nD1 aimed at {prefix}*: {hits} kills inside the window, {acked} acknowledged writes, lost 0")
+        assert hits >= 1, "no kill landed inside a compaction; the trial did not test what it is for"

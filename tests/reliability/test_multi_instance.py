@@ -19,7 +19,9 @@ them happen, each on its own throw-away database and pair of instances:
 * serialization failures: the database's ``default_transaction_isolation`` is ``serializable`` (a
   DBA's choice the server cannot rule out); concurrent POSTs to one collection must still all be 201.
 
-Every response is recorded: not one 5xx, and no traceback in either server's log.
+Every response is recorded: not one 5xx, and no traceback in either server's log. The figures of the
+POSTs (``M-C1``), the increments (``M-C2``), the field PATCHes (``C4``) and the two retry tests go to
+:mod:`tests.reliability.results`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import httpx
 import pytest
 
 from tests.reliability.helpers import TRACE_MARKERS, in_threads, start
+from tests.reliability.results import tally
 from tests.reliability.stores import Store, admin, database_name, throwaway_database
 from tests.support.server import Server
 
@@ -79,6 +82,11 @@ class Pair:
 
     def clients(self) -> tuple[httpx.Client, httpx.Client]:
         return self.client(0), self.client(1)
+
+    def server_error_count(self) -> int:
+        """5xx answered so far by either instance."""
+        with self.lock:
+            return sum(count for (_, status), count in self.statuses.items() if status >= 500)
 
     def server_errors(self) -> list[str]:
         """5xx answered so far, and tracebacks in either log."""
@@ -141,14 +149,22 @@ def test_posts_spread_over_two_instances_get_unique_ids(pair: Pair) -> None:
             for instance in instances:
                 instance.close()
 
-    elapsed = in_threads(CLIENTS, client, timeout=40)
     total = CLIENTS * per_client
-    assert dict(statuses) == {201: total}
-    ids = [record["id"] for record in created]
-    assert len(set(ids)) == total
-    a, b = pair.clients()
-    with a, b:
-        on_a, on_b = a.get("/posts").json(), b.get("/posts").json()
+    before = pair.server_error_count()
+    with tally("M-C1", "postgres", f"2 instances, {CLIENTS} clients x {per_client} POSTs") as figures:
+        try:
+            elapsed = in_threads(CLIENTS, client, timeout=40)
+        finally:
+            figures.acknowledged = len(created)
+            figures.server_errors = pair.server_error_count() - before
+        ids = [record["id"] for record in created]
+        a, b = pair.clients()
+        with a, b:
+            on_a, on_b = a.get("/posts").json(), b.get("/posts").json()
+        acked = {record["tok"] for record in created}
+        figures.lost = len(acked - ({r.get("tok") for r in on_a} & {r.get("tok") for r in on_b}))
+        assert dict(statuses) == {201: total}
+        assert len(set(ids)) == total
     assert len(on_a) == len(on_b) == total + 1
     assert on_a == on_b
     assert {record["id"] for record in on_a} == {1, *ids}
@@ -206,6 +222,7 @@ def test_if_match_increments_across_instances_are_exact(pair: Pair) -> None:
     """GET (ETag) on one instance, PATCH with If-Match on the other, retry on 412: no increment is lost."""
     per_client = 10  # 160 increments; each costs ~10 412s here, and 2 cores run both instances and the database
     conflicts = [0] * CLIENTS
+    successes = [0] * CLIENTS
     other: list[str] = []
 
     def client(index: int) -> None:
@@ -222,6 +239,7 @@ def test_if_match_increments_across_instances_are_exact(pair: Pair) -> None:
                 )
                 if response.status_code == 200:
                     done += 1
+                    successes[index] += 1
                 elif response.status_code == 412:
                     conflicts[index] += 1
                 else:
@@ -231,12 +249,21 @@ def test_if_match_increments_across_instances_are_exact(pair: Pair) -> None:
             for instance in instances:
                 instance.close()
 
-    elapsed = in_threads(CLIENTS, client, timeout=50)
-    assert other == []
     expected = CLIENTS * per_client
-    a, b = pair.clients()
-    with a, b:
-        assert a.get("/counters/1").json()["n"] == b.get("/counters/1").json()["n"] == expected
+    before = pair.server_error_count()
+    with tally("M-C2", "postgres", f"2 instances, {CLIENTS} clients x {per_client} If-Match increments") as figures:
+        try:
+            elapsed = in_threads(CLIENTS, client, timeout=50)
+        finally:
+            figures.acknowledged = sum(successes)
+            figures.server_errors = pair.server_error_count() - before
+        a, b = pair.clients()
+        with a, b:
+            on_a, on_b = a.get("/counters/1").json()["n"], b.get("/counters/1").json()["n"]
+        figures.lost = max(0, figures.acknowledged - min(on_a, on_b))
+        figures.note(f"{sum(conflicts)} x 412 retried")
+        assert other == []
+        assert on_a == on_b == expected
     print(
         f"\nMI C2: {expected} If-Match increments over 2 instances in {elapsed:.1f} s, "
         f"{sum(conflicts)} x 412 retried, final n={expected} on A and B"
@@ -245,6 +272,7 @@ def test_if_match_increments_across_instances_are_exact(pair: Pair) -> None:
 
 def test_patches_of_different_fields_across_instances_all_land(pair: Pair) -> None:
     acknowledged: dict[str, int] = {}
+    acks = [0] * CLIENTS
     lock = threading.Lock()
 
     def client(index: int) -> None:
@@ -253,18 +281,27 @@ def test_patches_of_different_fields_across_instances_all_land(pair: Pair) -> No
             for n in range(10):
                 response = instances[(index + n) % 2].patch("/counters/2", json={f"f{index}": n})
                 assert response.status_code == 200, response.text[:200]
+                acks[index] += 1
                 with lock:
                     acknowledged[f"f{index}"] = n
         finally:
             for instance in instances:
                 instance.close()
 
-    in_threads(CLIENTS, client, timeout=30)
-    expected = {"id": 2, **{f"f{index}": 9 for index in range(CLIENTS)}}
-    assert acknowledged == {f"f{index}": 9 for index in range(CLIENTS)}
-    a, b = pair.clients()
-    with a, b:
-        assert a.get("/counters/2").json() == b.get("/counters/2").json() == expected
+    before = pair.server_error_count()
+    with tally("C4", "postgres", f"2 instances, {CLIENTS} clients x 10 PATCHes of one record") as figures:
+        try:
+            in_threads(CLIENTS, client, timeout=30)
+        finally:
+            figures.acknowledged = sum(acks)
+            figures.server_errors = pair.server_error_count() - before
+        expected = {"id": 2, **{f"f{index}": 9 for index in range(CLIENTS)}}
+        a, b = pair.clients()
+        with a, b:
+            on_a, on_b = a.get("/counters/2").json(), b.get("/counters/2").json()
+        figures.lost = sum(on_a.get(key) != value or on_b.get(key) != value for key, value in acknowledged.items())
+        assert acknowledged == {f"f{index}": 9 for index in range(CLIENTS)}
+        assert on_a == on_b == expected
 
 
 def _deadlocks(url: str) -> int:
@@ -282,7 +319,8 @@ def test_deadlocks_are_retried_never_a_5xx(tmp_path: Path) -> None:
     }
     statuses: Counter[tuple[str, int]] = Counter()
     lock = threading.Lock()
-    with throwaway_database(POSTGRES_PREFIX) as url:
+    detail = f"2 instances, {rounds} x {pairs} DELETE races (user cascade vs post)"
+    with tally("C4-deadlock", "postgres", detail) as figures, throwaway_database(POSTGRES_PREFIX) as url:
         with two_instances(url, tmp_path, seed) as instances:
             for round_ in range(rounds):
                 start_together = threading.Barrier(2 * pairs)
@@ -297,7 +335,11 @@ def test_deadlocks_are_retried_never_a_5xx(tmp_path: Path) -> None:
                         statuses[path.split("/")[1], response.status_code] += 1
 
                 in_threads(2 * pairs, client, timeout=30)
+            figures.acknowledged = sum(count for (_, status), count in statuses.items() if 200 <= status < 300)
+            figures.server_errors = instances.server_error_count()
             with instances.client(0) as a, instances.client(1) as b:
+                left = {name: (a.get(f"/{name}").json(), b.get(f"/{name}").json()) for name in ("users", "posts")}
+                figures.lost = sum(len(on_a) + len(on_b) for on_a, on_b in left.values())
                 for name in ("users", "posts", "comments"):
                     assert a.get(f"/{name}").json() == b.get(f"/{name}").json() == []
             errors = instances.server_errors()
@@ -307,11 +349,12 @@ def test_deadlocks_are_retried_never_a_5xx(tmp_path: Path) -> None:
         while deadlocks == 0 and time.monotonic() < deadline:
             time.sleep(0.2)
             deadlocks = _deadlocks(url)
-    print(f"\nMI deadlocks: {deadlocks} detected by PostgreSQL in {rounds} x {pairs} races, {dict(statuses)}")
-    assert errors == []
-    assert statuses["users", 200] == triples
-    assert statuses["posts", 200] + statuses["posts", 404] == triples
-    assert deadlocks >= 1, "no deadlock happened: the test did not test what it is for"
+        figures.note(f"{deadlocks} deadlocks detected by PostgreSQL, retried")
+        print(f"\nMI deadlocks: {deadlocks} detected by PostgreSQL in {rounds} x {pairs} races, {dict(statuses)}")
+        assert errors == []
+        assert statuses["users", 200] == triples
+        assert statuses["posts", 200] + statuses["posts", 404] == triples
+        assert deadlocks >= 1, "no deadlock happened: the test did not test what it is for"
 
 
 def test_serialization_failures_are_retried_never_a_5xx(tmp_path: Path) -> None:
@@ -320,7 +363,9 @@ def test_serialization_failures_are_retried_never_a_5xx(tmp_path: Path) -> None:
     ids: list[Any] = []
     lock = threading.Lock()
     settings = {"default_transaction_isolation": "serializable"}
+    detail = f"2 instances, SERIALIZABLE database, {CLIENTS} clients x {per_client} POSTs"
     with (
+        tally("C4-serializable", "postgres", detail) as figures,
         throwaway_database(POSTGRES_PREFIX, settings) as url,
         two_instances(url, tmp_path, {"tickets": []}) as instances,
     ):
@@ -339,15 +384,21 @@ def test_serialization_failures_are_retried_never_a_5xx(tmp_path: Path) -> None:
                         if response.status_code == 201:
                             ids.append(response.json()["id"])
 
-        elapsed = in_threads(CLIENTS, client, timeout=40)
+        try:
+            elapsed = in_threads(CLIENTS, client, timeout=40)
+        finally:
+            figures.acknowledged = statuses[201]
+            figures.server_errors = sum(count for status, count in statuses.items() if status >= 500)
         with instances.client(1) as b:
             stored = b.get("/tickets").json()
         errors = instances.server_errors()
-    total = CLIENTS * per_client
-    print(f"\nMI serializable: {total} POSTs over 2 instances in {elapsed:.1f} s: {dict(statuses)}")
-    assert dict(statuses) == {201: total}, "serialization failures surfaced (-1: the connection was dropped)"
-    assert errors[:3] == []
-    assert len(set(ids)) == total == len(stored)
+        figures.lost = len(set(ids) - {record["id"] for record in stored})
+        figures.note(f"{statuses[-1]} dropped connections")
+        total = CLIENTS * per_client
+        print(f"\nMI serializable: {total} POSTs over 2 instances in {elapsed:.1f} s: {dict(statuses)}")
+        assert dict(statuses) == {201: total}, "serialization failures surfaced (-1: the connection was dropped)"
+        assert errors[:3] == []
+        assert len(set(ids)) == total == len(stored)
 
 
 def test_no_server_error_on_either_instance(pair: Pair) -> None:
