@@ -3,11 +3,11 @@
 A module may name its databases with ``POSTGRES_PREFIX`` (default ``jsonserve_rel``). Tiers (``JSONSERVE_TIER``)
 are in :mod:`tests.reliability.tier`, recorded figures in :mod:`tests.reliability.results`.
 
-``make pytest`` runs this suite on its own, after the parallel part: the tests time real servers
-under load. It stays whole even where a module times nothing (``test_bad_input.py``): its tests share
-a module-scoped server and the last one checks that server after all the others, so the module must
-not be split over xdist workers, and ``--dist loadgroup`` does not group with pytest 9 (xdist 3.8
-sets ``item._nodeid``, which pytest 9 no longer reads).
+``make pytest`` runs this suite on two xdist workers with ``--dist loadfile``: a module's tests stay on one
+worker, since some share a module-scoped server (``test_bad_input.py``: its last test checks that server
+after all the others; ``--dist loadgroup`` would not do, as it does not group with pytest 9: xdist 3.8
+sets ``item._nodeid``, which pytest 9 no longer reads). The files that time their servers
+(``test_slow_clients.py``, ``test_watch.py``, ``test_soak.py``) run afterwards on their own.
 """
 
 from __future__ import annotations
