@@ -138,7 +138,10 @@ def _assert_offline_and_clean(record: dict[str, Any], server: Server, root: str 
     bad = [response for response in record["responses"] if response["status"] >= 400]
     assert bad == [], f"{name} got error responses: {bad}"
     assert not record["failed"], f"{name} shows an error:\n{record['text'][:2000]}"
-    assert record["ready"], f"{name} did not render an operation within {PAGE_TIMEOUT}s:\n{record['text'][:2000]}"
+    assert record["ready"], (
+        f"{name} did not render an operation within {PAGE_TIMEOUT}s:\n{record['text'][:2000]}\n"
+        f"requests: {record['requests']}\nresponses: {record['responses']}\nconsole: {record['console'][-20:]}"
+    )
 
 
 def _assert_screenshot(path: str) -> None:

@@ -497,9 +497,14 @@ def test_postgres_connections_terminated_under_writes(pg_store: Store, tmp_path:
             server.kill()
 
 
-def test_postgres_read_only_database(pg_store: Store, tmp_path: Path) -> None:
-    """D4 (postgres): the database turned read-only (and its sessions restarted): writes 503, reads 200."""
-    with tally("D4", "postgres", "database set default_transaction_read_only, sessions terminated") as figures:
+@contextlib.contextmanager
+def database_turned(pg_store: Store, tmp_path: Path, what: str) -> Iterator[tuple[str, Outcomes, httpx.Client]]:
+    """A server on ``pg_store`` with BEFORE records written; yields (database name, outcomes, client).
+
+    The caller changes the database (then calls ``terminate``); afterwards the audit checks that every
+    acknowledged write is stored and no refused one is.
+    """
+    with tally("D4", "postgres", what) as figures:
         name = database_name(pg_store.source)
         outcomes = Outcomes(figures)
         server = start([pg_store.source, "--no-static"], tmp_path)
@@ -507,41 +512,39 @@ def test_postgres_read_only_database(pg_store: Store, tmp_path: Path) -> None:
             with httpx.Client(base_url=server.url, timeout=10) as http:
                 for n in range(BEFORE):
                     assert outcomes.write(http, f"before-{n}") == 201
-                admin(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
-                terminate(name)
-                for n in range(DURING):
-                    assert outcomes.write(http, f"during-{n}") in REFUSED, outcomes.problems
-                    assert outcomes.read(http) == 200, outcomes.problems
-                assert http.patch("/profile", json={"name": "ro"}).status_code in REFUSED
-                assert http.delete("/posts/1").status_code in REFUSED
-                admin(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
-                terminate(name)
+                yield name, outcomes, http
             audit_postgres(pg_store, server, outcomes)
-            assert outcomes.refused == [f"during-{n}" for n in range(DURING)]
         finally:
             server.kill()
+
+
+def test_postgres_read_only_database(pg_store: Store, tmp_path: Path) -> None:
+    """D4 (postgres): the database turned read-only (and its sessions restarted): writes 503, reads 200."""
+    what = "database set default_transaction_read_only, sessions terminated"
+    with database_turned(pg_store, tmp_path, what) as (name, outcomes, http):
+        admin(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        terminate(name)
+        for n in range(DURING):
+            assert outcomes.write(http, f"during-{n}") in REFUSED, outcomes.problems
+            assert outcomes.read(http) == 200, outcomes.problems
+        assert http.patch("/profile", json={"name": "ro"}).status_code in REFUSED
+        assert http.delete("/posts/1").status_code in REFUSED
+        admin(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+        terminate(name)
+        assert outcomes.refused == [f"during-{n}" for n in range(DURING)]
 
 
 def test_postgres_database_refusing_connections(pg_store: Store, tmp_path: Path) -> None:
     """D4 (postgres): the database stops accepting connections: reads and writes 503 (not 500), then recover."""
-    with tally("D4", "postgres", "database ALLOW_CONNECTIONS false, sessions terminated") as figures:
-        name = database_name(pg_store.source)
-        outcomes = Outcomes(figures)
-        server = start([pg_store.source, "--no-static"], tmp_path)
-        try:
-            with httpx.Client(base_url=server.url, timeout=10) as http:
-                for n in range(BEFORE):
-                    assert outcomes.write(http, f"before-{n}") == 201
-                admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
-                terminate(name)
-                for n in range(3):
-                    assert outcomes.write(http, f"during-{n}") in REFUSED, outcomes.problems
-                    assert outcomes.read(http) in REFUSED, outcomes.problems
-                admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
-                assert outcomes.read(http) == 200, outcomes.problems
-            audit_postgres(pg_store, server, outcomes)
-        finally:
-            server.kill()
+    what = "database ALLOW_CONNECTIONS false, sessions terminated"
+    with database_turned(pg_store, tmp_path, what) as (name, outcomes, http):
+        admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        terminate(name)
+        for n in range(3):
+            assert outcomes.write(http, f"during-{n}") in REFUSED, outcomes.problems
+            assert outcomes.read(http) in REFUSED, outcomes.problems
+        admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+        assert outcomes.read(http) == 200, outcomes.problems
 
 
 # -- D5 on sqlite: damaged database files -------------------------------------------------------------

@@ -69,6 +69,7 @@ FD_TOLERANCE = 5
 P99_DRIFT = 0.20  # the S1 criterion: relative growth of p99 from the first to the last minute (reported)
 P99_DRIFT_ASSERTED = 0.50  # what fails the test (noisy on 2 cores, see above)
 P99_FLOOR_MS = 5.0  # an absolute p99 difference below this is scheduling noise, not drift
+TIMELINE_STEP = 30.0  # seconds per window of the reported p99 timeline
 MAX_LAG_S = 1.0  # p99 lateness against the token schedule (the load really was 200 req/s)
 
 # The mix per 100 requests: 70 reads, 25 writes, 5 filters.
@@ -323,6 +324,17 @@ def check_latency(figures: Figures, done: list[Done], window: float) -> list[str
     figures.note(
         f"p50 {statistics.median(item.latency for item in done) * 1000:.1f} ms, p99 lateness {lag * 1000:.0f} ms"
     )
+    figures.note(f"p99 per {TIMELINE_STEP:.0f} s window, ms: {timeline(done)}")
     slowest = sorted(((p99([i.latency * 1000 for i in done if i.kind == kind]), kind) for kind in MIX), reverse=True)
     figures.note("p99 by kind: " + ", ".join(f"{kind} {value:.0f} ms" for value, kind in slowest[:4]))
     return failures
+
+
+def timeline(done: list[Done]) -> str:
+    """p99 latency of each window of :data:`TIMELINE_STEP` seconds, to tell a trend from noise."""
+    marks = []
+    for begin in range(0, int(SECONDS), int(TIMELINE_STEP)):
+        values = [item.latency * 1000 for item in done if begin <= item.due < begin + TIMELINE_STEP]
+        if values:
+            marks.append(f"{p99(values):.0f}")
+    return " ".join(marks)
