@@ -83,7 +83,7 @@ def join_parameters(embeds: list[str], expands: list[str]) -> list[Parameter]:
     found = []
     for name, choices, what in (("_embed", embeds, "children (or a parent)"), ("_expand", expands, "parent")):
         if choices:
-            # "" too: the parser ignores an empty name (`_embed=`), as json-server does.
+            # "" too: the parser ignores an empty name (`_embed=`), so the document must allow it.
             items: dict[str, Any] = {"type": "array", "items": {"enum": [*choices, ""]}}
             if len(choices) > MAX_JOINS:
                 items["maxItems"] = MAX_JOINS
