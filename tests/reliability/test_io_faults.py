@@ -390,14 +390,8 @@ class Outcomes:
             if response.is_success:
                 self.acknowledged.append(title)
                 self.figures.acknowledged += 1
-            elif response.status_code in REFUSED:
+            elif self._refused_or_wrong(response, f"write {title}"):
                 self.refused.append(title)
-                self.problems += problem_errors(
-                    response.status_code, response.headers.get("content-type", ""), response.content, REFUSED
-                )
-            else:
-                self.problems.append(f"write {title}: status {response.status_code}: {response.text[:300]}")
-                self.figures.server_errors = (self.figures.server_errors or 0) + (response.status_code >= 500)
         return response.status_code
 
     def read(self, http: httpx.Client) -> int:
@@ -405,15 +399,19 @@ class Outcomes:
         with self.lock:
             if response.status_code == 200:
                 self.reads_ok += 1
-            elif response.status_code in REFUSED:
+            elif self._refused_or_wrong(response, "read"):
                 self.reads_refused += 1
-                self.problems += problem_errors(
-                    response.status_code, response.headers.get("content-type", ""), response.content, REFUSED
-                )
-            else:
-                self.problems.append(f"read: status {response.status_code}: {response.text[:300]}")
-                self.figures.server_errors = (self.figures.server_errors or 0) + (response.status_code >= 500)
         return response.status_code
+
+    def _refused_or_wrong(self, response: httpx.Response, what: str) -> bool:
+        """True for a refusal (whose body must be problem+json); otherwise record the wrong status."""
+        status = response.status_code
+        if status in REFUSED:
+            self.problems += problem_errors(status, response.headers.get("content-type", ""), response.content, REFUSED)
+            return True
+        self.problems.append(f"{what}: status {status}: {response.text[:300]}")
+        self.figures.server_errors = (self.figures.server_errors or 0) + (status >= 500)
+        return False
 
 
 @pytest.fixture
