@@ -18,13 +18,12 @@ import sys
 import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from jsonserve import __version__
 from jsonserve.config import (
@@ -40,9 +39,13 @@ from jsonserve.service import build_service
 from jsonserve.storage.demo import STARTER
 from jsonserve.storage.jsonfile import encode_document
 from jsonserve.storage.registry import backend_name
-from jsonserve.storage.transfer import Tally, TransferError, transfer
 from jsonserve.web.app import create_app
-from jsonserve.web.inprocess import open_client
+
+if TYPE_CHECKING:
+    from jsonserve.storage.transfer import Tally
+
+# Imported where they are used, not here: the copy command's modules (and Rich's progress bar) and the
+# one-shot GET's httpx cost ~30 ms of every server's start-up, which needs neither.
 
 T = TypeVar("T")
 console = Console(highlight=False)
@@ -188,6 +191,8 @@ def copy_data(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Copy every collection, record and singular object from SOURCE to TARGET, streaming."""
+    from jsonserve.storage.transfer import TransferError, transfer
+
     indexes = index_specs(index)
     started = time.perf_counter()
     try:
@@ -207,6 +212,15 @@ def copy_data(
 @contextlib.contextmanager
 def _progress_bar(quiet: bool) -> Iterator[Any]:
     """A progress callback that shows a Rich bar from its first report (an early error shows none)."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     columns = (
         TextColumn("[bold]copying"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[records]:,} records"),
         TimeElapsedColumn(), TimeRemainingColumn(),
@@ -352,6 +366,8 @@ def _graceful(base: Any) -> Any:
 
 
 async def _one_shot(settings: Settings, url: str) -> int:
+    from jsonserve.web.inprocess import open_client
+
     service = await _open(settings)
     if service is None:
         return 1

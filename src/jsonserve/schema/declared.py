@@ -21,14 +21,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, ValidationError
 
 from jsonserve._types import JSONValue
 from jsonserve.errors import FieldError
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 FORMAT_NAMES = {"email": "email address", "date-time": "RFC 3339 date-time", "uri": "URI", "uuid": "UUID"}
 
@@ -41,6 +42,10 @@ class RecordSchema:
     """One collection's declared schema, compiled once."""
 
     def __init__(self, collection: str, schema: Mapping[str, Any]) -> None:
+        # Imported here: jsonschema costs ~50 ms of every start-up, and most servers declare no schema.
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as error:
