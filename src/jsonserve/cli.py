@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from jsonserve.storage.transfer import Tally
 
 # Imported where they are used, not here: the copy command's modules (and Rich's progress bar) and the
-# one-shot GET's httpx cost ~30 ms of every server's start-up, which needs neither.
+# one-shot GET's httpx cost ~40 ms of every server's start-up, which needs neither.
 
 T = TypeVar("T")
 console = Console(highlight=False)

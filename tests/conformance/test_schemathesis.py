@@ -83,16 +83,20 @@ def test_schemathesis_finds_no_failures(tmp_path: Path) -> None:
 @pytest.mark.parametrize("backend", ["memory", *STORE_KINDS])
 def test_schemathesis_long_run_finds_no_failures(tmp_path: Path, backend: str) -> None:
     """Long tier: 100 examples per operation, on each backend seeded with the demo data."""
+
+    def long_run(args: list[str], label: str) -> None:
+        run_schemathesis(args, tmp_path, LONG_EXAMPLES, LONG_RUN_TIMEOUT, label, LONG_OPTIONS)
+
     if backend == "memory":
-        run_schemathesis([], tmp_path, LONG_EXAMPLES, LONG_RUN_TIMEOUT, "memory (demo data)", LONG_OPTIONS)
+        long_run([], "memory (demo data)")
         return
     if backend == "postgres":
         require_postgres()
         with throwaway_database("jsonserve_f1") as url:
             store = Store(backend, tmp_path, url)
             store.seed(demo_data())
-            run_schemathesis([store.source], tmp_path, LONG_EXAMPLES, LONG_RUN_TIMEOUT, backend, LONG_OPTIONS)
+            long_run([store.source], backend)
         return
     store = Store(backend, tmp_path)
     store.seed(demo_data())
-    run_schemathesis([store.source], tmp_path, LONG_EXAMPLES, LONG_RUN_TIMEOUT, backend, LONG_OPTIONS)
+    long_run([store.source], backend)
