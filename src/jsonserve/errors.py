@@ -126,3 +126,13 @@ class StorageLocked(Exception):
 
 class BackendUnavailable(Exception):
     """The chosen backend needs an optional dependency that is not installed."""
+
+
+class ResyncRequired(JsonServeError):
+    """A reader asked for changes after a ``seq`` the change log no longer keeps: re-read, then resume at ``latest``."""
+
+    code = "resync_required"
+
+    def __init__(self, detail: str, latest: int) -> None:
+        super().__init__(detail)
+        self.latest = latest

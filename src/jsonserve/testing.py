@@ -25,8 +25,8 @@ from jsonserve._types import JSONValue
 from jsonserve.config import Settings
 from jsonserve.service import Service, build_service
 from jsonserve.storage.base import Storage
-from jsonserve.storage.jsonfile import JsonFileStorage, encode_document
-from jsonserve.storage.memory import MemoryStorage
+from jsonserve.storage.file.jsonfile import JsonFileStorage, encode_document
+from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.web.app import create_app
 from jsonserve.web.inprocess import open_client
 
@@ -68,7 +68,7 @@ async def _storage(
             path.write_bytes(encode_document(data))
             yield JsonFileStorage(path, id_field=settings.id_field)
         elif backend == "sqlite":
-            from jsonserve.storage.sqlite import SqliteStorage
+            from jsonserve.storage.sql.sqlite import SqliteStorage
 
             yield SqliteStorage(str(Path(folder) / "db.sqlite"), id_field=settings.id_field, seed=data)
         elif backend == "postgres":
@@ -80,7 +80,7 @@ async def _storage(
 
 @contextlib.asynccontextmanager
 async def _postgres(data: dict[str, JSONValue], settings: Settings) -> AsyncIterator[Storage]:
-    from jsonserve.storage.postgres import PostgresStorage
+    from jsonserve.storage.sql.postgres import PostgresStorage
 
     schema = f"jsonserve_test_{uuid.uuid4().hex[:12]}"
     try:

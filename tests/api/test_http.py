@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message
 
 from jsonserve.config import Settings
 from jsonserve.service import build_service
-from jsonserve.storage.memory import MemoryStorage
+from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.testing import serve
 from jsonserve.web.app import create_app
 from jsonserve.web.inprocess import open_client

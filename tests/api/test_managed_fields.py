@@ -25,7 +25,7 @@ from jsonserve import testing
 from jsonserve.config import Settings
 from jsonserve.service import build_service
 from jsonserve.storage.base import Storage
-from jsonserve.storage.jsonfile import JsonFileStorage, encode_document
+from jsonserve.storage.file.jsonfile import JsonFileStorage, encode_document
 from jsonserve.testing import serve
 from jsonserve.web.app import create_app
 from jsonserve.web.inprocess import open_client
@@ -245,11 +245,11 @@ async def reopenable(backend: str, folder: Path) -> AsyncIterator[Callable[[], S
         path.write_bytes(encode_document(copy.deepcopy(DATA)))
         yield lambda: JsonFileStorage(path)
     elif backend == "sqlite":
-        from jsonserve.storage.sqlite import SqliteStorage
+        from jsonserve.storage.sql.sqlite import SqliteStorage
 
         yield lambda: SqliteStorage(str(folder / "db.sqlite"), seed=copy.deepcopy(DATA))
     elif backend == "postgres":
-        from jsonserve.storage.postgres import PostgresStorage
+        from jsonserve.storage.sql.postgres import PostgresStorage
 
         schema = f"jsonserve_test_{uuid.uuid4().hex[:12]}"
         try:

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from jsonserve import testing
-from jsonserve.storage._indexes import index_name
-from jsonserve.storage.jsonfile import encode_document
+from jsonserve.storage.file.jsonfile import encode_document
+from jsonserve.storage.sql.indexes import index_name
 from tests.api.conftest import postgres_reachable
 from tests.support.cli import run_cli
 from tests.support.server import start_server

@@ -5,7 +5,7 @@ integers, floats from tiny to huge, numeric-looking and non-ASCII strings, boole
 objects and arrays, missing fields) and queries (every operator, ``AnyOf``/``AllOf`` nesting, ``q``,
 multi-key sorts, slices and pages, both query-string grammars, ``_embed``/``_expand``). Each example
 reloads the data into every backend, then compares the ids in order and the total of each ``find``
-with :class:`~jsonserve.storage.memory.MemoryStorage`, which runs ``query/evaluate.py``.
+with :class:`~jsonserve.storage.file.memory.MemoryStorage`, which runs ``query/evaluate.py``.
 
 Each SQL backend is opened once per module (PostgreSQL in its own schema, dropped at the end), and
 every test runs once per SQL dialect; the ``max_examples`` below add up to more than 1,000 examples
@@ -56,9 +56,9 @@ from jsonserve.query.text import to_text
 from jsonserve.realtime.hub import Hub
 from jsonserve.service import Service
 from jsonserve.storage.base import Storage
+from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.storage.ids import id_key
-from jsonserve.storage.memory import MemoryStorage
-from jsonserve.storage.sql import SqlStorage
+from jsonserve.storage.sql.base import SqlStorage
 from jsonserve.testing import POSTGRES_URL
 from tests.api.conftest import postgres_reachable
 
@@ -118,7 +118,7 @@ def backends(
 ) -> Iterator[Backends]:
     """A SQL backend opened once for the module; every example reloads its data."""
     if request.param == "sqlite":
-        from jsonserve.storage.sqlite import SqliteStorage
+        from jsonserve.storage.sql.sqlite import SqliteStorage
 
         sqlite = SqliteStorage(str(tmp_path_factory.mktemp("conformance") / "db.sqlite"))
         try:
@@ -131,7 +131,7 @@ def backends(
         if os.environ.get("CI") == "true":
             pytest.fail(f"{why}; PostgreSQL is required under CI=true")
         pytest.skip(why)
-    from jsonserve.storage.postgres import PostgresStorage
+    from jsonserve.storage.sql.postgres import PostgresStorage
 
     schema = f"jsonserve_conformance_{uuid.uuid4().hex[:12]}"
     postgres = PostgresStorage(POSTGRES_URL, schema=schema, pool_size=2)
@@ -144,7 +144,7 @@ def backends(
 
 
 async def _drop_schema(schema: str) -> None:
-    from jsonserve.storage.postgres import PostgresStorage
+    from jsonserve.storage.sql.postgres import PostgresStorage
 
     cleaner = PostgresStorage(POSTGRES_URL, pool_size=1)
     async with cleaner.engine.begin() as connection:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from jsonserve.storage.demo import demo_data
+from jsonserve.demo import demo_data
 from tests.reliability import tier
 from tests.reliability.results import tally
 from tests.reliability.stores import STORE_KINDS, Store, require_postgres, throwaway_database

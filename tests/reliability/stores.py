@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from jsonserve import testing
-from jsonserve.storage.jsonfile import encode_document
+from jsonserve.storage.file.jsonfile import encode_document
 from tests.api.conftest import postgres_reachable
 from tests.reliability.helpers import read_json_file
 
@@ -131,11 +131,11 @@ class Store:
     async def _load(self, document: dict[str, Any] | None) -> dict[str, Any]:
         storage: Any
         if self.kind == "sqlite":
-            from jsonserve.storage.sqlite import SqliteStorage
+            from jsonserve.storage.sql.sqlite import SqliteStorage
 
             storage = SqliteStorage(str(self.path))
         else:
-            from jsonserve.storage.postgres import PostgresStorage
+            from jsonserve.storage.sql.postgres import PostgresStorage
 
             storage = PostgresStorage(self.source, pool_size=1)
         try:

@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 import pytest
 
-from jsonserve.storage import jsonfile
-from jsonserve.storage.atomic import atomic_write
-from jsonserve.storage.jsonfile import JsonFileStorage
+from jsonserve.storage.file import jsonfile
+from jsonserve.storage.file.atomic import atomic_write
+from jsonserve.storage.file.jsonfile import JsonFileStorage
 from tests.reliability import tier
 from tests.reliability.helpers import (
     TRACE_MARKERS,

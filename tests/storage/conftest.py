@@ -24,7 +24,7 @@ def require_postgres() -> None:
 async def pg_schema() -> AsyncIterator[str]:
     """A fresh schema name on :data:`jsonserve.testing.POSTGRES_URL`, dropped afterwards."""
     require_postgres()
-    from jsonserve.storage.postgres import PostgresStorage
+    from jsonserve.storage.sql.postgres import PostgresStorage
 
     schema = f"jsonserve_test_{uuid.uuid4().hex[:12]}"
     try:

@@ -13,11 +13,11 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from jsonserve import testing
 from jsonserve.query.params import parse_params
-from jsonserve.storage._indexes import index_name, parse_index
-from jsonserve.storage._sql import compile_order, compile_where, records
-from jsonserve.storage.postgres import PostgresStorage
-from jsonserve.storage.sql import SqlStorage
-from jsonserve.storage.sqlite import SqliteStorage
+from jsonserve.storage.sql.base import SqlStorage
+from jsonserve.storage.sql.compile import compile_order, compile_where, records
+from jsonserve.storage.sql.indexes import index_name, parse_index
+from jsonserve.storage.sql.postgres import PostgresStorage
+from jsonserve.storage.sql.sqlite import SqliteStorage
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from jsonserve.query import evaluate
 from jsonserve.query.model import MATCH_ALL, AllOf, AnyOf, Condition, Node, Op, PageRequest, Query, Slice, SortKey
-from jsonserve.storage.tables import Table
+from jsonserve.storage.file.table import Table
 
 VALUES = st.one_of(
     st.sampled_from([0, 1, 2, 3, -1, 3.0, 2.5, 10**17, 1e17]),

@@ -9,7 +9,7 @@ import pytest
 
 from jsonserve.config import Settings
 from jsonserve.service import build_service
-from jsonserve.storage.memory import MemoryStorage
+from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.web.app import create_app
 from jsonserve.web.inprocess import open_client
 

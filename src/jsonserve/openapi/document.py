@@ -21,10 +21,10 @@ from jsonserve.openapi.models import VALUE_SCHEMAS, Managed, RecordModels, recor
 from jsonserve.openapi.operations import CollectionOps, Names, collection_paths, singular_paths
 from jsonserve.openapi.parameters import filterable
 from jsonserve.openapi.responses import HEADERS, PROBLEM_SCHEMA, REQUEST_HEADERS, problem_components
+from jsonserve.schema import Kind
 from jsonserve.schema.infer import infer
 from jsonserve.schema.relations import Relations
 from jsonserve.service import Service, ServiceOptions
-from jsonserve.storage import Kind
 
 Json = dict[str, Any]
 

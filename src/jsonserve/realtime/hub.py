@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 
-from jsonserve.storage.base import Change
+from jsonserve.storage.changelog import Change
 
 Predicate = Callable[[Change], bool]
 

@@ -1,5 +1,6 @@
-"""What the data looks like: relations by json-server's ``<singular>Id`` convention."""
+"""What the data looks like: kinds of resources, relations by json-server's ``<singular>Id`` convention."""
 
+from jsonserve.schema.kind import Kind
 from jsonserve.schema.relations import Relations
 
-__all__ = ["Relations"]
+__all__ = ["Kind", "Relations"]

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from jsonserve.config import Settings
+from jsonserve.demo import STARTER, demo_data
 from jsonserve.realtime.hub import Hub
 from jsonserve.schema.declared import load_schemas
 from jsonserve.service.core import Service, ServiceOptions
 from jsonserve.storage.base import Storage
-from jsonserve.storage.demo import STARTER, demo_data
 from jsonserve.storage.registry import backend_name, load_backend
 
 # Paths with routes of their own: a POST there never creates a collection (``--auto-create``).

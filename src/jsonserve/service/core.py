@@ -21,11 +21,13 @@ from jsonserve.errors import FieldError, NotFound, PreconditionFailed, QueryErro
 from jsonserve.query.model import AllOf, Condition, Op, Page, Query
 from jsonserve.realtime.hub import Hub
 from jsonserve.schema.declared import RecordSchema
+from jsonserve.schema.kind import Kind
 from jsonserve.schema.relations import Relations
 from jsonserve.service.embed import apply_joins, plan_joins
 from jsonserve.service.shapes import Shapes
 from jsonserve.service.values import etag_matches, record_etag
-from jsonserve.storage.base import Change, Check, Dependent, Kind, Storage
+from jsonserve.storage.base import Check, Dependent, Storage
+from jsonserve.storage.changelog import Change
 
 CREATED_AT, UPDATED_AT = "createdAt", "updatedAt"
 STAMPS = (CREATED_AT, UPDATED_AT)

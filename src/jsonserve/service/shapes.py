@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from jsonserve.query.model import Query, Slice
 from jsonserve.schema.infer import Shape, infer
-from jsonserve.storage.base import Change, Storage
+from jsonserve.storage.base import Storage
+from jsonserve.storage.changelog import Change
 
 SAMPLE = 1000  # records read to infer a shape; later writes widen it
 

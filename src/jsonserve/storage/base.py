@@ -13,34 +13,14 @@ Example:
 
 from __future__ import annotations
 
-import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
-from jsonserve._types import JSONValue, Record, RecordId
+from jsonserve._types import JSONValue, Record
 from jsonserve.query.model import Page, Query
-
-
-class Kind(enum.StrEnum):
-    """A top-level key of the data: an array of records, or one object."""
-
-    PLURAL = "plural"
-    SINGULAR = "singular"
-
-
-@dataclass(frozen=True)
-class Change:
-    """One committed write: what changed, from what, and its place in the store's order."""
-
-    collection: str
-    action: Literal["created", "updated", "deleted"]
-    id: RecordId | None
-    record: Record | None
-    previous: Record | None
-    seq: int
-    at: float
+from jsonserve.schema.kind import Kind
+from jsonserve.storage.changelog import Change, ChangeLog
 
 
 @dataclass(frozen=True)
@@ -76,6 +56,11 @@ class Storage(ABC):
     async def aclose(self) -> None:
         """Flush everything durable and release files and connections."""
 
+    @property
+    @abstractmethod
+    def changes(self) -> ChangeLog:
+        """The committed changes of this store, for readers that resume by ``seq``."""
+
     def generation(self) -> int:
         """A number that changes when data changed outside this storage's writes (a reload of an edit)."""
         return 0
@@ -106,26 +91,47 @@ class Storage(ABC):
 
     @abstractmethod
     async def create(
-        self, collection: str, record: Record, *, generated_ids: bool = False, new_collection: bool = False
+        self,
+        collection: str,
+        record: Record,
+        *,
+        generated_ids: bool = False,
+        new_collection: bool = False,
+        actor: str | None = None,
     ) -> Change:
         """Insert a record, keeping a free client id (a taken one is a ``Conflict``) or generating one.
 
         ``generated_ids`` (json-server 1.x): ignore client ids, generate random string ids.
         ``new_collection`` (``--auto-create``): a missing collection is created in the same write.
+        ``actor`` (every write takes it) is recorded on the changes the write produces.
         """
 
     @abstractmethod
     async def update(
-        self, collection: str, record_id: str, build: Callable[[Record], Record], check: Check = no_check
+        self,
+        collection: str,
+        record_id: str,
+        build: Callable[[Record], Record],
+        check: Check = no_check,
+        *,
+        actor: str | None = None,
     ) -> Change:
         """Replace a record with ``build(current)``; the id never changes."""
 
     @abstractmethod
     async def delete(
-        self, collection: str, record_id: str, dependents: Dependents, check: Check = no_check
+        self,
+        collection: str,
+        record_id: str,
+        dependents: Dependents,
+        check: Check = no_check,
+        *,
+        actor: str | None = None,
     ) -> list[Change]:
         """Delete a record and sweep its dependents, atomically; the record's own change comes first."""
 
     @abstractmethod
-    async def update_singular(self, name: str, build: Callable[[Record], Record], check: Check = no_check) -> Change:
+    async def update_singular(
+        self, name: str, build: Callable[[Record], Record], check: Check = no_check, *, actor: str | None = None
+    ) -> Change:
         """Replace a singular resource's object with ``build(current)``."""

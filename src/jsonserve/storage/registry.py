@@ -14,10 +14,10 @@ from jsonserve.errors import BackendUnavailable, StorageCorrupt
 from jsonserve.storage.base import Storage
 
 BACKENDS = {
-    "memory": "jsonserve.storage.memory:MemoryStorage",
-    "json": "jsonserve.storage.jsonfile:JsonFileStorage",
-    "sqlite": "jsonserve.storage.sqlite:SqliteStorage",
-    "postgresql": "jsonserve.storage.postgres:PostgresStorage",
+    "memory": "jsonserve.storage.file.memory:MemoryStorage",
+    "json": "jsonserve.storage.file.jsonfile:JsonFileStorage",
+    "sqlite": "jsonserve.storage.sql.sqlite:SqliteStorage",
+    "postgresql": "jsonserve.storage.sql.postgres:PostgresStorage",
 }
 EXTRAS = {"sqlite": "sqlite", "postgresql": "postgres"}
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")

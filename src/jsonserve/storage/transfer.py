@@ -26,15 +26,15 @@ import orjson
 
 from jsonserve._types import JSONValue, Record
 from jsonserve.errors import StorageCorrupt
-from jsonserve.storage.atomic import atomic_write, fsync_dir, temp_prefix
+from jsonserve.storage.file.atomic import atomic_write, fsync_dir, temp_prefix
+from jsonserve.storage.file.journal import FileLock, encode_meta, read_journal
 from jsonserve.storage.ids import id_key
-from jsonserve.storage.journal import FileLock, encode_meta, read_journal
 from jsonserve.storage.registry import backend_name, load_backend
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-    from jsonserve.storage.sql import SqlStorage
+    from jsonserve.storage.sql.base import SqlStorage
 
 BATCH = 1000
 FIRST_POS = -(2**62)  # loaded records sort before every later insert, whose position is a change seq (> 0)
@@ -279,7 +279,7 @@ async def _json_reader(path: Path, id_field: str, parser: Any) -> AsyncIterator[
 
 
 async def _compact(path: Path, id_field: str) -> None:
-    from jsonserve.storage.jsonfile import JsonFileStorage
+    from jsonserve.storage.file.jsonfile import JsonFileStorage
 
     storage = JsonFileStorage(path, id_field=id_field)
     await storage.open()  # replays the journal into the file
@@ -422,7 +422,7 @@ class _SqlReader(_Reader):
     async def open(cls, storage: SqlStorage, location: str) -> _SqlReader:
         import sqlalchemy as sa
 
-        from jsonserve.storage._sql import records
+        from jsonserve.storage.sql.compile import records
 
         database = storage.engine.url.database
         if storage.engine.dialect.name == "sqlite" and not (database and Path(database).is_file()):
@@ -439,7 +439,7 @@ class _SqlReader(_Reader):
     async def sections(self) -> AsyncIterator[Section]:
         import sqlalchemy as sa
 
-        from jsonserve.storage._sql import resources
+        from jsonserve.storage.sql.compile import resources
 
         columns = (resources.c.name, resources.c.kind, resources.c.high, resources.c.doc)
         catalogue = await self.connection.execute(sa.select(*columns).order_by(resources.c.position))
@@ -452,7 +452,7 @@ class _SqlReader(_Reader):
     async def _records(self, collection: str) -> AsyncIterator[Record]:
         import sqlalchemy as sa
 
-        from jsonserve.storage._sql import records
+        from jsonserve.storage.sql.compile import records
 
         last: int | None = None
         while True:
@@ -533,7 +533,7 @@ async def _stream_document(
 async def _write_sql(
     target: Endpoint, reader: _Reader, counter: _Counter, force: bool, id_field: str, indexes: Sequence[str]
 ) -> Summary:
-    from jsonserve.storage._indexes import analyze, create_indexes
+    from jsonserve.storage.sql.indexes import analyze, create_indexes
 
     storage = _sql_storage(target, id_field)
     try:
@@ -568,7 +568,7 @@ async def _load_sql(
 ) -> int:
     import sqlalchemy as sa
 
-    from jsonserve.storage._sql import records, resources
+    from jsonserve.storage.sql.compile import records, resources
 
     if (await connection.execute(sa.select(sa.func.count()).select_from(resources))).scalar_one() and not force:
         raise TargetNotEmpty(f"{location} already holds data (use --force to replace it)")
@@ -593,7 +593,7 @@ async def _load_sql(
 async def _insert_records(
     connection: AsyncConnection, name: str, stream: AsyncIterator[Record], counter: _Counter, id_field: str
 ) -> None:
-    from jsonserve.storage._sql import records
+    from jsonserve.storage.sql.compile import records
 
     insert = records.insert()
     batch: list[dict[str, Any]] = []

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from jsonserve.schema import Kind
 from jsonserve.service import Service, etag_for, render
-from jsonserve.storage import Kind
 
 GZIP_MINIMUM = 1024  # bodies from this size are compressed for a gzip client: the full app does that
 _HANDED_OVER = (b"origin", b"if-none-match")

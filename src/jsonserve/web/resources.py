@@ -20,8 +20,8 @@ from jsonserve._types import Record
 from jsonserve.config import Settings
 from jsonserve.errors import MethodNotAllowed, NotFound
 from jsonserve.query import ParseOptions, Query, parse_dependents, parse_params
+from jsonserve.schema import Kind
 from jsonserve.service import Listing, Service
-from jsonserve.storage import Kind
 from jsonserve.web.http import api_root, json_response, read_json
 from jsonserve.web.paging import list_headers, list_payload
 

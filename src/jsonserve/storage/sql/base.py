@@ -22,6 +22,7 @@ import logging
 import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any, Literal, NamedTuple, TypeVar
 
 import sqlalchemy as sa
@@ -31,10 +32,15 @@ from jsonserve._types import JSONValue, Record, RecordId
 from jsonserve.errors import Conflict, NotFound, StorageCorrupt, StorageUnavailable
 from jsonserve.query.evaluate import clamp_page
 from jsonserve.query.model import Page, PageRequest, Query, Slice
-from jsonserve.storage._indexes import create_indexes
-from jsonserve.storage._sql import (
+from jsonserve.schema.kind import Kind
+from jsonserve.storage.base import Check, Dependents, Storage, no_check
+from jsonserve.storage.changelog import DEFAULT_RETENTION, Change, Retention
+from jsonserve.storage.file.memory import parse_document
+from jsonserve.storage.ids import INT_LIMIT, IdFactory, check_client_id, id_key, random_id
+from jsonserve.storage.sql.changes import SqlChangeLog, add_missing_columns
+from jsonserve.storage.sql.changes import insert as log_change
+from jsonserve.storage.sql.compile import (
     JsonAccess,
-    changes,
     compile_order,
     compile_where,
     equals,
@@ -42,13 +48,10 @@ from jsonserve.storage._sql import (
     records,
     resources,
 )
-from jsonserve.storage.base import Change, Check, Dependents, Kind, Storage, no_check
-from jsonserve.storage.ids import INT_LIMIT, IdFactory, check_client_id, id_key, random_id
-from jsonserve.storage.memory import parse_document
+from jsonserve.storage.sql.indexes import create_indexes
 
 T = TypeVar("T")
 log = logging.getLogger("jsonserve.storage")
-CHANGE_WINDOW = 100_000  # change-log rows kept for resume
 Action = Literal["created", "updated", "deleted"]
 
 
@@ -80,6 +83,7 @@ class SqlStorage(Storage):
         clock: Callable[[], float] = time.time,
         seed: dict[str, JSONValue] | None = None,
         indexes: Sequence[str] = (),
+        retention: Retention = DEFAULT_RETENTION,
     ) -> None:
         self.engine = engine
         self.write_engine = engine
@@ -92,6 +96,7 @@ class SqlStorage(Storage):
         self._kinds: dict[str, Kind] = {}
         self._writes = 0
         self._failed: str | None = None  # set by an I/O error on a write: writes refused until restart
+        self._changes = SqlChangeLog(self, retention, clock)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -100,6 +105,7 @@ class SqlStorage(Storage):
         try:
             async with self.transaction() as connection:
                 await connection.run_sync(metadata.create_all)
+                await add_missing_columns(connection)
                 await create_indexes(connection, self.access, self.indexes)
             await self.refresh()
             if not self._kinds and self._seed is not None:
@@ -110,6 +116,11 @@ class SqlStorage(Storage):
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self.engine.dispose()
+
+    @property
+    def changes(self) -> SqlChangeLog:
+        """The change log table, as a :class:`ChangeLog`."""
+        return self._changes
 
     def location(self) -> str:
         """The database as messages name it (the URL without its password)."""
@@ -287,7 +298,13 @@ class SqlStorage(Storage):
     # -- writes ------------------------------------------------------------------------------
 
     async def create(
-        self, collection: str, record: Record, *, generated_ids: bool = False, new_collection: bool = False
+        self,
+        collection: str,
+        record: Record,
+        *,
+        generated_ids: bool = False,
+        new_collection: bool = False,
+        actor: str | None = None,
     ) -> Change:
         """Insert a record with a free client id, or the next integer, or a random string id."""
 
@@ -306,7 +323,7 @@ class SqlStorage(Storage):
                     int_ids=resources.c.int_ids if is_int else sa.false(),
                 )
             )
-            change = await self._log(connection, collection, "created", record_id, stored, None)
+            change = await self._log(connection, collection, "created", record_id, stored, None, actor)
             await connection.execute(
                 records.insert().values(collection=collection, key=id_key(record_id), pos=change.seq, doc=stored)
             )
@@ -318,7 +335,13 @@ class SqlStorage(Storage):
         return change
 
     async def update(
-        self, collection: str, record_id: str, build: Callable[[Record], Record], check: Check = no_check
+        self,
+        collection: str,
+        record_id: str,
+        build: Callable[[Record], Record],
+        check: Check = no_check,
+        *,
+        actor: str | None = None,
     ) -> Change:
         """Replace a record with ``build(current)`` under a row lock."""
         self._plural(collection)
@@ -332,12 +355,18 @@ class SqlStorage(Storage):
             await connection.execute(
                 records.update().where(records.c.collection == collection, records.c.key == record_id).values(doc=new)
             )
-            return await self._log(connection, collection, "updated", current[self.id_field], new, current)  # type: ignore[arg-type]
+            return await self._log(connection, collection, "updated", current[self.id_field], new, current, actor)  # type: ignore[arg-type]
 
         return await self.write(work)
 
     async def delete(
-        self, collection: str, record_id: str, dependents: Dependents, check: Check = no_check
+        self,
+        collection: str,
+        record_id: str,
+        dependents: Dependents,
+        check: Check = no_check,
+        *,
+        actor: str | None = None,
     ) -> list[Change]:
         """Delete a record and sweep its dependents in one transaction."""
         self._plural(collection)
@@ -347,11 +376,13 @@ class SqlStorage(Storage):
             check(current)
             if current is None:
                 raise NotFound(f"no record in {collection} with id {record_id!r}")
-            return await self._delete_tree(connection, collection, record_id, dependents)
+            return await self._delete_tree(connection, collection, record_id, dependents, actor)
 
         return await self.write(work)
 
-    async def update_singular(self, name: str, build: Callable[[Record], Record], check: Check = no_check) -> Change:
+    async def update_singular(
+        self, name: str, build: Callable[[Record], Record], check: Check = no_check, *, actor: str | None = None
+    ) -> Change:
         """Replace a singular object with ``build(current)``."""
         if self._kinds.get(name) is not Kind.SINGULAR:
             raise NotFound(f"no singular resource {name!r}")
@@ -362,7 +393,7 @@ class SqlStorage(Storage):
             check(current)
             new = build(current)
             await connection.execute(resources.update().where(resources.c.name == name).values(doc=new))
-            return await self._log(connection, name, "updated", None, new, current)
+            return await self._log(connection, name, "updated", None, new, current, actor)
 
         return await self.write(work)
 
@@ -448,20 +479,13 @@ class SqlStorage(Storage):
         record_id: RecordId | None,
         record: Record | None,
         previous: Record | None,
+        actor: str | None,
     ) -> Change:
-        at = self._clock()
-        insert = changes.insert().values(
-            collection=collection,
-            action=action,
-            record_id=None if record_id is None else id_key(record_id),
-            record=record,
-            at=at,
-        )
-        seq = (await connection.execute(insert.returning(changes.c.seq))).scalar_one()
-        return Change(collection, action, record_id, record, previous, int(seq), at)
+        change = Change(collection, action, record_id, record, previous, 0, self._clock(), actor)
+        return replace(change, seq=await log_change(connection, collection, action, change))
 
     async def _delete_tree(
-        self, connection: AsyncConnection, collection: str, record_id: str, dependents: Dependents
+        self, connection: AsyncConnection, collection: str, record_id: str, dependents: Dependents, actor: str | None
     ) -> list[Change]:
         done: list[Change] = []
         pending = [(collection, record_id)]
@@ -473,16 +497,23 @@ class SqlStorage(Storage):
             previous = deleted.scalar_one_or_none()
             if previous is None:
                 continue
-            done.append(await self._log(connection, name, "deleted", previous[self.id_field], None, previous))
+            done.append(await self._log(connection, name, "deleted", previous[self.id_field], None, previous, actor))
             for dependent in dependents(name):
                 if self._kinds.get(dependent.collection) is Kind.PLURAL:
                     done += await self._sweep(
-                        connection, dependent.collection, dependent.foreign_key, key, dependent.delete, pending
+                        connection, dependent.collection, dependent.foreign_key, key, dependent.delete, pending, actor
                     )
         return done
 
     async def _sweep(
-        self, connection: AsyncConnection, name: str, fk: str, parent: str, delete: bool, pending: list[tuple[str, str]]
+        self,
+        connection: AsyncConnection,
+        name: str,
+        fk: str,
+        parent: str,
+        delete: bool,
+        pending: list[tuple[str, str]],
+        actor: str | None,
     ) -> list[Change]:
         match = sa.and_(records.c.collection == name, equals(self.access, (fk,), parent))
         rows = (await connection.execute(self.lock(sa.select(records.c.key, records.c.doc).where(match)))).all()
@@ -495,7 +526,7 @@ class SqlStorage(Storage):
             await connection.execute(
                 records.update().where(records.c.collection == name, records.c.key == key).values(doc=new)
             )
-            done.append(await self._log(connection, name, "updated", doc[self.id_field], new, doc))
+            done.append(await self._log(connection, name, "updated", doc[self.id_field], new, doc, actor))
         return done
 
     async def _maybe_prune(self) -> None:
@@ -503,8 +534,7 @@ class SqlStorage(Storage):
         if self._writes % 1000:
             return
         async with self.transaction() as connection:
-            newest = (await connection.execute(sa.select(sa.func.max(changes.c.seq)))).scalar_one() or 0
-            await connection.execute(changes.delete().where(changes.c.seq <= newest - CHANGE_WINDOW))
+            await self._changes.prune(connection)
 
 
 async def _fetch(connection: AsyncConnection, collection: str, key: str, *, lock: bool = False) -> Record | None:

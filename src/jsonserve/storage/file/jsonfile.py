@@ -32,12 +32,12 @@ import orjson
 
 from jsonserve._types import JSONValue
 from jsonserve.errors import StorageCorrupt, StorageUnavailable
-from jsonserve.storage.atomic import Signature, atomic_write, remove_stale_temps
-from jsonserve.storage.base import Change
+from jsonserve.storage.changelog import Change
+from jsonserve.storage.file.atomic import Signature, atomic_write, remove_stale_temps
+from jsonserve.storage.file.journal import FileLock, Journal, Op, encode_line, read_journal
+from jsonserve.storage.file.memory import MemoryStorage
+from jsonserve.storage.file.watch import watch_file
 from jsonserve.storage.ids import IdFactory, random_id
-from jsonserve.storage.journal import FileLock, Journal, Op, encode_line, read_journal
-from jsonserve.storage.memory import MemoryStorage
-from jsonserve.storage.watch import watch_file
 
 log = logging.getLogger("jsonserve.storage")
 
@@ -133,6 +133,7 @@ class JsonFileStorage(MemoryStorage):
         except BaseException:
             self._lock.release()
             raise
+        self.start_log()  # seq goes on from the journal's; the changes before this start are not retained
         # The records live as long as the process: keep them out of the cyclic GC's full collections
         # (which would otherwise scan every record, a pause of a good part of a second at 100k posts).
         gc.freeze()

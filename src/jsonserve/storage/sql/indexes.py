@@ -20,7 +20,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from jsonserve.storage._sql import JsonAccess, records
+from jsonserve.storage.sql.compile import JsonAccess, records
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9]+")
 

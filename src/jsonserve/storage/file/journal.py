@@ -27,7 +27,7 @@ import orjson
 
 from jsonserve._types import JSONValue
 from jsonserve.errors import StorageCorrupt, StorageLocked
-from jsonserve.storage.atomic import atomic_write, fsync_dir
+from jsonserve.storage.file.atomic import atomic_write, fsync_dir
 
 Op = tuple[str, str, JSONValue]
 VERSION = 1

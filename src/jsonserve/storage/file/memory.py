@@ -22,9 +22,11 @@ from jsonserve._types import JSONValue, Record, RecordId
 from jsonserve.errors import Conflict, NotFound, StorageCorrupt
 from jsonserve.query import evaluate
 from jsonserve.query.model import Page, Query
-from jsonserve.storage.base import Change, Check, Dependents, Kind, Storage, no_check
+from jsonserve.schema.kind import Kind
+from jsonserve.storage.base import Check, Dependents, Storage, no_check
+from jsonserve.storage.changelog import DEFAULT_RETENTION, Change, ChangeLog, Retention, RingChangeLog
+from jsonserve.storage.file.table import Table
 from jsonserve.storage.ids import INT_LIMIT, IdFactory, check_client_id, id_key, max_int, random_id
-from jsonserve.storage.tables import Table
 
 
 class MemoryStorage(Storage):
@@ -37,9 +39,11 @@ class MemoryStorage(Storage):
         id_field: str = "id",
         id_factory: IdFactory = random_id,
         clock: Callable[[], float] = time.time,
+        retention: Retention = DEFAULT_RETENTION,
     ) -> None:
         self.id_field = id_field
         self._initial = data if data is not None else {}
+        self._retention = retention
         self._new_id = id_factory
         self._clock = clock
         self._tables: dict[str, Table] = {}
@@ -48,15 +52,26 @@ class MemoryStorage(Storage):
         self._order: list[str] = []
         self._kinds: dict[str, Kind] | None = None
         self.seq = 0
+        self._log = RingChangeLog(retention, clock=clock)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def open(self) -> None:
         """Load the document given to the constructor."""
         self.load(self._initial)
+        self.start_log()
 
     async def aclose(self) -> None:
         """Nothing to release in memory."""
+
+    @property
+    def changes(self) -> ChangeLog:
+        """The recent changes, in a bounded ring (none survive a restart; ``seq`` does on a JSON file)."""
+        return self._log
+
+    def start_log(self) -> None:
+        """An empty change log from the current ``seq``: what came before it is not retained."""
+        self._log = RingChangeLog(self._retention, floor=self.seq, clock=self._clock)
 
     def load(self, document: object) -> None:
         """Replace everything with ``document`` (a JSON object), validating it first."""
@@ -120,7 +135,13 @@ class MemoryStorage(Storage):
     # -- writes ------------------------------------------------------------------------------
 
     async def create(
-        self, collection: str, record: Record, *, generated_ids: bool = False, new_collection: bool = False
+        self,
+        collection: str,
+        record: Record,
+        *,
+        generated_ids: bool = False,
+        new_collection: bool = False,
+        actor: str | None = None,
     ) -> Change:
         """Insert ``record``: a free client id is kept, else the next integer (or a random string) is used.
 
@@ -134,7 +155,7 @@ class MemoryStorage(Storage):
             self._order.append(collection)
             self._kinds = None
         try:
-            return await self._insert(collection, record, generated_ids)
+            return await self._insert(collection, record, generated_ids, actor)
         except BaseException:
             if added and not self._tables[collection].records:
                 del self._tables[collection]
@@ -142,7 +163,7 @@ class MemoryStorage(Storage):
                 self._kinds = None
             raise
 
-    async def _insert(self, collection: str, record: Record, generated_ids: bool) -> Change:
+    async def _insert(self, collection: str, record: Record, generated_ids: bool, actor: str | None) -> Change:
         table = self._table(collection)
         client_id = record.get(self.id_field)
         if client_id is not None and not generated_ids:
@@ -152,12 +173,18 @@ class MemoryStorage(Storage):
         else:
             record_id = self._next_id(table, prefer_int=not generated_ids)
         stored = {**{k: v for k, v in record.items() if k != self.id_field}, self.id_field: record_id}
-        change = self._put(collection, stored, None)
-        await self._commit([change])
+        change = self._put(collection, stored, None, actor)
+        await self._committed([change])
         return change
 
     async def update(
-        self, collection: str, record_id: str, build: Callable[[Record], Record], check: Check = no_check
+        self,
+        collection: str,
+        record_id: str,
+        build: Callable[[Record], Record],
+        check: Check = no_check,
+        *,
+        actor: str | None = None,
     ) -> Change:
         """Replace a record with ``build(current)``, keeping its id."""
         await self._before_write()
@@ -167,12 +194,18 @@ class MemoryStorage(Storage):
             raise NotFound(f"no record in {collection} with id {record_id!r}")
         new = build(current)
         new[self.id_field] = current[self.id_field]
-        change = self._put(collection, new, current)
-        await self._commit([change])
+        change = self._put(collection, new, current, actor)
+        await self._committed([change])
         return change
 
     async def delete(
-        self, collection: str, record_id: str, dependents: Dependents, check: Check = no_check
+        self,
+        collection: str,
+        record_id: str,
+        dependents: Dependents,
+        check: Check = no_check,
+        *,
+        actor: str | None = None,
     ) -> list[Change]:
         """Delete a record, then sweep its dependents (children first deleted or nulled), atomically."""
         await self._before_write()
@@ -180,19 +213,21 @@ class MemoryStorage(Storage):
         check(current)
         if current is None:
             raise NotFound(f"no record in {collection} with id {record_id!r}")
-        changes = list(self._delete_tree(collection, record_id, dependents))
-        await self._commit(changes)
+        changes = list(self._delete_tree(collection, record_id, dependents, actor))
+        await self._committed(changes)
         return changes
 
-    async def update_singular(self, name: str, build: Callable[[Record], Record], check: Check = no_check) -> Change:
+    async def update_singular(
+        self, name: str, build: Callable[[Record], Record], check: Check = no_check, *, actor: str | None = None
+    ) -> Change:
         """Replace a singular object with ``build(current)``."""
         await self._before_write()
         current = await self.get_singular(name)
         check(current)
         new = build(current)
         self._singulars[name] = new
-        change = self._change(name, "updated", None, new, current)
-        await self._commit([change])
+        change = self._change(name, "updated", None, new, current, actor)
+        await self._committed([change])
         return change
 
     # -- durability hook -----------------------------------------------------------------------
@@ -202,6 +237,11 @@ class MemoryStorage(Storage):
 
     async def _commit(self, changes: list[Change]) -> None:
         """Make applied ``changes`` durable, or undo them and raise; in memory there is nothing to do."""
+
+    async def _committed(self, changes: list[Change]) -> None:
+        """:meth:`_commit`, then the changes join the change log (only durable changes are ever read)."""
+        await self._commit(changes)
+        self._log.add(changes)
 
     def undo(self, changes: list[Change]) -> None:
         """Revert applied changes, newest first (a failed commit must leave no trace)."""
@@ -241,10 +281,10 @@ class MemoryStorage(Storage):
             continue
         return candidate
 
-    def _put(self, collection: str, record: Record, previous: Record | None) -> Change:
+    def _put(self, collection: str, record: Record, previous: Record | None, actor: str | None) -> Change:
         self.apply(collection, record[self.id_field], record)  # type: ignore[arg-type]
         action: Literal["created", "updated"] = "created" if previous is None else "updated"
-        return self._change(collection, action, record[self.id_field], record, previous)  # type: ignore[arg-type]
+        return self._change(collection, action, record[self.id_field], record, previous, actor)  # type: ignore[arg-type]
 
     def _change(
         self,
@@ -253,23 +293,28 @@ class MemoryStorage(Storage):
         record_id: RecordId | None,
         record: Record | None,
         previous: Record | None,
+        actor: str | None,
     ) -> Change:
         self.seq += 1
-        return Change(collection, action, record_id, record, previous, self.seq, self._clock())
+        return Change(collection, action, record_id, record, previous, self.seq, self._clock(), actor)
 
-    def _delete_tree(self, collection: str, record_id: str, dependents: Dependents) -> Iterator[Change]:
+    def _delete_tree(
+        self, collection: str, record_id: str, dependents: Dependents, actor: str | None
+    ) -> Iterator[Change]:
         pending = [(collection, record_id)]
         while pending:
             name, key = pending.pop(0)
             previous = self._tables[name].pop(key)
             if previous is None:
                 continue
-            yield self._change(name, "deleted", previous[self.id_field], None, previous)  # type: ignore[arg-type]
+            yield self._change(name, "deleted", previous[self.id_field], None, previous, actor)  # type: ignore[arg-type]
             for dependent in dependents(name):
-                yield from self._sweep(dependent.collection, dependent.foreign_key, key, dependent.delete, pending)
+                yield from self._sweep(
+                    dependent.collection, dependent.foreign_key, key, dependent.delete, pending, actor
+                )
 
     def _sweep(
-        self, name: str, fk: str, parent_key: str, delete: bool, pending: list[tuple[str, str]]
+        self, name: str, fk: str, parent_key: str, delete: bool, pending: list[tuple[str, str]], actor: str | None
     ) -> Iterator[Change]:
         table = self._tables.get(name)
         if table is None:
@@ -281,7 +326,7 @@ class MemoryStorage(Storage):
             if delete:
                 pending.append((name, key))
             else:
-                yield self._put(name, {**record, fk: None}, record)
+                yield self._put(name, {**record, fk: None}, record, actor)
 
 
 def parse_document(

@@ -57,6 +57,8 @@ changes = sa.Table(
     sa.Column("record_id", sa.Text, nullable=True),
     sa.Column("record", JsonType, nullable=True),
     sa.Column("at", sa.Float, nullable=False),
+    sa.Column("previous", JsonType, nullable=True),  # (added columns last: older tables gain them on open)
+    sa.Column("actor", sa.Text, nullable=True),
 )
 
 

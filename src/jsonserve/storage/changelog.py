@@ -1,0 +1,143 @@
+"""Changes and the change log: every committed write, in ``seq`` order, for readers that resume.
+
+Every write of every backend produces :class:`Change` values whose ``seq`` only grows, per store.
+The :class:`ChangeLog` of a store keeps the recent ones (:class:`Retention`), so that a realtime
+client that dropped its connection can ask for every change after the last ``seq`` it saw; a
+``seq`` older than what is kept raises :class:`~jsonserve.errors.ResyncRequired`.
+
+The SQL backends keep the log in a table written in each write's own transaction; the file
+backends keep a bounded ring in memory (:class:`RingChangeLog`), whose ``seq`` the JSON file
+backend carries across restarts in its journal.
+
+Example:
+    >>> log = RingChangeLog(Retention(changes=2, seconds=0, ceiling=2))
+    >>> log.append([Change("posts", "created", n, {"id": n}, None, n, 0.0) for n in (1, 2, 3)])
+    >>> [change.seq for change in log.retained(1)]
+    [2, 3]
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from jsonserve._types import Record, RecordId
+from jsonserve.errors import ResyncRequired
+
+Action = Literal["created", "updated", "deleted"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One committed write: what changed, from what, by whom, and its place in the store's order.
+
+    ``actor`` is the id (as text) of the user whose request made the write, ``None`` for an anonymous
+    caller or the server itself (seeding, reloads, imports).
+    """
+
+    collection: str
+    action: Action
+    id: RecordId | None
+    record: Record | None
+    previous: Record | None
+    seq: int
+    at: float
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What a change log keeps for ``since``.
+
+    At least the newest ``changes`` changes, and older ones while they are younger than ``seconds``,
+    but never more than ``ceiling`` in all (a bound on memory). The realtime contract asks for at
+    least the last 10,000 changes or 24 hours.
+    """
+
+    changes: int = 10_000
+    seconds: float = 24 * 3600.0
+    ceiling: int = 100_000
+
+
+DEFAULT_RETENTION = Retention()
+
+
+class ChangeLog(ABC):
+    """The committed changes of one store, oldest first, as far back as its :class:`Retention` keeps."""
+
+    @abstractmethod
+    async def latest(self) -> int:
+        """The ``seq`` of the newest committed change (0 before the first)."""
+
+    @abstractmethod
+    async def since(self, seq: int, limit: int = 1000) -> list[Change]:
+        """Up to ``limit`` changes with a ``seq`` above ``seq``, ascending.
+
+        Raises :class:`~jsonserve.errors.ResyncRequired` when changes after ``seq`` are no longer
+        retained, so the caller cannot tell what it missed.
+        """
+
+    @abstractmethod
+    async def append(self, changes: Iterable[Change]) -> None:
+        """Record changes produced outside the store's own writes (the backends log their writes themselves)."""
+
+
+class RingChangeLog(ChangeLog):
+    """A change log in memory: a bounded ring of the newest changes.
+
+    ``floor`` is the highest ``seq`` that is no longer (or was never) retained: a reader may resume
+    from any ``seq >= floor``.
+    """
+
+    def __init__(
+        self, retention: Retention = DEFAULT_RETENTION, *, floor: int = 0, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.retention = retention
+        self.floor = floor
+        self._ring: deque[Change] = deque()
+        self._clock = clock
+
+    def newest(self) -> int:
+        """The newest ``seq`` held or dropped (``floor`` when the ring is empty)."""
+        return self._ring[-1].seq if self._ring else self.floor
+
+    async def latest(self) -> int:
+        """The newest ``seq``."""
+        return self.newest()
+
+    async def since(self, seq: int, limit: int = 1000) -> list[Change]:
+        """Changes after ``seq``, or :class:`ResyncRequired` when ``seq`` is below the floor."""
+        return self.retained(seq, limit)
+
+    def retained(self, seq: int, limit: int = 1000) -> list[Change]:
+        """:meth:`since`, synchronously."""
+        if seq < self.floor:
+            raise ResyncRequired(
+                f"changes after seq {seq} are no longer retained (the oldest kept follows {self.floor})", self.newest()
+            )
+        result: list[Change] = []
+        for change in reversed(self._ring):  # the newest are asked for most: walk back to seq
+            if change.seq <= seq:
+                break
+            result.append(change)
+        result.reverse()
+        return result[:limit]
+
+    async def append(self, changes: Iterable[Change]) -> None:
+        """Add changes (their ``seq`` must ascend past :meth:`newest`)."""
+        self.add(changes)
+
+    def add(self, changes: Iterable[Change]) -> None:
+        """:meth:`append`, synchronously: what the file backends call as they commit."""
+        self._ring.extend(changes)
+        self._trim()
+
+    def _trim(self) -> None:
+        retention, ring = self.retention, self._ring
+        oldest_kept = self._clock() - retention.seconds
+        while ring and (len(ring) > retention.ceiling or (len(ring) > retention.changes and ring[0].at < oldest_kept)):
+            self.floor = ring.popleft().seq
