@@ -98,10 +98,10 @@ def protocol_factory(
 
 
 def limit_concurrency(max_connections: int) -> int | None:
-    """The ``limit_concurrency`` of uvicorn for ``--max-connections`` (``0``: no limit).
+    """The limit for ``--max-connections``, counted as uvicorn counts ``limit_concurrency`` (``0``: none).
 
-    The test (uvicorn's) answers 503 when ``open connections >= limit``, counting the asking
-    connection itself, so ``N + 1`` lets exactly N connections be served.
+    The test (uvicorn's, made by the protocol) answers 503 when ``open connections >= limit``,
+    counting the asking connection itself, so ``N + 1`` lets exactly N connections be served.
 
     Example:
         >>> limit_concurrency(1000), limit_concurrency(0)
