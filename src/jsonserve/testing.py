@@ -23,7 +23,7 @@ import httpx
 
 from jsonserve._types import JSONValue
 from jsonserve.config import Settings
-from jsonserve.service import Service, build_service
+from jsonserve.service import build_service
 from jsonserve.storage.base import Storage
 from jsonserve.storage.file.jsonfile import JsonFileStorage, encode_document
 from jsonserve.storage.file.memory import MemoryStorage
@@ -45,10 +45,12 @@ async def serve(
     ``options`` are :class:`~jsonserve.config.Settings` fields, e.g. ``compat="1"`` or ``read_only=True``.
     """
     settings = Settings(**options)
-    async with _storage(data, backend or DEFAULTS["backend"], settings) as storage:
-        service: Service = build_service(settings, storage)
-        async with open_client(create_app(settings, service)) as client:
-            yield client
+    async with (
+        _storage(data, backend or DEFAULTS["backend"], settings) as storage,
+        build_service(settings, storage) as service,  # opens the storage; closes it (flushing writes) last
+        open_client(create_app(settings, service, manage_storage=False)) as client,
+    ):
+        yield client
 
 
 @contextlib.asynccontextmanager

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.cli import run_cli
-from tests.support.server import free_port, start_server
+from tests.support.server import Server, free_port, start_server
 
 run = run_cli
 
@@ -179,3 +182,43 @@ def test_serving_a_file_imports_no_schema_validator_no_http_client_no_copy_comma
     assert "jsonserve.web.app" in imported, "PYTHONPROFILEIMPORTTIME had no effect"
     needless = sorted(imported & {"jsonschema", "httpx", "rich.progress", "jsonserve.storage.transfer"})
     assert not needless, f"imported to serve a JSON file: {needless}"
+
+
+# -- without uvloop ------------------------------------------------------------------------------------------
+
+WITHOUT_UVLOOP = "import sys; sys.modules['uvloop'] = None; from jsonserve.cli import main; main()"
+
+
+def test_get_without_uvloop(tmp_path: Path) -> None:
+    """uvloop is optional (``uvicorn[standard]`` leaves it out on Windows): asyncio's own loop serves."""
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_UVLOOP, "--get", "/posts/1", "--quiet"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["id"] == 1
+
+
+@pytest.mark.e2e
+def test_a_server_without_uvloop_serves_and_exits_0_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", WITHOUT_UVLOOP, "--port", str(port), "--quiet"],
+            cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    server = Server(process, port, log)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            assert process.poll() is None and time.monotonic() < deadline, server.output()
+            try:
+                response = httpx.get(server.url + "/posts/1", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        assert response.json()["id"] == 1
+    finally:
+        server.stop()
+    assert process.returncode == 0, server.output()

@@ -253,7 +253,7 @@ RAW_TABLE: list[Raw] = [
         "Content-Type: application/json\r\nContent-Length: 104857600\r\n",
         b'{"title": "x"}',
     ),
-    # What llhttp cannot parse: uvicorn's own 400, made problem+json by jsonserve.protocol.
+    # What llhttp cannot parse: uvicorn's own 400, made problem+json by jsonserve.server.protocol.
     raw(
         "raw-request-line-over-64kib",
         "GET /posts?" + "&".join(f"a{i}=" + "b" * 1000 for i in range(70)) + " HTTP/1.1",

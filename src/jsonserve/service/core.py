@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
 
 from jsonserve._types import JSONValue, Record
 from jsonserve.errors import FieldError, NotFound, PreconditionFailed, QueryError, ReadOnly, ValidationFailed
@@ -77,6 +79,35 @@ class Service:
         self.schemas: Mapping[str, RecordSchema] = schemas or {}
         self.shapes = Shapes(storage)
         self._clock = clock
+
+    # -- lifecycle: ``async with service:`` opens the storage and closes it (flushing writes) ---------
+
+    async def open(self) -> None:
+        """Open the storage: load the file or connect to the database.
+
+        Raises :class:`StorageCorrupt`, :class:`StorageLocked` or :class:`BackendUnavailable` when
+        that is impossible (and ``OSError`` when a file cannot be read). ``async with service:`` calls
+        it, and :meth:`aclose` on the way out.
+
+        Example:
+            >>> async with build_service(Settings(source="db.json")) as service:  # doctest: +SKIP
+            ...     print(list(service.kinds()))
+            ['posts', 'comments', 'profile']
+        """
+        await self.storage.open()
+
+    async def aclose(self) -> None:
+        """Close the storage, flushing every acknowledged write."""
+        await self.storage.aclose()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        await self.aclose()
 
     # -- catalogue ---------------------------------------------------------------------------
 

@@ -40,8 +40,8 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 def create_app(settings: Settings, service: Service | None = None, *, manage_storage: bool = True) -> Starlette:
     """The ASGI app; its lifespan opens the storage and closes it (flushing writes) at shutdown.
 
-    With ``manage_storage=False`` the caller opens and closes the storage itself (the CLI does, so
-    that a damaged or locked data file is reported before the server starts).
+    With ``manage_storage=False`` the caller opens and closes the service itself (``async with
+    service:``; the server does, so that a damaged or locked data file is reported before it starts).
     """
     service = service or build_service(settings)
     static_dir = _static_dir(settings)
@@ -53,11 +53,8 @@ def create_app(settings: Settings, service: Service | None = None, *, manage_sto
         if not manage_storage:
             yield
             return
-        await service.storage.open()
-        try:
+        async with service:
             yield
-        finally:
-            await service.storage.aclose()
 
     app = Starlette(
         routes=_routes(settings, resources, static_dir),

@@ -25,31 +25,44 @@ reading (uvicorn paused reading because the application has not yet consumed 64 
 pipelined request waits its turn, or a ``100-continue`` is not yet sent), a deadline that expires
 starts over. ``0`` turns a deadline off (handy for typing requests by hand with ``nc``).
 
-**Connection limit** (``--max-connections N``, uvicorn's ``limit_concurrency``, per process): a
-request arriving while more than N connections are open gets ``503 Service Unavailable`` as
-problem+json with ``Retry-After: 1`` and ``Connection: close``; service resumes as soon as
-connections close. Connections are still accepted beyond N (to answer them), so the header deadline
-is what bounds how long the extra ones live.
+**Connection limit** (``--max-connections N``, per process): a request arriving while more than N
+connections are open gets ``503 Service Unavailable`` as problem+json with ``Retry-After: 1`` and
+``Connection: close``; service resumes as soon as connections close. Connections are still accepted
+beyond N (to answer them), so the header deadline is what bounds how long the extra ones live. The
+test is uvicorn's ``limit_concurrency`` test, made here (uvicorn is given no limit) so that the
+answer is ours without overriding a private method.
+
+uvicorn has no public API for any of this: the class below relies on names of uvicorn's
+``HttpToolsProtocol`` and ``RequestResponseCycle`` that are not documented (listed beside the
+version pin in pyproject.toml, and checked by ``tests/unit/test_uvicorn_internals.py``).
 
 Example:
-    >>> uvicorn.Config(app, http=protocol_factory(10, 30), limit_concurrency=limit_concurrency(1000))  # doctest: +SKIP
+    >>> uvicorn.Config(app, http=protocol_factory(10, 30, 1000))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from asyncio import TimerHandle
+from collections.abc import Awaitable, Callable, MutableMapping
+from http import HTTPStatus
 from typing import Any, cast
 
-from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, Scope
 from uvicorn.config import Config
-from uvicorn.protocols.http.flow_control import service_unavailable
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from jsonserve.config import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT
+from jsonserve.config import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS
 from jsonserve.web.errors import PROBLEM_TYPE, problem_body
+
+# ASGI's types, spelled as Starlette spells them (only ``web`` and ``testing`` import Starlette).
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 UNPARSABLE = (
     "the request could not be parsed as HTTP/1.1: it is malformed, or its request line and headers "
@@ -59,30 +72,53 @@ SLOW_HEADERS = "the request's headers did not arrive within {:g} s; the connecti
 SLOW_BODY = "the request's body did not arrive within {:g} s of its headers; the connection is closed"
 OVER_LIMIT = "the server has too many open connections; retry in a moment"
 OVER_LIMIT_BODY = problem_body(503, OVER_LIMIT, "too_many_connections")
+LOGGER = logging.getLogger("uvicorn.error")  # the protocol's own logger (``self.logger``)
 
 
-def protocol_factory(header_timeout: float, body_timeout: float) -> type[ProblemHttpToolsProtocol]:
-    """What to pass as ``uvicorn.Config(http=...)``: :class:`ProblemHttpToolsProtocol` with these deadlines.
+def protocol_factory(
+    header_timeout: float, body_timeout: float, max_connections: int = DEFAULT_MAX_CONNECTIONS
+) -> type[ProblemHttpToolsProtocol]:
+    """What to pass as ``uvicorn.Config(http=...)``: :class:`ProblemHttpToolsProtocol` with these limits.
 
     uvicorn builds one protocol per connection with fixed arguments; a ``functools.partial`` binds
     ours, and pickles by reference for the worker processes of ``--workers``. uvicorn only ever calls
-    it, so it stands in for the class.
+    it, so it stands in for the class. (Give uvicorn no ``limit_concurrency``: its own test would
+    answer first, in plain text.)
+
+    Example:
+        >>> uvicorn.Config(app, http=protocol_factory(10, 30, 1000))  # doctest: +SKIP
     """
-    bound = functools.partial(ProblemHttpToolsProtocol, header_timeout=header_timeout, body_timeout=body_timeout)
+    bound = functools.partial(
+        ProblemHttpToolsProtocol,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        max_connections=max_connections,
+    )
     return cast("type[ProblemHttpToolsProtocol]", bound)
 
 
 def limit_concurrency(max_connections: int) -> int | None:
-    """The ``limit_concurrency`` of uvicorn for ``--max-connections`` (``0``: no limit).
+    """The limit for ``--max-connections``, counted as uvicorn counts ``limit_concurrency`` (``0``: none).
 
-    uvicorn answers 503 when ``open connections >= limit``, counting the asking connection itself,
-    so ``N + 1`` lets exactly N connections be served.
+    The test (uvicorn's, made by the protocol) answers 503 when ``open connections >= limit``,
+    counting the asking connection itself, so ``N + 1`` lets exactly N connections be served.
+
+    Example:
+        >>> limit_concurrency(1000), limit_concurrency(0)
+        (1001, None)
     """
     return max_connections + 1 if max_connections > 0 else None
 
 
-async def over_limit(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-    """The 503 of uvicorn's ``service_unavailable``, as problem+json with ``Retry-After``."""
+def status_line(status: int) -> bytes:
+    """The status line uvicorn writes for ``status``, e.g. ``HTTP/1.1 408 Request Timeout``."""
+    return f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode("ascii")
+
+
+async def over_limit(scope: Scope, receive: Receive, send: Send) -> None:
+    """The 503 of uvicorn beyond ``limit_concurrency``, as problem+json with ``Retry-After``."""
+    # uvicorn's warning, logged as the 503 goes out: a WebSocket upgrade (never refused) logs none, as in uvicorn
+    LOGGER.warning("Exceeded concurrency limit.")
     headers = [
         (b"content-type", PROBLEM_TYPE.encode()),
         (b"content-length", str(len(OVER_LIMIT_BODY)).encode("ascii")),
@@ -94,7 +130,7 @@ async def over_limit(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendC
 
 
 class ProblemHttpToolsProtocol(HttpToolsProtocol):
-    """:class:`HttpToolsProtocol` with problem+json 400/503, and header and body read deadlines."""
+    """:class:`HttpToolsProtocol` with problem+json 400/503, header and body read deadlines, a connection limit."""
 
     def __init__(
         self,
@@ -105,10 +141,13 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
         *,
         header_timeout: float = DEFAULT_HEADER_TIMEOUT,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
+        self.limit = limit_concurrency(max_connections)
+        self.served_app = self.app  # uvicorn's ``self.app``, swapped per request for ``over_limit``
         self._header_timer: TimerHandle | None = None
         self._body_timer: TimerHandle | None = None
         self._in_headers = False  # between on_message_begin and on_headers_complete
@@ -140,11 +179,16 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
             self._arm_header_deadline()
 
     def on_headers_complete(self) -> None:
-        """Headers in: stop their deadline, start the body's."""
+        """Headers in: stop their deadline, start the body's; beyond the connection limit, answer 503."""
         self._in_headers = False
         self._cancel_header_deadline()
+        # uvicorn's on_headers_complete reads ``self.app`` for the request it starts (or queues behind
+        # a pipelined one); this is the test uvicorn makes there for ``limit_concurrency``.
+        self.app = over_limit if self._beyond_limit() else self.served_app
         super().on_headers_complete()
-        if self.body_timeout > 0 and not (self.parser.should_upgrade() and self._should_upgrade()):
+        # A WebSocket upgrade has no body to wait for: on_message_complete (which follows at once)
+        # or handle_websocket_upgrade cancels this deadline.
+        if self.body_timeout > 0:
             self._body_timer = self.loop.call_later(self.body_timeout, self._body_deadline)
 
     def on_message_complete(self) -> None:
@@ -159,8 +203,8 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
         if idle and self._header_timer is None and not self.transport.is_closing():
             self._arm_header_deadline()
 
-    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
-        super()._start_asgi_task(cycle, over_limit if app is service_unavailable else app)
+    def _beyond_limit(self) -> bool:
+        return self.limit is not None and (len(self.connections) >= self.limit or len(self.tasks) >= self.limit)
 
     # -- deadlines -----------------------------------------------------------------------------
 
@@ -221,7 +265,7 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
     def _send_problem(self, status: int, detail: str, code: str) -> None:
         """Write a problem+json response with ``Connection: close``, and close."""
         body = problem_body(status, detail, code)
-        content = [STATUS_LINE[status]]
+        content = [status_line(status)]
         for name, value in self.server_state.default_headers:
             content.extend([name, b": ", value, b"\r\n"])
         content.extend(

@@ -1,0 +1,65 @@
+"""Option text -> values, and the two consoles, shared by the ``jsonserve`` commands.
+
+Example:
+    >>> parse_size("1MiB"), base_path("api/v1/"), origins(" a.test, b.test ")
+    (1048576, '/api/v1', ['a.test', 'b.test'])
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import orjson
+import typer
+from rich.console import Console
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
+_INDEX = re.compile(r"^[^.]+(\.[^.]+)+$")
+INDEX_HELP = (
+    "Expression index on a filtered or sorted field, COLLECTION.FIELD (dotted paths allowed; repeatable). "
+    "SQLite and PostgreSQL only; accepted and ignored for JSON files and the demo data."
+)
+
+
+def parse_size(text: str) -> int:
+    """``1MiB``, ``512k``, ``1048576`` -> bytes."""
+    match = _SIZE.match(text)
+    if not match:
+        raise typer.BadParameter(f"{text!r} is not a size such as 1MiB, 512k or 1048576")
+    unit = (match.group(2) or "b").lower()[0]
+    return int(match.group(1)) * {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+
+
+def load_routes(path: Path | None) -> dict[str, str]:
+    """The rewrite rules of a ``--routes`` file (a JSON object of strings)."""
+    if path is None:
+        return {}
+    try:
+        rules = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as error:
+        raise typer.BadParameter(f"cannot read routes from {path}: {error}") from None
+    if not isinstance(rules, dict) or not all(isinstance(v, str) for v in rules.values()):
+        raise typer.BadParameter(f"{path} must hold a JSON object mapping patterns to paths")
+    return rules
+
+
+def index_specs(values: list[str] | None) -> tuple[str, ...]:
+    """Validate ``--index`` values (``posts.userId``, ``posts.author.name``)."""
+    for value in values or ():
+        if not _INDEX.match(value):
+            raise typer.BadParameter(f"{value!r} is not COLLECTION.FIELD, e.g. posts.userId", param_hint="--index")
+    return tuple(dict.fromkeys(values or ()))
+
+
+def base_path(base: str) -> str:
+    """``--base``: ``api/v1/`` -> ``/api/v1``; empty for none."""
+    base = base.strip().rstrip("/")
+    return "" if not base else base if base.startswith("/") else "/" + base
+
+
+def origins(cors: str) -> list[str]:
+    """``--cors``: the comma-separated origins (``*`` when none are given)."""
+    return [origin.strip() for origin in cors.split(",") if origin.strip()] or ["*"]

@@ -1,0 +1,150 @@
+"""``jsonserve [SOURCE] [options]``: options -> :class:`~jsonserve.config.Settings` -> ``server.run(settings)``.
+
+The server opens the data, calls back (the banner) and serves; an error opening the data is one
+line, ``jsonserve: cannot start: ...``, and exit status 1, before any banner.
+
+Example:
+    >>> typer.main.get_command(serve_app).main(["db.json", "--port", "3001"], prog_name="jsonserve")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, cast
+
+import typer
+from rich.markup import escape
+
+from jsonserve import __version__
+from jsonserve.cli.options import INDEX_HELP, base_path, console, err, index_specs, load_routes, origins, parse_size
+from jsonserve.config import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Compat, Settings
+from jsonserve.demo import STARTER
+from jsonserve.errors import StorageCorrupt
+from jsonserve.schema import Kind
+from jsonserve.server import CannotStart, one_shot, run
+from jsonserve.storage.file.jsonfile import encode_document
+from jsonserve.storage.registry import backend_name
+
+SQL_BACKENDS = ("sqlite", "postgresql")
+serve_app = typer.Typer(add_completion=False, help="Serve a JSON file as a REST API (json-server's dialect).")
+
+
+@serve_app.command()
+def serve(
+    source: Annotated[str | None, typer.Argument(help="A .json file; without it, the built-in demo data.")] = None,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on.")] = 3000,
+    watch: Annotated[bool | None, typer.Option("--watch/--no-watch", "-w", help="Reload on external edits.")] = None,
+    static: Annotated[
+        Path | None, typer.Option("--static", "-s", help="Static files folder (default ./public).")
+    ] = None,
+    no_static: Annotated[bool, typer.Option("--no-static", help="Serve no static files.")] = False,
+    read_only: Annotated[bool, typer.Option("--read-only", "--ro", help="Allow only GET, HEAD, OPTIONS.")] = False,
+    delay: Annotated[int, typer.Option("--delay", "-d", min=0, max=60_000, help="Delay every API response (ms).")] = 0,
+    base: Annotated[str, typer.Option(help="Serve the API under this path, e.g. /api/v1.")] = "",
+    routes: Annotated[Path | None, typer.Option("--routes", "-r", help="JSON file of rewrite rules.")] = None,
+    id_field: Annotated[str, typer.Option("--id", "-i", help="The id field.")] = "id",
+    fks: Annotated[str, typer.Option("--fks", help="Foreign-key suffix.")] = "Id",
+    compat: Annotated[str, typer.Option(help="Dialect defaults: 0.17 or 1.")] = "0.17",
+    get: Annotated[str | None, typer.Option("--get", help="Answer one GET in-process, print it, exit.")] = None,
+    cors: Annotated[str, typer.Option(help="Allowed origins, comma-separated ('*' = any, no credentials).")] = "*",
+    no_cors: Annotated[bool, typer.Option("--no-cors", help="Send no CORS headers.")] = False,
+    max_body: Annotated[str, typer.Option(help="Largest accepted request body.")] = "1MiB",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No banner, no access log.")] = False,
+    index: Annotated[list[str] | None, typer.Option("--index", metavar="COLLECTION.FIELD", help=INDEX_HELP)] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes sharing the data (SQLite and PostgreSQL sources only).")
+    ] = 1,
+    schema: Annotated[
+        Path | None,
+        typer.Option("--schema", help="JSON file mapping collections to JSON Schemas; writes are validated."),
+    ] = None,
+    timestamps: Annotated[bool, typer.Option("--timestamps", help="Stamp createdAt/updatedAt on records.")] = False,
+    auto_create: Annotated[
+        bool, typer.Option("--auto-create", help="A POST to a collection that does not exist creates it.")
+    ] = False,
+    no_docs: Annotated[bool, typer.Option("--no-docs", help="Serve no /openapi.json, /docs or /redoc.")] = False,
+    header_timeout: Annotated[
+        float, typer.Option(min=0, help="Seconds a client has to send a request's headers (0: no limit).")
+    ] = DEFAULT_HEADER_TIMEOUT,
+    body_timeout: Annotated[
+        float, typer.Option(min=0, help="Seconds from a request's headers to the end of its body (0: no limit).")
+    ] = DEFAULT_BODY_TIMEOUT,
+    max_connections: Annotated[
+        int, typer.Option(min=0, help="Open connections served per process; beyond it 503 (0: no limit).")
+    ] = DEFAULT_MAX_CONNECTIONS,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    """Serve SOURCE as a REST API on http://HOST:PORT."""
+    if version:
+        console.print(f"jsonserve {__version__}")
+        raise typer.Exit
+    if compat not in ("0.17", "1"):
+        raise typer.BadParameter("--compat takes 0.17 or 1")
+    settings = Settings(
+        source=source, host=host, port=port, watch=watch, static_dir=static, no_static=no_static,
+        read_only=read_only, delay_ms=delay, base=base_path(base), routes=load_routes(routes), id_field=id_field,
+        fk_suffix=fks, compat=cast("Compat", compat), cors_origins=None if no_cors else tuple(origins(cors)),
+        max_body=parse_size(max_body), quiet=quiet, indexes=index_specs(index), workers=workers,
+        schema_file=schema, timestamps=timestamps, auto_create=auto_create, docs=not no_docs,
+        header_timeout=header_timeout, body_timeout=body_timeout, max_connections=max_connections,
+    )  # fmt: skip
+    if workers > 1 and get is None:
+        _check_shareable(source)
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s: %(message)s")
+    if source is not None and source.lower().endswith(".json") and not Path(source).exists():
+        Path(source).write_bytes(encode_document(STARTER))
+        err.print(f"[yellow]{source} did not exist: created it with sample data[/]")
+    on_ready = None if quiet else functools.partial(_banner, settings)
+    try:
+        code = run(settings, on_ready) if get is None else _get(settings, get)
+    except CannotStart as error:
+        err.print(f"[red]jsonserve: cannot start:[/] {escape(str(error))}")
+        code = 1
+    raise typer.Exit(code)
+
+
+def _check_shareable(source: str | None) -> None:
+    try:
+        shareable = source is not None and backend_name(source) in SQL_BACKENDS
+    except StorageCorrupt:
+        return  # reported as the server starts
+    if not shareable:
+        raise typer.BadParameter(
+            "several workers need a SQLite or PostgreSQL source; a JSON file (or the demo data) is owned by one "
+            "process. Import it first: jsonserve import db.json app.db",
+            param_hint="--workers",
+        )
+
+
+def _get(settings: Settings, url: str) -> int:
+    reply = one_shot(settings, url)
+    err.print(f"{reply.status} {reply.reason}")
+    sys.stdout.write(reply.text + ("" if reply.text.endswith("\n") else "\n"))
+    return 0 if reply.status < 400 else 1
+
+
+def _banner(settings: Settings, kinds: dict[str, Kind]) -> None:
+    root = f"http://{settings.host}:{settings.port}{settings.base}"
+    console.print(f"\n[bold cyan]jsonserve {__version__}[/]  [dim]{settings.source or 'built-in demo data'}[/]\n")
+    console.print("[bold]Resources[/]")
+    for name in kinds:
+        console.print(f"  {root}/{name}")
+    console.print(f"\n[bold]Home[/]      {root}/")
+    console.print(f"[bold]Database[/]  {root}/db")
+    if settings.docs:
+        console.print(f"[bold]Docs[/]      {root}/docs  [dim]{root}/redoc  {root}/openapi.json[/]")
+    switches = (
+        ("watching", settings.watching),
+        ("read-only", settings.read_only),
+        (f"schemas from {settings.schema_file}", settings.schema_file is not None),
+        ("timestamps", settings.timestamps),
+        ("auto-create", settings.auto_create),
+    )
+    flags = [f"compat {settings.compat}"] + [label for label, on in switches if on]
+    console.print(f"[dim]{', '.join(flags)}[/]\n")
+    if settings.workers > 1:
+        console.print(f"[dim]{settings.workers} workers[/]\n")

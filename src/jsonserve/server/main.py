@@ -1,0 +1,24 @@
+"""``run(settings)``: the one entry of the server (uvicorn's ``uvicorn.run`` shape).
+
+Example:
+    >>> raise SystemExit(run(Settings(source="db.json", port=3001)))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from jsonserve.config import Settings
+from jsonserve.server.lifecycle import OnReady, serve
+from jsonserve.server.loop import run_coroutine
+from jsonserve.server.workers import serve_workers
+
+
+def run(settings: Settings, on_ready: OnReady | None = None) -> int:
+    """Serve ``settings`` until SIGINT or SIGTERM, then close the storage (flushing writes); the exit code.
+
+    One process, or ``settings.workers`` uvicorn worker processes (SQL sources only). ``on_ready(kinds)``
+    is called once the data is open, just before the server binds: a banner printed there never
+    precedes an error opening the data, which raises :class:`~jsonserve.server.lifecycle.CannotStart`.
+    """
+    if settings.workers > 1:
+        return serve_workers(settings, on_ready)
+    return run_coroutine(serve(settings, on_ready))
