@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
 
 import orjson
 
@@ -33,24 +32,18 @@ from jsonserve.query.model import (
     SortKey,
     TextSearch,
 )
-from jsonserve.query.text import check_pattern, to_text
+from jsonserve.query.text import NUL, check_pattern, refuse_nul
+from jsonserve.query.where import MAX_PATTERNS, OP_NAMES, parse_where, patterns
 
 PAGING = ("_page", "_limit", "_start", "_end", "_per_page")
 RESERVED = frozenset((*PAGING, "_sort", "_order", "_embed", "_expand", "_where", "_delay", "_dependent", "_", "q"))
 # Legacy suffixes (0.17's four, plus the ones 1.x still accepts); longest first so `_lte` wins over `_lt`.
 SUFFIX_OPS = sorted(((f"_{op.value}", op) for op in Op), key=lambda pair: -len(pair[0]))
-OP_NAMES = ", ".join(op.value for op in Op if op is not Op.LIKE)
-_OP_VALUES = frozenset(op.value for op in Op)
 DEFAULT_PAGE_SIZE = 10
 MAX_JOINS = 10
 MAX_VALUE_LENGTH = 4096
-MAX_WHERE_DEPTH = 16
 MAX_PAGE = 10**12  # a larger _page is read as this one (page x size must fit a SQL OFFSET)
 MAX_INTEGER_DIGITS = 18
-# Distinct `_like` patterns in one query: each is compiled once and cached (text.compile_pattern keeps 256);
-# more would evict each other on every record (2,000 patterns x 1,000 records took 32 s, recompiling).
-MAX_PATTERNS = 32
-NUL = "\x00"
 
 
 @dataclass(frozen=True)
@@ -71,7 +64,7 @@ def parse_params(collection: str, items: Iterable[tuple[str, str]], options: Par
         params[key].append(value)
     window, envelope = _window(params, options)
     where = _filters(params, options.id_field)
-    if len(_patterns(where)) > MAX_PATTERNS:
+    if len(patterns(where)) > MAX_PATTERNS:  # `_where` and the other filters together
         raise QueryError(f"at most {MAX_PATTERNS} different `_like` patterns in one query")
     return Query(
         collection=collection,
@@ -100,24 +93,7 @@ def _check_length(key: str, value: str) -> None:
             f"query parameter too long (at most 256 characters for a name, {MAX_VALUE_LENGTH} for a value)"
         )
     if NUL in key or NUL in value:
-        _refuse_nul(key)
-
-
-def _refuse_nul(key: str) -> NoReturn:
-    # No backend can hold or compare U+0000 alike (PostgreSQL text and JSON paths refuse it), and no
-    # stored value can contain it (request bodies with it are refused), so it is a 400 everywhere.
-    shown = key[:256].replace(NUL, "\\u0000")
-    raise QueryError(
-        f"`{shown[:40]}` contains a NUL character (U+0000)", [FieldError(shown, "NUL character", "invalid_character")]
-    )
-
-
-def _holds_nul(tree: object) -> bool:
-    if isinstance(tree, str):
-        return NUL in tree
-    if isinstance(tree, dict):
-        return any(NUL in key or _holds_nul(value) for key, value in tree.items())
-    return isinstance(tree, list) and any(_holds_nul(item) for item in tree)
+        refuse_nul(key)
 
 
 def _filters(params: dict[str, list[str]], id_field: str) -> Node:
@@ -135,14 +111,6 @@ def _filters(params: dict[str, list[str]], id_field: str) -> Node:
     if params.get("_where"):
         nodes.append(_where(params["_where"][-1]))
     return nodes[0] if len(nodes) == 1 else AllOf(tuple(nodes))
-
-
-def _patterns(node: Node) -> set[str]:
-    if isinstance(node, AllOf | AnyOf):
-        return set().union(*(_patterns(child) for child in node.items))
-    if isinstance(node, Condition) and node.op is Op.LIKE and isinstance(node.value, str):
-        return {node.value}
-    return set()
 
 
 def _names_field(key: str, field: str) -> bool:
@@ -203,59 +171,7 @@ def _where(raw: str) -> Node:
         tree = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise QueryError("`_where` is not valid JSON", [FieldError("_where", "invalid JSON", "invalid_json")]) from None
-    if not isinstance(tree, dict):
-        raise QueryError("`_where` must be a JSON object", [FieldError("_where", "not an object", "invalid_where")])
-    node = _where_object(tree, (), 0)  # first: it refuses a tree deeper than MAX_WHERE_DEPTH
-    if _holds_nul(tree):
-        _refuse_nul("_where")
-    return node
-
-
-def _where_object(tree: dict[str, object], prefix: tuple[str, ...], depth: int) -> Node:
-    if depth > MAX_WHERE_DEPTH:
-        raise QueryError("`_where` is nested too deeply")
-    nodes: list[Node] = []
-    for key, value in tree.items():
-        if key in ("or", "and") and not prefix:
-            nodes.append(_where_group(key, value, depth))
-        elif isinstance(value, dict) and value and any(name in _OP_VALUES for name in value):
-            nodes.extend(_where_ops((*prefix, key), value))
-        elif isinstance(value, dict):
-            nodes.append(_where_object(value, (*prefix, key), depth + 1))
-        else:
-            nodes.append(Condition((*prefix, key), Op.EQ, _where_text(value)))
-    return nodes[0] if len(nodes) == 1 else AllOf(tuple(nodes))
-
-
-def _where_group(key: str, value: object, depth: int) -> Node:
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise QueryError(f"`_where` {key!r} must be a list of objects")
-    children = tuple(_where_object(item, (), depth + 1) for item in value)
-    return AnyOf(children) if key == "or" else AllOf(children)
-
-
-def _where_ops(path: tuple[str, ...], ops: dict[str, object]) -> list[Node]:
-    unknown = [name for name in ops if name not in _OP_VALUES]
-    if unknown:
-        raise QueryError(
-            f"unknown operator {unknown[0]!r} in `_where` for {'.'.join(path)!r}; valid: {OP_NAMES}, like",
-            [FieldError("_where", "unknown operator", "unknown_operator")],
-        )
-    nodes: list[Node] = []
-    for name, value in ops.items():
-        op = Op(name)
-        if op is Op.IN:
-            items = value if isinstance(value, list) else [value]
-            nodes.append(Condition(path, op, tuple(_where_text(item) for item in items)))
-        else:
-            nodes.append(_condition(path, op, _where_text(value), "_where"))
-    return nodes
-
-
-def _where_text(value: object) -> str:
-    if isinstance(value, dict | list):
-        raise QueryError("`_where` values must be strings, numbers, booleans or null")
-    return to_text(value)  # type: ignore[arg-type]
+    return parse_where(tree)
 
 
 def _sort(params: dict[str, list[str]]) -> tuple[SortKey, ...]:
