@@ -1,9 +1,10 @@
 """Both json-server query grammars -> one :class:`Query`.
 
 0.17: ``_page _limit _start _end _sort _order _embed _expand q field_gte/_lte/_ne/_like``, repeated
-keys as OR. 1.x: ``field:op=v``, ``_per_page`` (envelope), ``_sort=-a,b``, ``_where`` JSON. Both are
-accepted on every request; ``compat`` only decides what ``_page`` alone returns. Anything unknown
-is a :class:`QueryError` that names the valid choices: a typo never returns the whole collection.
+keys as OR. 1.x: ``field:op=v``, ``_per_page`` (a clamped page), ``_sort=-a,b``, ``_where`` JSON. Both
+are accepted on every request; ``compat`` only decides whether ``_page`` alone is clamped. Anything
+unknown is a :class:`QueryError` that names the valid choices: a typo never returns the whole
+collection. ``_delay`` is reserved (never a filter) but is the web layer's to read: it shapes no query.
 
 Example:
     >>> q = parse_params("posts", [("views:gt", "10"), ("_sort", "-views")])
@@ -48,11 +49,10 @@ MAX_INTEGER_DIGITS = 18
 
 @dataclass(frozen=True)
 class ParseOptions:
-    """How to read the parameters: the compat line and the page-size ceiling."""
+    """How to read the parameters: the compat line, the page-size ceiling and the id field."""
 
     compat: str = "0.17"
     max_page_size: int = 1000
-    max_delay_ms: int = 60_000
     id_field: str = "id"
 
 
@@ -62,7 +62,7 @@ def parse_params(collection: str, items: Iterable[tuple[str, str]], options: Par
     for key, value in items:
         _check_length(key, value)
         params[key].append(value)
-    window, envelope = _window(params, options)
+    window = _window(params, options)
     where = _filters(params, options.id_field)
     if len(patterns(where)) > MAX_PATTERNS:  # `_where` and the other filters together
         raise QueryError(f"at most {MAX_PATTERNS} different `_like` patterns in one query")
@@ -71,10 +71,8 @@ def parse_params(collection: str, items: Iterable[tuple[str, str]], options: Par
         where=where,
         sort=_sort(params),
         window=window,
-        envelope=envelope,
         embed=_names(params, "_embed"),
         expand=_names(params, "_expand"),
-        delay_ms=_delay(params, options),
     )
 
 
@@ -85,6 +83,31 @@ def parse_dependents(items: Iterable[tuple[str, str]]) -> tuple[str, ...]:
         if key == "_dependent":
             names.extend(part for part in value.split(",") if part)
     return tuple(names)
+
+
+def parse_integer(key: str, raw: str, low: int, high: int | None, *, clamp: bool = True) -> int:
+    """Read an integer parameter as json-server's whole numbers: ``low`` or more, at most ``high``.
+
+    Above ``high`` it is ``high`` (``clamp``) or a :class:`QueryError`; anything but a whole number (at
+    most 18 characters) is a :class:`QueryError` naming ``key``.
+
+    Example:
+        >>> parse_integer("_limit", " 5000", 0, 1000)
+        1000
+    """
+    # int() of the stripped text: str.strip() removes more than int() skips (e.g. U+001C, a 500 once).
+    digits = raw.strip()
+    if not digits.isdecimal() or len(raw) > MAX_INTEGER_DIGITS or int(digits) < low:
+        raise QueryError(
+            f"`{key}` must be a whole number ≥ {low}, not {raw!r}",
+            [FieldError(key, f"expected an integer ≥ {low}", "invalid_integer")],
+        )
+    value = int(digits)
+    if high is not None and value > high:
+        if not clamp:
+            raise QueryError(f"`{key}` must be at most {high}")
+        value = high
+    return value
 
 
 def _check_length(key: str, value: str) -> None:
@@ -197,13 +220,7 @@ def _names(params: dict[str, list[str]], key: str) -> tuple[str, ...]:
     return names
 
 
-def _delay(params: dict[str, list[str]], options: ParseOptions) -> int | None:
-    if "_delay" not in params:
-        return None
-    return _integer(params, "_delay", 0, options.max_delay_ms, clamp=False)
-
-
-def _window(params: dict[str, list[str]], options: ParseOptions) -> tuple[Slice | PageRequest | None, bool]:
+def _window(params: dict[str, list[str]], options: ParseOptions) -> Slice | PageRequest | None:
     limit_max = options.max_page_size
     page = _integer(params, "_page", 1, MAX_PAGE)
     per_page = _integer(params, "_per_page", 1, limit_max)
@@ -212,31 +229,16 @@ def _window(params: dict[str, list[str]], options: ParseOptions) -> tuple[Slice 
     end = _integer(params, "_end", 0, None)
     if page is not None or per_page is not None:
         size = per_page or limit or DEFAULT_PAGE_SIZE
-        envelope = per_page is not None or options.compat == "1"
-        return PageRequest(page or 1, size), envelope
+        # json-server 1.x's pages (`_per_page`, or any page with --compat 1) serve the last page past the end.
+        return PageRequest(page or 1, size, clamp=per_page is not None or options.compat == "1")
     if start is None and end is None and limit is None:
-        return None, False
+        return None
     first = start or 0
     # 0.17: `_end` wins over `_limit` (slice(start, end)); `_limit` alone takes that many from `_start`.
     stop = end if end is not None else (first + limit if limit is not None else None)
-    return Slice(first, stop), False
+    return Slice(first, stop)
 
 
-def _integer(params: dict[str, list[str]], key: str, low: int, high: int | None, *, clamp: bool = True) -> int | None:
+def _integer(params: dict[str, list[str]], key: str, low: int, high: int | None) -> int | None:
     values: Sequence[str] = params.get(key, ())
-    if not values:
-        return None
-    raw = values[-1]
-    # int() of the stripped text: str.strip() removes more than int() skips (e.g. U+001C, a 500 once).
-    digits = raw.strip()
-    if not digits.isdecimal() or len(raw) > MAX_INTEGER_DIGITS or int(digits) < low:
-        raise QueryError(
-            f"`{key}` must be a whole number ≥ {low}, not {raw!r}",
-            [FieldError(key, f"expected an integer ≥ {low}", "invalid_integer")],
-        )
-    value = int(digits)
-    if high is not None and value > high:
-        if not clamp:
-            raise QueryError(f"`{key}` must be at most {high}")
-        value = high
-    return value
+    return parse_integer(key, values[-1], low, high) if values else None  # the last value wins
