@@ -393,11 +393,9 @@ sort_keys = st.lists(st.builds(SortKey, paths, st.booleans()), max_size=3).map(t
 windows = st.one_of(
     st.none(),
     st.builds(Slice, st.integers(0, 6), st.none() | st.integers(0, 9)),
-    st.builds(PageRequest, st.integers(1, 5), st.integers(1, 4)),
+    st.builds(PageRequest, st.integers(1, 5), st.integers(1, 4), st.booleans()),  # 0.17's pages and 1.x's clamped ones
 )
-queries = st.builds(
-    Query, st.just(COLLECTION), where=where_trees(2), sort=sort_keys, window=windows, envelope=st.booleans()
-)
+queries = st.builds(Query, st.just(COLLECTION), where=where_trees(2), sort=sort_keys, window=windows)
 
 
 def _json_scalar(text: str) -> JSONValue:
@@ -585,7 +583,6 @@ sorts = st.builds(
     st.just(COLLECTION),
     sort=st.lists(st.builds(SortKey, paths, st.booleans()), min_size=1, max_size=3).map(tuple),
     window=windows,
-    envelope=st.booleans(),
 )
 
 

@@ -451,24 +451,24 @@ def test_run_filters_sorts_then_windows_and_counts_before_the_window() -> None:
 
 
 @pytest.mark.parametrize(
-    ("number", "size", "envelope", "expected"),
+    ("number", "size", "clamp", "expected"),
     [
         (1, 4, False, [1, 2, 3, 4]),
         (3, 4, False, [9, 10]),
         # json-server 0.17 (plain array): a page past the end is empty (json-server.md §3)
         (4, 4, False, []),
         (99, 4, False, []),
-        # json-server 1.x (envelope): the page is clamped to 1..pages (json-server.md §4)
+        # json-server 1.x (the envelope's pages): the page is clamped to 1..pages (json-server.md §4)
         (4, 4, True, [9, 10]),
         (99, 4, True, [9, 10]),
         (2, 4, True, [5, 6, 7, 8]),
     ],
 )
-def test_run_pages(number: int, size: int, envelope: bool, expected: list[int]) -> None:
-    page = run(TEN, Query("t", window=PageRequest(number, size), envelope=envelope))
+def test_run_pages(number: int, size: int, clamp: bool, expected: list[int]) -> None:
+    page = run(TEN, Query("t", window=PageRequest(number, size, clamp)))
     assert (ids(page.items), page.total) == (expected, 10)
 
 
 def test_run_on_nothing() -> None:
-    page = run([], Query("t", window=PageRequest(1, 5), envelope=True))
+    page = run([], Query("t", window=PageRequest(1, 5, clamp=True)))
     assert (page.items, page.total) == ([], 0)

@@ -182,53 +182,55 @@ def test_sort(pairs: Pairs, sort: tuple[SortKey, ...]) -> None:
 
 # -- windows -------------------------------------------------------------------------------------
 
-WINDOWS: list[tuple[str, str, Pairs, Slice | PageRequest | None, bool]] = [
-    ("no window", "0.17", [], None, False),
-    ("_page", "0.17", [("_page", "2")], PageRequest(2, 10), False),
-    ("_page + _limit", "0.17", [("_page", "3"), ("_limit", "5")], PageRequest(3, 5), False),
-    ("_page + huge _limit", "0.17", [("_page", "1"), ("_limit", "5000")], PageRequest(1, 1000), False),
-    ("_limit", "0.17", [("_limit", "5")], Slice(0, 5), False),
-    ("_limit=0", "0.17", [("_limit", "0")], Slice(0, 0), False),
-    ("_limit clamped", "0.17", [("_limit", "5000")], Slice(0, 1000), False),
-    ("_start + _limit", "0.17", [("_start", "2"), ("_limit", "3")], Slice(2, 5), False),
-    ("_start + _end", "0.17", [("_start", "2"), ("_end", "4")], Slice(2, 4), False),
-    ("_end alone", "0.17", [("_end", "4")], Slice(0, 4), False),
-    ("_start alone", "0.17", [("_start", "2")], Slice(2, None), False),
-    ("_start=0", "0.17", [("_start", "0")], Slice(0, None), False),
-    ("last _page wins", "0.17", [("_page", "1"), ("_page", "3")], PageRequest(3, 10), False),
-    ("_per_page alone", "0.17", [("_per_page", "5")], PageRequest(1, 5), True),
-    ("_page + _per_page", "0.17", [("_page", "2"), ("_per_page", "5")], PageRequest(2, 5), True),
-    ("_per_page clamped", "0.17", [("_per_page", "5000")], PageRequest(1, 1000), True),
-    ("_per_page over _limit", "0.17", [("_page", "2"), ("_per_page", "3"), ("_limit", "7")], PageRequest(2, 3), True),
-    ("compat 1 _page alone", "1", [("_page", "2")], PageRequest(2, 10), True),
-    ("compat 1 _page + _limit", "1", [("_page", "2"), ("_limit", "4")], PageRequest(2, 4), True),
-    ("compat 1 _per_page", "1", [("_page", "2"), ("_per_page", "4")], PageRequest(2, 4), True),
-    ("compat 1 _limit", "1", [("_limit", "4")], Slice(0, 4), False),
+WINDOWS: list[tuple[str, str, Pairs, Slice | PageRequest | None]] = [
+    # 1.x pages (`_per_page`, or `_page` with --compat 1) are clamped: past the end they serve the last page.
+    ("no window", "0.17", [], None),
+    ("_page", "0.17", [("_page", "2")], PageRequest(2, 10)),
+    ("_page + _limit", "0.17", [("_page", "3"), ("_limit", "5")], PageRequest(3, 5)),
+    ("_page + huge _limit", "0.17", [("_page", "1"), ("_limit", "5000")], PageRequest(1, 1000)),
+    ("_limit", "0.17", [("_limit", "5")], Slice(0, 5)),
+    ("_limit=0", "0.17", [("_limit", "0")], Slice(0, 0)),
+    ("_limit clamped", "0.17", [("_limit", "5000")], Slice(0, 1000)),
+    ("_start + _limit", "0.17", [("_start", "2"), ("_limit", "3")], Slice(2, 5)),
+    ("_start + _end", "0.17", [("_start", "2"), ("_end", "4")], Slice(2, 4)),
+    ("_end alone", "0.17", [("_end", "4")], Slice(0, 4)),
+    ("_start alone", "0.17", [("_start", "2")], Slice(2, None)),
+    ("_start=0", "0.17", [("_start", "0")], Slice(0, None)),
+    ("last _page wins", "0.17", [("_page", "1"), ("_page", "3")], PageRequest(3, 10)),
+    ("_per_page alone", "0.17", [("_per_page", "5")], PageRequest(1, 5, clamp=True)),
+    ("_page + _per_page", "0.17", [("_page", "2"), ("_per_page", "5")], PageRequest(2, 5, clamp=True)),
+    ("_per_page clamped", "0.17", [("_per_page", "5000")], PageRequest(1, 1000, clamp=True)),
+    (
+        "_per_page over _limit",
+        "0.17",
+        [("_page", "2"), ("_per_page", "3"), ("_limit", "7")],
+        PageRequest(2, 3, clamp=True),
+    ),
+    ("compat 1 _page alone", "1", [("_page", "2")], PageRequest(2, 10, clamp=True)),
+    ("compat 1 _page + _limit", "1", [("_page", "2"), ("_limit", "4")], PageRequest(2, 4, clamp=True)),
+    ("compat 1 _per_page", "1", [("_page", "2"), ("_per_page", "4")], PageRequest(2, 4, clamp=True)),
+    ("compat 1 _limit", "1", [("_limit", "4")], Slice(0, 4)),
     (
         "_page wins over _start/_end",
         "0.17",
         [("_page", "2"), ("_start", "1"), ("_end", "3")],
         PageRequest(2, 10),
-        False,
     ),
 ]
 
 
-@pytest.mark.parametrize(
-    ("compat", "pairs", "window", "envelope"), [pytest.param(c, p, w, e, id=i) for i, c, p, w, e in WINDOWS]
-)
-def test_window(compat: str, pairs: Pairs, window: Slice | PageRequest | None, envelope: bool) -> None:
-    query = parse(pairs, compat)
-    assert (query.window, query.envelope) == (window, envelope)
+@pytest.mark.parametrize(("compat", "pairs", "window"), [pytest.param(c, p, w, id=i) for i, c, p, w in WINDOWS])
+def test_window(compat: str, pairs: Pairs, window: Slice | PageRequest | None) -> None:
+    assert parse(pairs, compat).window == window
 
 
 def test_max_page_size_is_configurable() -> None:
     options = ParseOptions(max_page_size=50)
     assert parse_params("posts", [("_limit", "70")], options).window == Slice(0, 50)
-    assert parse_params("posts", [("_per_page", "70")], options).window == PageRequest(1, 50)
+    assert parse_params("posts", [("_per_page", "70")], options).window == PageRequest(1, 50, clamp=True)
 
 
-# -- joins and delay -------------------------------------------------------------------------------
+# -- joins -----------------------------------------------------------------------------------------
 
 
 def test_embed_and_expand_names() -> None:
@@ -237,9 +239,9 @@ def test_embed_and_expand_names() -> None:
     assert query.expand == ("user", "a", "b")
 
 
-def test_delay() -> None:
-    assert parse([("_delay", "250")]).delay_ms == 250
-    assert parse([]).delay_ms is None
+def test_delay_is_no_filter() -> None:
+    # `_delay` is reserved: the web layer reads it (tests/web/test_presentation.py); the query ignores it.
+    assert parse([("_delay", "250")]) == parse([]) == Query("posts")
 
 
 def test_a_full_query() -> None:
@@ -248,8 +250,7 @@ def test_a_full_query() -> None:
         "posts",
         where=cond("views", Op.GT, "10"),
         sort=(SortKey(("views",), True),),
-        window=PageRequest(2, 5),
-        envelope=True,
+        window=PageRequest(2, 5, clamp=True),
         embed=("c",),
     )
 
@@ -282,8 +283,6 @@ ERRORS: list[tuple[str, Pairs, tuple[str, ...]]] = [
     ("_per_page=abc", [("_per_page", "abc")], ("`_per_page`",)),
     ("_start=-1", [("_start", "-1")], ("`_start`",)),
     ("_end=x", [("_end", "x")], ("`_end`",)),
-    ("_delay too long", [("_delay", "60001")], ("`_delay`", "at most 60000")),
-    ("_delay=x", [("_delay", "x")], ("`_delay`",)),
     ("_order", [("_sort", "a"), ("_order", "up")], ("`_order`", "asc or desc", "'up'")),
     ("_sort empty segment", [("_sort", "a..b")], ("malformed field path",)),
     ("filter empty segment", [(".title", "x")], ("malformed field path", "'.title'")),
@@ -340,4 +339,3 @@ def test_limits_are_inclusive() -> None:
     parse([("title_like", "a" * 256)])
     parse([("title", "x" * 4096)])
     parse([("_embed", ",".join(f"c{i}" for i in range(10)))])
-    assert parse([("_delay", "60000")]).delay_ms == 60000

@@ -36,7 +36,7 @@ from jsonserve._types import Record
 from jsonserve.errors import QueryError
 from jsonserve.query import ParseOptions, Query, parse_params, run
 from jsonserve.query.model import Op
-from jsonserve.query.params import MAX_PATTERNS
+from jsonserve.query.where import MAX_PATTERNS
 
 Pairs = list[tuple[str, str]]
 

@@ -42,15 +42,14 @@ def conditions() -> st.SearchStrategy[Node]:
 
 
 QUERIES = st.builds(
-    lambda where, sort, window, envelope: Query("t", where=where, sort=sort, window=window, envelope=envelope),
+    lambda where, sort, window: Query("t", where=where, sort=sort, window=window),
     conditions(),
     st.lists(st.builds(lambda f, d: SortKey((f,), d), FIELDS, st.booleans()), max_size=2).map(tuple),
     st.one_of(
         st.none(),
-        st.builds(PageRequest, st.integers(1, 4), st.integers(1, 3)),
+        st.builds(PageRequest, st.integers(1, 4), st.integers(1, 3), st.booleans()),
         st.builds(Slice, st.integers(0, 6), st.one_of(st.none(), st.integers(0, 8))),
     ),
-    st.booleans(),
 )
 OPERATIONS = st.lists(
     st.tuples(st.sampled_from(["put", "pop"]), st.integers(1, 12), RECORDS),

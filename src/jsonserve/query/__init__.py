@@ -1,4 +1,4 @@
-"""The backend-neutral query model, json-server's two grammars, and the reference evaluator."""
+"""The backend-neutral query model, json-server's two grammars, the ``_where`` parser, and the reference evaluator."""
 
 from jsonserve.query.evaluate import matches, run
 from jsonserve.query.model import (
@@ -15,6 +15,7 @@ from jsonserve.query.model import (
     TextSearch,
 )
 from jsonserve.query.params import ParseOptions, parse_dependents, parse_params
+from jsonserve.query.where import WhereOptions, parse_where
 
 __all__ = [
     "AllOf",
@@ -29,8 +30,10 @@ __all__ = [
     "Slice",
     "SortKey",
     "TextSearch",
+    "WhereOptions",
     "matches",
     "parse_dependents",
     "parse_params",
+    "parse_where",
     "run",
 ]

@@ -184,23 +184,23 @@ def sort_records(records: list[Record], keys: Iterable[SortKey]) -> list[Record]
     return result
 
 
-def window(records: list[Record], spec: Slice | PageRequest | None, *, clamp: bool = False) -> list[Record]:
+def window(records: list[Record], spec: Slice | PageRequest | None) -> list[Record]:
     """Apply a slice or a page to already filtered and sorted records."""
-    start, stop = bounds(spec, len(records), clamp=clamp)
+    start, stop = bounds(spec, len(records))
     return records[start:stop]
 
 
-def bounds(spec: Slice | PageRequest | None, total: int, *, clamp: bool = False) -> tuple[int, int]:
+def bounds(spec: Slice | PageRequest | None, total: int) -> tuple[int, int]:
     """The ``[start, stop)`` of ``total`` records that a slice or a page selects (``0 <= start <= stop``).
 
-    A page past the end is empty (0.17), unless ``clamp`` (the 1.x envelope serves the last page).
+    A page past the end is empty (0.17), unless the page says ``clamp`` (1.x serves the last page).
     """
     if spec is None:
         return 0, total
     if isinstance(spec, Slice):
         start, stop, _ = slice(spec.start, spec.stop).indices(total)
         return start, max(start, stop)
-    number = clamp_page(spec, total) if clamp else spec.number
+    number = clamp_page(spec, total) if spec.clamp else spec.number
     start = min(total, (number - 1) * spec.size)
     return start, min(total, start + spec.size)
 
@@ -221,4 +221,4 @@ def run(records: Iterable[Record], query: Query) -> Page:
     selected = [record for record in records if matches(record, query.where)]
     if query.sort:
         selected = sort_records(selected, query.sort)
-    return Page(window(selected, query.window, clamp=query.envelope), len(selected))
+    return Page(window(selected, query.window), len(selected))

@@ -90,10 +90,14 @@ class Slice:
 
 @dataclass(frozen=True)
 class PageRequest:
-    """A page of ``size`` records, numbered from 1."""
+    """A page of ``size`` records, numbered from 1.
+
+    ``clamp``: a page past the end serves the last page (json-server 1.x) rather than nothing (0.17).
+    """
 
     number: int
     size: int
+    clamp: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,10 +108,8 @@ class Query:
     where: Node = MATCH_ALL
     sort: tuple[SortKey, ...] = ()
     window: Slice | PageRequest | None = None
-    envelope: bool = False
     embed: tuple[str, ...] = ()
     expand: tuple[str, ...] = ()
-    delay_ms: int | None = None
 
 
 @dataclass(frozen=True)

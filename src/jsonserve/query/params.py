@@ -1,9 +1,10 @@
 """Both json-server query grammars -> one :class:`Query`.
 
 0.17: ``_page _limit _start _end _sort _order _embed _expand q field_gte/_lte/_ne/_like``, repeated
-keys as OR. 1.x: ``field:op=v``, ``_per_page`` (envelope), ``_sort=-a,b``, ``_where`` JSON. Both are
-accepted on every request; ``compat`` only decides what ``_page`` alone returns. Anything unknown
-is a :class:`QueryError` that names the valid choices: a typo never returns the whole collection.
+keys as OR. 1.x: ``field:op=v``, ``_per_page`` (a clamped page), ``_sort=-a,b``, ``_where`` JSON. Both
+are accepted on every request; ``compat`` only decides whether ``_page`` alone is clamped. Anything
+unknown is a :class:`QueryError` that names the valid choices: a typo never returns the whole
+collection. ``_delay`` is reserved (never a filter) but is the web layer's to read: it shapes no query.
 
 Example:
     >>> q = parse_params("posts", [("views:gt", "10"), ("_sort", "-views")])
@@ -16,7 +17,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
 
 import orjson
 
@@ -33,33 +33,26 @@ from jsonserve.query.model import (
     SortKey,
     TextSearch,
 )
-from jsonserve.query.text import check_pattern, to_text
+from jsonserve.query.text import NUL, check_pattern, refuse_nul
+from jsonserve.query.where import MAX_PATTERNS, OP_NAMES, parse_where, patterns
 
 PAGING = ("_page", "_limit", "_start", "_end", "_per_page")
 RESERVED = frozenset((*PAGING, "_sort", "_order", "_embed", "_expand", "_where", "_delay", "_dependent", "_", "q"))
 # Legacy suffixes (0.17's four, plus the ones 1.x still accepts); longest first so `_lte` wins over `_lt`.
 SUFFIX_OPS = sorted(((f"_{op.value}", op) for op in Op), key=lambda pair: -len(pair[0]))
-OP_NAMES = ", ".join(op.value for op in Op if op is not Op.LIKE)
-_OP_VALUES = frozenset(op.value for op in Op)
 DEFAULT_PAGE_SIZE = 10
 MAX_JOINS = 10
 MAX_VALUE_LENGTH = 4096
-MAX_WHERE_DEPTH = 16
 MAX_PAGE = 10**12  # a larger _page is read as this one (page x size must fit a SQL OFFSET)
 MAX_INTEGER_DIGITS = 18
-# Distinct `_like` patterns in one query: each is compiled once and cached (text.compile_pattern keeps 256);
-# more would evict each other on every record (2,000 patterns x 1,000 records took 32 s, recompiling).
-MAX_PATTERNS = 32
-NUL = "\x00"
 
 
 @dataclass(frozen=True)
 class ParseOptions:
-    """How to read the parameters: the compat line and the page-size ceiling."""
+    """How to read the parameters: the compat line, the page-size ceiling and the id field."""
 
     compat: str = "0.17"
     max_page_size: int = 1000
-    max_delay_ms: int = 60_000
     id_field: str = "id"
 
 
@@ -69,19 +62,17 @@ def parse_params(collection: str, items: Iterable[tuple[str, str]], options: Par
     for key, value in items:
         _check_length(key, value)
         params[key].append(value)
-    window, envelope = _window(params, options)
+    window = _window(params, options)
     where = _filters(params, options.id_field)
-    if len(_patterns(where)) > MAX_PATTERNS:
+    if len(patterns(where)) > MAX_PATTERNS:  # `_where` and the other filters together
         raise QueryError(f"at most {MAX_PATTERNS} different `_like` patterns in one query")
     return Query(
         collection=collection,
         where=where,
         sort=_sort(params),
         window=window,
-        envelope=envelope,
         embed=_names(params, "_embed"),
         expand=_names(params, "_expand"),
-        delay_ms=_delay(params, options),
     )
 
 
@@ -94,30 +85,38 @@ def parse_dependents(items: Iterable[tuple[str, str]]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def parse_integer(key: str, raw: str, low: int, high: int | None, *, clamp: bool = True) -> int:
+    """Read an integer parameter as json-server's whole numbers: ``low`` or more, at most ``high``.
+
+    Above ``high`` it is ``high`` (``clamp``) or a :class:`QueryError`; anything but a whole number (at
+    most 18 characters) is a :class:`QueryError` naming ``key``.
+
+    Example:
+        >>> parse_integer("_limit", " 5000", 0, 1000)
+        1000
+    """
+    # int() of the stripped text: str.strip() removes more than int() skips (e.g. U+001C, a 500 once).
+    digits = raw.strip()
+    if not digits.isdecimal() or len(raw) > MAX_INTEGER_DIGITS or int(digits) < low:
+        raise QueryError(
+            f"`{key}` must be a whole number ≥ {low}, not {raw!r}",
+            [FieldError(key, f"expected an integer ≥ {low}", "invalid_integer")],
+        )
+    value = int(digits)
+    if high is not None and value > high:
+        if not clamp:
+            raise QueryError(f"`{key}` must be at most {high}")
+        value = high
+    return value
+
+
 def _check_length(key: str, value: str) -> None:
     if len(key) > 256 or len(value) > MAX_VALUE_LENGTH:
         raise QueryError(
             f"query parameter too long (at most 256 characters for a name, {MAX_VALUE_LENGTH} for a value)"
         )
     if NUL in key or NUL in value:
-        _refuse_nul(key)
-
-
-def _refuse_nul(key: str) -> NoReturn:
-    # No backend can hold or compare U+0000 alike (PostgreSQL text and JSON paths refuse it), and no
-    # stored value can contain it (request bodies with it are refused), so it is a 400 everywhere.
-    shown = key[:256].replace(NUL, "\\u0000")
-    raise QueryError(
-        f"`{shown[:40]}` contains a NUL character (U+0000)", [FieldError(shown, "NUL character", "invalid_character")]
-    )
-
-
-def _holds_nul(tree: object) -> bool:
-    if isinstance(tree, str):
-        return NUL in tree
-    if isinstance(tree, dict):
-        return any(NUL in key or _holds_nul(value) for key, value in tree.items())
-    return isinstance(tree, list) and any(_holds_nul(item) for item in tree)
+        refuse_nul(key)
 
 
 def _filters(params: dict[str, list[str]], id_field: str) -> Node:
@@ -135,14 +134,6 @@ def _filters(params: dict[str, list[str]], id_field: str) -> Node:
     if params.get("_where"):
         nodes.append(_where(params["_where"][-1]))
     return nodes[0] if len(nodes) == 1 else AllOf(tuple(nodes))
-
-
-def _patterns(node: Node) -> set[str]:
-    if isinstance(node, AllOf | AnyOf):
-        return set().union(*(_patterns(child) for child in node.items))
-    if isinstance(node, Condition) and node.op is Op.LIKE and isinstance(node.value, str):
-        return {node.value}
-    return set()
 
 
 def _names_field(key: str, field: str) -> bool:
@@ -203,59 +194,7 @@ def _where(raw: str) -> Node:
         tree = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise QueryError("`_where` is not valid JSON", [FieldError("_where", "invalid JSON", "invalid_json")]) from None
-    if not isinstance(tree, dict):
-        raise QueryError("`_where` must be a JSON object", [FieldError("_where", "not an object", "invalid_where")])
-    node = _where_object(tree, (), 0)  # first: it refuses a tree deeper than MAX_WHERE_DEPTH
-    if _holds_nul(tree):
-        _refuse_nul("_where")
-    return node
-
-
-def _where_object(tree: dict[str, object], prefix: tuple[str, ...], depth: int) -> Node:
-    if depth > MAX_WHERE_DEPTH:
-        raise QueryError("`_where` is nested too deeply")
-    nodes: list[Node] = []
-    for key, value in tree.items():
-        if key in ("or", "and") and not prefix:
-            nodes.append(_where_group(key, value, depth))
-        elif isinstance(value, dict) and value and any(name in _OP_VALUES for name in value):
-            nodes.extend(_where_ops((*prefix, key), value))
-        elif isinstance(value, dict):
-            nodes.append(_where_object(value, (*prefix, key), depth + 1))
-        else:
-            nodes.append(Condition((*prefix, key), Op.EQ, _where_text(value)))
-    return nodes[0] if len(nodes) == 1 else AllOf(tuple(nodes))
-
-
-def _where_group(key: str, value: object, depth: int) -> Node:
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise QueryError(f"`_where` {key!r} must be a list of objects")
-    children = tuple(_where_object(item, (), depth + 1) for item in value)
-    return AnyOf(children) if key == "or" else AllOf(children)
-
-
-def _where_ops(path: tuple[str, ...], ops: dict[str, object]) -> list[Node]:
-    unknown = [name for name in ops if name not in _OP_VALUES]
-    if unknown:
-        raise QueryError(
-            f"unknown operator {unknown[0]!r} in `_where` for {'.'.join(path)!r}; valid: {OP_NAMES}, like",
-            [FieldError("_where", "unknown operator", "unknown_operator")],
-        )
-    nodes: list[Node] = []
-    for name, value in ops.items():
-        op = Op(name)
-        if op is Op.IN:
-            items = value if isinstance(value, list) else [value]
-            nodes.append(Condition(path, op, tuple(_where_text(item) for item in items)))
-        else:
-            nodes.append(_condition(path, op, _where_text(value), "_where"))
-    return nodes
-
-
-def _where_text(value: object) -> str:
-    if isinstance(value, dict | list):
-        raise QueryError("`_where` values must be strings, numbers, booleans or null")
-    return to_text(value)  # type: ignore[arg-type]
+    return parse_where(tree)
 
 
 def _sort(params: dict[str, list[str]]) -> tuple[SortKey, ...]:
@@ -281,13 +220,7 @@ def _names(params: dict[str, list[str]], key: str) -> tuple[str, ...]:
     return names
 
 
-def _delay(params: dict[str, list[str]], options: ParseOptions) -> int | None:
-    if "_delay" not in params:
-        return None
-    return _integer(params, "_delay", 0, options.max_delay_ms, clamp=False)
-
-
-def _window(params: dict[str, list[str]], options: ParseOptions) -> tuple[Slice | PageRequest | None, bool]:
+def _window(params: dict[str, list[str]], options: ParseOptions) -> Slice | PageRequest | None:
     limit_max = options.max_page_size
     page = _integer(params, "_page", 1, MAX_PAGE)
     per_page = _integer(params, "_per_page", 1, limit_max)
@@ -296,31 +229,16 @@ def _window(params: dict[str, list[str]], options: ParseOptions) -> tuple[Slice 
     end = _integer(params, "_end", 0, None)
     if page is not None or per_page is not None:
         size = per_page or limit or DEFAULT_PAGE_SIZE
-        envelope = per_page is not None or options.compat == "1"
-        return PageRequest(page or 1, size), envelope
+        # json-server 1.x's pages (`_per_page`, or any page with --compat 1) serve the last page past the end.
+        return PageRequest(page or 1, size, clamp=per_page is not None or options.compat == "1")
     if start is None and end is None and limit is None:
-        return None, False
+        return None
     first = start or 0
     # 0.17: `_end` wins over `_limit` (slice(start, end)); `_limit` alone takes that many from `_start`.
     stop = end if end is not None else (first + limit if limit is not None else None)
-    return Slice(first, stop), False
+    return Slice(first, stop)
 
 
-def _integer(params: dict[str, list[str]], key: str, low: int, high: int | None, *, clamp: bool = True) -> int | None:
+def _integer(params: dict[str, list[str]], key: str, low: int, high: int | None) -> int | None:
     values: Sequence[str] = params.get(key, ())
-    if not values:
-        return None
-    raw = values[-1]
-    # int() of the stripped text: str.strip() removes more than int() skips (e.g. U+001C, a 500 once).
-    digits = raw.strip()
-    if not digits.isdecimal() or len(raw) > MAX_INTEGER_DIGITS or int(digits) < low:
-        raise QueryError(
-            f"`{key}` must be a whole number ≥ {low}, not {raw!r}",
-            [FieldError(key, f"expected an integer ≥ {low}", "invalid_integer")],
-        )
-    value = int(digits)
-    if high is not None and value > high:
-        if not clamp:
-            raise QueryError(f"`{key}` must be at most {high}")
-        value = high
-    return value
+    return parse_integer(key, values[-1], low, high) if values else None  # the last value wins

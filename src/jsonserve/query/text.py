@@ -1,4 +1,4 @@
-"""Text forms of JSON values, number parsing, and the bounded ``_like`` pattern matcher.
+"""Text forms of JSON values, number parsing, the bounded ``_like`` pattern matcher, and the NUL refusal.
 
 ``_like`` is a regular expression in json-server 0.17 (``new RegExp(v, 'i')``), which is a ReDoS
 door in any backtracking engine, Python's ``re`` included. We use RE2 (``google-re2``): matching is
@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import math
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 import re2
 
@@ -39,6 +39,7 @@ _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
 _RE2_OPTIONS.case_sensitive = False
 _RE2_OPTIONS.max_mem = 1 << 20
+NUL = "\x00"
 
 
 def to_text(value: JSONScalar) -> str:
@@ -108,6 +109,16 @@ def check_pattern(pattern: str, key: str) -> None:
             f"`{key}` is not a valid regular expression: {message}",
             [FieldError(key, "invalid regular expression", "invalid_pattern")],
         ) from None
+
+
+def refuse_nul(key: str) -> NoReturn:
+    """Raise the :class:`QueryError` for a parameter (or ``_where``) that holds U+0000."""
+    # No backend can hold or compare U+0000 alike (PostgreSQL text and JSON paths refuse it), and no
+    # stored value can contain it (request bodies with it are refused), so it is a 400 everywhere.
+    shown = key[:256].replace(NUL, "\\u0000")
+    raise QueryError(
+        f"`{shown[:40]}` contains a NUL character (U+0000)", [FieldError(shown, "NUL character", "invalid_character")]
+    )
 
 
 @functools.lru_cache(maxsize=256)

@@ -12,10 +12,10 @@ from jsonserve.query.model import PageRequest
 from jsonserve.service import Listing
 
 
-def list_payload(listing: Listing) -> JSONValue:
-    """The body: the records, or ``{first, prev, next, last, pages, items, data}`` for 1.x paging."""
+def list_payload(listing: Listing, envelope: bool) -> JSONValue:
+    """The body: the records, or ``{first, prev, next, last, pages, items, data}`` for a 1.x page."""
     window = listing.query.window
-    if not (listing.query.envelope and isinstance(window, PageRequest)):
+    if not (envelope and isinstance(window, PageRequest)):
         return listing.items  # type: ignore[return-value]
     pages = page_count(window, listing.total)
     page = clamp_page(window, listing.total)
@@ -30,13 +30,13 @@ def list_payload(listing: Listing) -> JSONValue:
     }
 
 
-def list_headers(request: Request, listing: Listing) -> dict[str, str]:
+def list_headers(request: Request, listing: Listing, envelope: bool) -> dict[str, str]:
     """``X-Total-Count`` for any windowed list; ``Link`` for 0.17 pages when there is more than one."""
     window = listing.query.window
     if window is None:
         return {}
     headers = {"X-Total-Count": str(listing.total)}
-    if isinstance(window, PageRequest) and not listing.query.envelope:
+    if isinstance(window, PageRequest) and not envelope:
         link = _link(request, window, listing.total)
         if link:
             headers["Link"] = link

@@ -24,6 +24,7 @@ from jsonserve.schema import Kind
 from jsonserve.service import Listing, Service
 from jsonserve.web.http import api_root, json_response, read_json
 from jsonserve.web.paging import list_headers, list_payload
+from jsonserve.web.presentation import Presentation, presentation
 
 PLURAL_ALLOW = ("GET", "HEAD", "POST", "OPTIONS")
 ITEM_ALLOW = ("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -56,7 +57,7 @@ class Resources:
         self.parse_options = ParseOptions(
             self.settings.compat, self.settings.max_page_size, id_field=self.settings.id_field
         )
-        self._plain: dict[str, Query] = {}
+        self._plain: dict[str, tuple[Query, Presentation]] = {}
 
     # -- /{name} -------------------------------------------------------------------------------
 
@@ -67,11 +68,11 @@ class Resources:
             return self._not_a_resource(name)
         if kind is Kind.SINGULAR:
             return await self._singular(request, name)
-        query = self._query(request, name)
-        await self._delay(query)
+        query, shown = self._query(request, name)
+        await self._delay(shown)
         method = request.method
         if method in ("GET", "HEAD"):
-            return self._listing(request, await self.service.find(query))
+            return self._listing(request, await self.service.find(query), shown)
         if method == "POST":
             self.service.check_creatable(name)
             record = await self.service.create(name, await self._body(request))
@@ -80,7 +81,7 @@ class Resources:
 
     async def _singular(self, request: Request, name: str) -> Response:
         method = request.method
-        await self._delay(self._query(request, name))
+        await self._delay(self._query(request, name)[1])
         if method in ("GET", "HEAD"):
             return json_response(request, await self.service.get_singular(name))
         allow = ("GET", "HEAD", "PUT", "PATCH", "OPTIONS") + (("POST",) if self.settings.compat != "1" else ())
@@ -102,8 +103,8 @@ class Resources:
             return self._not_a_resource(name)
         if kind is Kind.SINGULAR:
             raise NotFound(f"{name} is a singular resource; it has no /{name}/{{id}}")
-        query = self._query(request, name)
-        await self._delay(query)
+        query, shown = self._query(request, name)
+        await self._delay(shown)
         handler = self._item_handlers.get(request.method)
         if handler is None:
             return self._options_or_405(request.method, ITEM_ALLOW, f"{name}/{record_id} is a record")
@@ -146,10 +147,10 @@ class Resources:
             return self._not_a_resource(name)
         if kinds.get(name) is not Kind.PLURAL or kinds.get(child) is not Kind.PLURAL:
             raise NotFound(f"no nested collection /{name}/{{id}}/{child}")
-        query = self._query(request, child)
-        await self._delay(query)
+        query, shown = self._query(request, child)
+        await self._delay(shown)
         if request.method in ("GET", "HEAD"):
-            return self._listing(request, await self.service.list_nested(name, record_id, query))
+            return self._listing(request, await self.service.list_nested(name, record_id, query), shown)
         if request.method == "POST":
             self.service.check_writable(child, Kind.PLURAL)
             record = await self.service.create_nested(name, record_id, child, await self._body(request))
@@ -168,27 +169,30 @@ class Resources:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _query(self, request: Request, name: str) -> Query:
+    def _query(self, request: Request, name: str) -> tuple[Query, Presentation]:
         if not request.scope["query_string"]:  # most item requests: parse the empty query once per name
-            query = self._plain.get(name)
-            if query is None:
+            parsed = self._plain.get(name)
+            if parsed is None:
                 query = parse_params(name, (), self.parse_options)
+                parsed = query, presentation(query, ())
                 if len(self._plain) < PLAIN_QUERIES:
-                    self._plain[name] = query
-            return query
-        return parse_params(name, request.query_params.multi_items(), self.parse_options)
+                    self._plain[name] = parsed
+            return parsed
+        items = request.query_params.multi_items()
+        query = parse_params(name, items, self.parse_options)
+        return query, presentation(query, items)
 
-    async def _delay(self, query: Query) -> None:
-        delay = query.delay_ms if query.delay_ms is not None else self.settings.delay_ms
+    async def _delay(self, shown: Presentation) -> None:
+        delay = shown.delay_ms if shown.delay_ms is not None else self.settings.delay_ms
         if delay:
             await asyncio.sleep(delay / 1000)
 
     async def _body(self, request: Request) -> Record:
         return await read_json(request, self.settings.max_body, self.settings.max_depth)
 
-    def _listing(self, request: Request, listing: Listing) -> Response:
-        payload = list_payload(listing)
-        return json_response(request, payload, headers=list_headers(request, listing))
+    def _listing(self, request: Request, listing: Listing, shown: Presentation) -> Response:
+        payload = list_payload(listing, shown.envelope)
+        return json_response(request, payload, headers=list_headers(request, listing, shown.envelope))
 
     def _created(self, request: Request, name: str, record: Record) -> Response:
         record_id = record.get(self.service.storage.id_field)

@@ -102,7 +102,7 @@ class Table:
         selected = list(candidates) if where == MATCH_ALL else [r for r in candidates if matches(r, where)]
         if order:
             selected = sort_records(selected, order)
-        start, stop = bounds(query.window, len(selected), clamp=query.envelope)
+        start, stop = bounds(query.window, len(selected))
         return Page(selected[start:stop], len(selected))
 
     def equal_keys(self, field_name: str, text: str) -> list[str]:
@@ -148,7 +148,7 @@ class Table:
 
     def _plain_window(self, query: Query) -> Page:
         total = len(self.records)
-        start, stop = bounds(query.window, total, clamp=query.envelope)
+        start, stop = bounds(query.window, total)
         return Page(list(islice(self.records.values(), start, stop)), total)
 
 

@@ -566,6 +566,6 @@ def _windowed(select: sa.Select[Any], query: Query, total: int) -> sa.Select[Any
         select = select.offset(window.start)
         return select if window.stop is None else select.limit(max(0, window.stop - window.start))
     if isinstance(window, PageRequest):
-        number = clamp_page(window, total) if query.envelope else window.number
+        number = clamp_page(window, total) if window.clamp else window.number
         return select.offset((number - 1) * window.size).limit(window.size)
     return select
