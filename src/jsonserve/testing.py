@@ -23,6 +23,7 @@ import httpx
 
 from jsonserve._types import JSONValue
 from jsonserve.config import Settings
+from jsonserve.realtime.hub import Hub
 from jsonserve.service import Service, build_service
 from jsonserve.storage.base import Storage
 from jsonserve.storage.file.jsonfile import JsonFileStorage, encode_document
@@ -38,15 +39,16 @@ DEFAULTS: dict[str, str] = {"backend": "memory"}
 
 @contextlib.asynccontextmanager
 async def serve(
-    data: dict[str, JSONValue] | None = None, *, backend: str | None = None, **options: Any
+    data: dict[str, JSONValue] | None = None, *, backend: str | None = None, hub: Hub | None = None, **options: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client talking to a fresh app over ``data`` (or, without data, the demo data).
 
     ``options`` are :class:`~jsonserve.config.Settings` fields, e.g. ``compat="1"`` or ``read_only=True``.
+    ``hub`` receives every change the app's writes make (a test can subscribe to it, or record them).
     """
     settings = Settings(**options)
     async with _storage(data, backend or DEFAULTS["backend"], settings) as storage:
-        service: Service = build_service(settings, storage)
+        service: Service = build_service(settings, storage, hub)
         async with open_client(create_app(settings, service)) as client:
             yield client
 
