@@ -1,5 +1,8 @@
 """Shared fixtures: an in-process client over small json-server-style data, and the anyio backend.
 
+The clients publish to the test's ``hub`` (a :class:`RecordingHub`), whose record the ``changes``
+fixture (``tests/api/conftest.py``) hands to API tests.
+
 Also the test tiers (``JSONSERVE_TIER=ci|long``, :mod:`tests.reliability.tier`): a test marked
 ``long`` runs only in the long tier (``make reliability``).
 """
@@ -15,6 +18,7 @@ import pytest
 
 from jsonserve.testing import serve
 from tests.reliability import tier
+from tests.support.hub import RecordingHub
 
 DB: dict[str, Any] = {
     "posts": [
@@ -52,14 +56,20 @@ def db() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def client(db: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+def hub() -> RecordingHub:
+    """The hub the test's clients publish to: it records every change their requests make."""
+    return RecordingHub()
+
+
+@pytest.fixture
+async def client(db: dict[str, Any], hub: RecordingHub) -> AsyncIterator[httpx.AsyncClient]:
     """An in-process client over :data:`DB` with default (0.17) settings."""
-    async with serve(db) as http:
+    async with serve(db, hub=hub) as http:
         yield http
 
 
 @pytest.fixture
-async def client_v1(db: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+async def client_v1(db: dict[str, Any], hub: RecordingHub) -> AsyncIterator[httpx.AsyncClient]:
     """The same data served with ``--compat 1``."""
-    async with serve(db, compat="1") as http:
+    async with serve(db, compat="1", hub=hub) as http:
         yield http

@@ -23,6 +23,7 @@ import httpx
 
 from jsonserve._types import JSONValue
 from jsonserve.config import Settings
+from jsonserve.realtime.hub import Hub
 from jsonserve.service import build_service
 from jsonserve.storage.base import Storage
 from jsonserve.storage.file.jsonfile import JsonFileStorage, encode_document
@@ -38,16 +39,17 @@ DEFAULTS: dict[str, str] = {"backend": "memory"}
 
 @contextlib.asynccontextmanager
 async def serve(
-    data: dict[str, JSONValue] | None = None, *, backend: str | None = None, **options: Any
+    data: dict[str, JSONValue] | None = None, *, backend: str | None = None, hub: Hub | None = None, **options: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client talking to a fresh app over ``data`` (or, without data, the demo data).
 
     ``options`` are :class:`~jsonserve.config.Settings` fields, e.g. ``compat="1"`` or ``read_only=True``.
+    ``hub`` receives every change the app's writes make (a test can subscribe to it, or record them).
     """
     settings = Settings(**options)
     async with (
         _storage(data, backend or DEFAULTS["backend"], settings) as storage,
-        build_service(settings, storage) as service,  # opens the storage; closes it (flushing writes) last
+        build_service(settings, storage, hub) as service,  # opens the storage; closes it (flushing writes) last
         open_client(create_app(settings, service, manage_storage=False)) as client,
     ):
         yield client

@@ -14,6 +14,8 @@ from urllib.parse import urlparse
 import pytest
 
 from jsonserve import testing
+from jsonserve.storage.changelog import Change
+from tests.support.hub import RecordingHub
 
 
 def postgres_reachable() -> str | None:
@@ -40,3 +42,9 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
         yield name
     finally:
         testing.DEFAULTS["backend"] = previous
+
+
+@pytest.fixture
+def changes(hub: RecordingHub) -> list[Change]:
+    """The changes published so far by the test's servers (``client``, ``client_v1``, ``serve(hub=hub)``), in order."""
+    return hub.changes

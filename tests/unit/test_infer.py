@@ -54,3 +54,24 @@ def test_observe_only_widens() -> None:
     schema = shape.to_json_schema()
     assert set(schema["properties"]) == {"x", "y"}
     assert "required" not in schema
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "widened"),
+    [
+        ({"x": 1}, {"x": 2}, False),  # same fields, same types
+        ({"x": 1}, {"x": "a"}, True),  # a new type
+        ({"x": 1}, {"x": 1, "y": 2}, True),  # a new field
+        ({"x": 1, "y": 2}, {"x": 1}, True),  # y is no longer required
+        ({"x": {"a": 1}}, {"x": {"a": None}}, True),  # a nested type
+        ({"x": [1]}, {"x": [2, 3]}, False),
+        ({"x": []}, {"x": [1]}, True),  # the first array item
+        ({"x": [1]}, {"x": ["a"]}, True),  # a new item type
+    ],
+)
+def test_observe_says_whether_the_schema_widened(first: Any, second: Any, widened: bool) -> None:
+    shape = Shape()
+    assert shape.observe(first) is True
+    before = shape.to_json_schema()
+    assert shape.observe(second) is widened
+    assert (shape.to_json_schema() != before) is widened

@@ -1,5 +1,5 @@
-"""OpenAPI 3.1 from the live collections and their declared or inferred schemas."""
+"""OpenAPI 3.1 from the live collections and their declared or inferred schemas (read from the catalogue)."""
 
-from jsonserve.openapi.document import build_document
+from jsonserve.openapi.document import Documents, build_document
 
-__all__ = ["build_document"]
+__all__ = ["Documents", "build_document"]

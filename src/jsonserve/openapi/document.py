@@ -1,11 +1,13 @@
 """The OpenAPI 3.1 document of the live data: every collection, singular resource and route.
 
-Built per request from what the service serves now (so a collection added by ``--auto-create`` or an
-edit under ``--watch`` appears at once); shapes come from :class:`~jsonserve.service.shapes.Shapes`,
-which keeps them current without rescans, and declared schemas from ``--schema``.
+Built from the service's :class:`~jsonserve.service.catalogue.Catalogue` alone, which knows what is
+served now (so a collection added by ``--auto-create`` or an edit under ``--watch`` appears at once),
+the shapes it keeps current without rescans, and the schemas ``--schema`` declares.
+:class:`Documents` keeps the last document built and builds again only when the catalogue's
+version moves.
 
 Example:
-    >>> document = await build_document(service, DocumentOptions(), "http://127.0.0.1:3000")  # doctest: +SKIP
+    >>> document = await build_document(service.catalogue, "/")  # doctest: +SKIP
     >>> sorted(document["paths"])[:2]  # doctest: +SKIP
     ['/albums', '/albums/{id}']
 """
@@ -22,37 +24,60 @@ from jsonserve.openapi.operations import CollectionOps, Names, collection_paths,
 from jsonserve.openapi.parameters import filterable
 from jsonserve.openapi.responses import HEADERS, PROBLEM_SCHEMA, REQUEST_HEADERS, problem_components
 from jsonserve.schema import Kind
-from jsonserve.schema.infer import infer
 from jsonserve.schema.relations import Relations
-from jsonserve.service import Service, ServiceOptions
+from jsonserve.service.catalogue import Catalogue
 
 Json = dict[str, Any]
+MAX_SERVER_URLS = 8
 
 
-async def build_document(service: Service, server_url: str) -> Json:
-    """The OpenAPI 3.1 document for what ``service`` serves now, at ``server_url`` (best relative: ``/api``)."""
-    options = service.options
-    kinds = service.kinds()
+class Documents:
+    """The document for each server URL, built again only when the catalogue's version has moved.
+
+    A document is shared by every request until then: callers must not change it.
+    """
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self._catalogue = catalogue
+        self._built: dict[str, tuple[int, Json]] = {}
+
+    async def document(self, server_url: str) -> Json:
+        """The document for what is served now, at ``server_url``."""
+        # The version is read before building: a write during the build leaves the next request a newer one.
+        version = self._catalogue.version
+        built = self._built.get(server_url)
+        if built is not None and built[0] == version:
+            return built[1]
+        document = await build_document(self._catalogue, server_url)
+        if len(self._built) >= MAX_SERVER_URLS and server_url not in self._built:
+            self._built.clear()  # root paths come from the proxy in front: keep a bounded few
+        self._built[server_url] = (version, document)
+        return document
+
+
+async def build_document(catalogue: Catalogue, server_url: str) -> Json:
+    """The OpenAPI 3.1 document for what ``catalogue`` describes now, at ``server_url`` (best relative: ``/api``)."""
+    kinds = catalogue.kinds()
     plural = [name for name, kind in kinds.items() if kind is Kind.PLURAL]
-    relations = service.relations()
-    id_field, *stamps = service.managed_fields()
-    managed = Managed(id_field, tuple(stamps), options.compat != "1")
+    relations = catalogue.relations()
+    id_field, *stamps = catalogue.managed_fields
+    managed = Managed(id_field, tuple(stamps), catalogue.compat != "1")
     schemas: Json = {"Problem": PROBLEM_SCHEMA, **VALUE_SCHEMAS}
     paths: Json = {}
     names = _ComponentNames()
-    shapes = {name: await service.shapes.shape(name) for name in plural}
-    fields = {name: list(shape.fields) for name, shape in shapes.items()}
+    shapes = {name: await catalogue.shape(name) for name in kinds}
+    fields = {name: list(shapes[name].fields) for name in plural}
     components: dict[str, Names] = {}
     for name, kind in kinds.items():
-        declared = _declared(service, name)
+        declared = _declared(catalogue, name)
         if kind is Kind.SINGULAR:
-            models = singular_models(infer([await service.get_singular(name)]).to_json_schema(), declared)
+            models = singular_models(shapes[name].to_json_schema(), declared)
         else:
             models = record_models(shapes[name].to_json_schema(), declared, managed)
         components[name] = names.add(name, models, schemas)
     for name, kind in kinds.items():
         if kind is Kind.SINGULAR:
-            paths.update(singular_paths(name, _path(name), components[name], options.compat))
+            paths.update(singular_paths(name, _path(name), components[name], catalogue.compat))
             continue
         children = _children(relations, name, fields)
         ops = CollectionOps(
@@ -63,7 +88,7 @@ async def build_document(service: Service, server_url: str) -> Json:
             embeds=children + _parents(relations, fields[name]),
             expands=_parents(relations, fields[name]),
             children=[(child, _path(child), components[child]) for child in children],
-            compat=options.compat,
+            compat=catalogue.compat,
             id_field=managed.id_field,
             collections=sorted(plural),
         )
@@ -72,7 +97,7 @@ async def build_document(service: Service, server_url: str) -> Json:
         paths["/db"] = _db_path()
     return {
         "openapi": "3.1.0",
-        "info": _info(options),
+        "info": _info(catalogue),
         "servers": [{"url": server_url or "/"}],
         "tags": [{"name": name, "description": f"The `{name}` {kinds[name].value} resource."} for name in kinds],
         "paths": paths,
@@ -107,8 +132,8 @@ class _ComponentNames:
         return Names(*(f"#/components/schemas/{refs[s]}" for s in ("", "_create", "_replace", "_patch")))
 
 
-def _declared(service: Service, name: str) -> Json | None:
-    schema = service.schemas.get(name)
+def _declared(catalogue: Catalogue, name: str) -> Json | None:
+    schema = catalogue.declared(name)
     return None if schema is None else schema.schema
 
 
@@ -144,13 +169,13 @@ def _db_path() -> Json:
     }
 
 
-def _info(options: ServiceOptions) -> Json:
-    notes = [f"Query dialect defaults: json-server {options.compat}."]
-    if options.read_only:
+def _info(catalogue: Catalogue) -> Json:
+    notes = [f"Query dialect defaults: json-server {catalogue.compat}."]
+    if catalogue.read_only:
         notes.append("The server runs with `--read-only`: writes answer 403.")
-    if options.timestamps:
+    if catalogue.timestamps:
         notes.append("`createdAt` and `updatedAt` are set by the server.")
-    if options.auto_create:
+    if catalogue.auto_create:
         notes.append("A POST to a collection that does not exist yet creates it (`--auto-create`).")
     return {
         "title": "jsonserve",

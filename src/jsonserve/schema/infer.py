@@ -3,11 +3,13 @@
 A :class:`Shape` accumulates the JSON types seen at each field (nested objects and array items
 included, to a bounded depth). It only widens: :meth:`Shape.observe` is called for every stored
 record once at start and then for each created or updated record, so keeping it current costs one
-walk of the written record, never a rescan. ``required`` lists the fields every observed record has.
+walk of the written record, never a rescan; it says whether the schema widened, so a cache of what
+is built from shapes knows when to rebuild. ``required`` lists the fields every observed record has.
 
 Example:
     >>> shape = Shape()
-    >>> shape.observe({"id": 1, "title": "a"}); shape.observe({"id": 2, "title": None})
+    >>> shape.observe({"id": 1, "title": "a"}), shape.observe({"id": 2, "title": None}), shape.observe({"id": 3})
+    (True, True, True)
     >>> shape.to_json_schema()["properties"]["title"]
     {'type': ['null', 'string']}
 """
@@ -48,22 +50,29 @@ class Shape:
     objects: int = 0
     items: Shape | None = None
 
-    def observe(self, value: JSONValue, depth: int = 0) -> None:
-        """Widen the shape with one more value."""
+    def observe(self, value: JSONValue, depth: int = 0) -> bool:
+        """Widen the shape with one more value; ``True`` when its JSON Schema changed (it widened)."""
         kind = json_type(value)
+        changed = kind not in self.types
         self.types.add(kind)
         if depth >= MAX_DEPTH:
-            return
+            return changed
         if isinstance(value, dict):
+            # A field every earlier object had and this one lacks is no longer required.
+            changed = changed or any(count == self.objects and key not in value for key, count in self.present.items())
             self.objects += 1
             for key, child in value.items():
-                if key not in self.fields and len(self.fields) >= MAX_FIELDS:
-                    continue
-                self.fields.setdefault(key, Shape()).observe(child, depth + 1)
+                if key not in self.fields:
+                    if len(self.fields) >= MAX_FIELDS:
+                        continue
+                    changed = True
+                changed = self.fields.setdefault(key, Shape()).observe(child, depth + 1) or changed
                 self.present[key] = self.present.get(key, 0) + 1
         elif isinstance(value, list):
             for item in value[:50]:
-                (self.items or self._new_items()).observe(item, depth + 1)
+                changed = changed or self.items is None
+                changed = (self.items or self._new_items()).observe(item, depth + 1) or changed
+        return changed
 
     def _new_items(self) -> Shape:
         self.items = Shape()

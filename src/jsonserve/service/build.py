@@ -15,7 +15,8 @@ from jsonserve.config import Settings
 from jsonserve.demo import STARTER, demo_data
 from jsonserve.realtime.hub import Hub
 from jsonserve.schema.declared import load_schemas
-from jsonserve.service.core import Service, ServiceOptions
+from jsonserve.service.core import Service
+from jsonserve.service.options import ServiceOptions
 from jsonserve.storage.base import Storage
 from jsonserve.storage.registry import backend_name, load_backend
 
@@ -35,8 +36,8 @@ def build_storage(settings: Settings) -> Storage:
     return cls(settings.source, id_field=settings.id_field, seed=STARTER, indexes=settings.indexes)  # type: ignore[no-any-return]
 
 
-def build_service(settings: Settings, storage: Storage | None = None) -> Service:
-    """A Service over ``storage`` (or the one ``settings.source`` names), with a fresh hub.
+def build_service(settings: Settings, storage: Storage | None = None, hub: Hub | None = None) -> Service:
+    """A Service over ``storage`` (or the one ``settings.source`` names), publishing to ``hub`` (or a fresh one).
 
     Raises :class:`SchemaFileError` when ``--schema`` names a file that cannot be used.
     """
@@ -49,4 +50,4 @@ def build_service(settings: Settings, storage: Storage | None = None) -> Service
         reserved=RESERVED_NAMES,
     )
     schemas = load_schemas(settings.schema_file) if settings.schema_file else {}
-    return Service(storage or build_storage(settings), Hub(), options, schemas)
+    return Service(storage or build_storage(settings), hub or Hub(), options, schemas)

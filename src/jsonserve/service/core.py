@@ -1,16 +1,19 @@
 """The Service: the only door to data for every transport (REST now; GraphQL and realtime later).
 
-Each method checks what the server allows (``--read-only``, preconditions), calls storage, and
-publishes the resulting :class:`Change` values to the hub.
+Every method that reads or writes records takes the caller, a :class:`Principal` (anonymous unless
+a transport says otherwise). Writes check what the server allows (``--read-only``, preconditions),
+call storage with the caller as the changes' actor, and publish the resulting :class:`Change`
+values to the hub. Reads all go through one read path (:meth:`Service._read` and its siblings),
+where the caller's :class:`ReadRule` is ANDed into the query, so a rule covers lists, records,
+nested routes, ``/db``, counts, embeds and expands alike (PocketBase's "rules as filters").
 
 Example:
     >>> service = Service(MemoryStorage({"posts": []}), Hub())  # doctest: +SKIP
-    >>> await service.create("posts", {"title": "x"})  # doctest: +SKIP
+    >>> await service.create("posts", {"title": "x"}, principal=Principal("7"))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -19,38 +22,22 @@ from types import TracebackType
 from typing import Self
 
 from jsonserve._types import JSONValue, Record
+from jsonserve.auth.principal import ANONYMOUS, Principal
+from jsonserve.auth.rules import AllowAll, ReadRule
 from jsonserve.errors import FieldError, NotFound, PreconditionFailed, QueryError, ReadOnly, ValidationFailed
-from jsonserve.query.model import AllOf, Condition, Op, Page, Query
+from jsonserve.query.evaluate import matches, run
+from jsonserve.query.model import AllOf, Condition, Node, Op, Page, Query, Slice
 from jsonserve.realtime.hub import Hub
 from jsonserve.schema.declared import RecordSchema
 from jsonserve.schema.kind import Kind
-from jsonserve.schema.relations import Relations
-from jsonserve.service.embed import apply_joins, plan_joins
-from jsonserve.service.shapes import Shapes
+from jsonserve.service.catalogue import CREATED_AT, STAMPS, UPDATED_AT, Catalogue
+from jsonserve.service.embed import Join, apply_joins, plan_joins
+from jsonserve.service.options import ServiceOptions
 from jsonserve.service.values import etag_matches, record_etag
 from jsonserve.storage.base import Check, Dependent, Storage
 from jsonserve.storage.changelog import Change
 
-CREATED_AT, UPDATED_AT = "createdAt", "updatedAt"
-STAMPS = (CREATED_AT, UPDATED_AT)
-NEW_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
-
-
-@dataclass(frozen=True)
-class ServiceOptions:
-    """What the service enforces, independent of any transport.
-
-    ``timestamps`` stamps ``createdAt``/``updatedAt`` on records (clients cannot set them);
-    ``auto_create`` lets a POST create a collection that does not exist yet; ``reserved`` are names
-    a new collection may not take (routes of their own, such as ``docs``).
-    """
-
-    compat: str = "0.17"
-    read_only: bool = False
-    fk_suffix: str = "Id"
-    timestamps: bool = False
-    auto_create: bool = False
-    reserved: frozenset[str] = frozenset()
+__all__ = ["Listing", "Service", "ServiceOptions"]
 
 
 @dataclass(frozen=True)
@@ -63,21 +50,26 @@ class Listing:
 
 
 class Service:
-    """Reads and writes through one storage, publishing every change."""
+    """Reads and writes through one storage on behalf of a caller, publishing every change.
+
+    ``read_rule`` says what each caller may read (:class:`AllowAll` until the auth issue).
+    """
 
     def __init__(
         self,
         storage: Storage,
         hub: Hub,
-        options: ServiceOptions = ServiceOptions(),
+        options: ServiceOptions | None = None,
         schemas: Mapping[str, RecordSchema] | None = None,
         clock: Callable[[], float] = time.time,
+        *,
+        read_rule: ReadRule | None = None,
     ) -> None:
         self.storage = storage
         self.hub = hub
-        self.options = options
-        self.schemas: Mapping[str, RecordSchema] = schemas or {}
-        self.shapes = Shapes(storage)
+        self.options = options or ServiceOptions()
+        self.catalogue = Catalogue(storage, self.options, schemas or {})
+        self._read_rule: ReadRule = read_rule or AllowAll()
         self._clock = clock
 
     # -- lifecycle: ``async with service:`` opens the storage and closes it (flushing writes) ---------
@@ -95,10 +87,14 @@ class Service:
             ['posts', 'comments', 'profile']
         """
         await self.storage.open()
+        await self.hub.start()
 
     async def aclose(self) -> None:
-        """Close the storage, flushing every acknowledged write."""
-        await self.storage.aclose()
+        """Stop the hub, then close the storage, flushing every acknowledged write."""
+        try:
+            await self.hub.stop()
+        finally:
+            await self.storage.aclose()
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -109,67 +105,118 @@ class Service:
     ) -> None:
         await self.aclose()
 
-    # -- catalogue ---------------------------------------------------------------------------
+    # -- the catalogue (what the routes need of it) ------------------------------------------
 
     def kinds(self) -> dict[str, Kind]:
         """Routable names and their kinds (current: follows reloads)."""
-        return self.storage.kinds()
+        return self.catalogue.kinds()
 
     def kind(self, name: str) -> Kind:
         """The kind of one name, or :class:`NotFound`."""
-        kind = self.storage.kinds().get(name)
-        if kind is None:
-            raise NotFound(f"no resource named {name!r}")
-        return kind
+        return self.catalogue.kind(name)
 
-    def relations(self) -> Relations:
-        """Foreign-key relations between the current collections."""
-        plural = [name for name, kind in self.kinds().items() if kind is Kind.PLURAL]
-        return Relations(plural, self.options.fk_suffix)
+    def creatable(self, name: str) -> bool:
+        """Whether a POST may create ``name`` as a new collection (``--auto-create`` or a declared schema)."""
+        return self.catalogue.creatable(name)
 
     # -- reads -------------------------------------------------------------------------------
 
-    async def find(self, query: Query) -> Listing:
-        """Filter, sort, window, then join one collection."""
+    async def find(self, query: Query, *, principal: Principal = ANONYMOUS) -> Listing:
+        """Filter, sort, window, then join one collection: what ``principal`` may read of it."""
         self._plural(query.collection)
-        joins = plan_joins(self.relations(), query.collection, query.embed, query.expand) if _joins(query) else []
-        page: Page = await self.storage.find(query)
-        return Listing(await apply_joins(self.storage, page.items, joins), page.total, query)
+        joins = self._joins(query.collection, query)
+        page = await self._read(principal, query)
+        return Listing(await self._join(principal, page.items, joins), page.total, query)
 
-    async def list_nested(self, parent: str, parent_id: str, query: Query) -> Listing:
+    async def list_nested(
+        self, parent: str, parent_id: str, query: Query, *, principal: Principal = ANONYMOUS
+    ) -> Listing:
         """``GET /posts/1/comments``: the children of an existing parent, with any other query."""
-        await self.get(parent, parent_id)
-        link = Condition((self.relations().foreign_key(parent),), Op.EQ, parent_id)
-        return await self.find(_and_where(query, link))
+        await self.get(parent, parent_id, principal=principal)
+        link = Condition((self.catalogue.relations().foreign_key(parent),), Op.EQ, parent_id)
+        return await self.find(_and_where(query, link), principal=principal)
 
-    async def get(self, collection: str, record_id: str, query: Query | None = None) -> Record:
-        """One record (with joins when ``query`` asks), or :class:`NotFound`."""
+    async def get(
+        self, collection: str, record_id: str, query: Query | None = None, *, principal: Principal = ANONYMOUS
+    ) -> Record:
+        """One record (with joins when ``query`` asks), or :class:`NotFound` (also when the caller may not read it)."""
         self._plural(collection)
-        record = await self.storage.get(collection, record_id)
+        record = await self._read_one(principal, collection, record_id)
         if record is None:
             raise NotFound(f"no record in {collection} with id {record_id!r}")
-        if query is None or not _joins(query):
-            return record
-        joins = plan_joins(self.relations(), collection, query.embed, query.expand)
-        return (await apply_joins(self.storage, [record], joins))[0]
+        joins = self._joins(collection, query) if query is not None else []
+        return (await self._join(principal, [record], joins))[0]
 
-    async def get_singular(self, name: str) -> Record:
-        """A singular resource (``/profile``)."""
-        return await self.storage.get_singular(name)
+    async def get_singular(self, name: str, *, principal: Principal = ANONYMOUS) -> Record:
+        """A singular resource (``/profile``), or :class:`NotFound` when ``principal`` may not read it."""
+        record = await self.storage.get_singular(name)
+        rule = self._rule(principal, name)
+        if rule is not None and not matches(record, rule):
+            raise NotFound(f"no resource named {name!r}")
+        return record
 
-    async def dump(self) -> dict[str, JSONValue]:
-        """The whole database (``GET /db``)."""
-        return await self.storage.dump()
+    async def dump(self, *, principal: Principal = ANONYMOUS) -> dict[str, JSONValue]:
+        """The whole database (``GET /db``): what ``principal`` may read of every resource.
 
-    async def counts(self) -> dict[str, int | None]:
+        One snapshot of the storage (consistent, and holding the top-level values that are no
+        resource), each resource then filtered by the caller's rule with the reference evaluator.
+        """
+        snapshot = await self.storage.dump()
+        for name, kind in self.kinds().items():
+            rule = self._rule(principal, name)
+            value = snapshot.get(name)
+            if rule is None or value is None:
+                continue
+            if kind is Kind.PLURAL and isinstance(value, list):
+                records = [record for record in value if isinstance(record, dict)]
+                snapshot[name] = list(run(records, Query(name, where=rule)).items)
+            elif isinstance(value, dict) and not matches(value, rule):
+                del snapshot[name]
+        return snapshot
+
+    async def counts(self, *, principal: Principal = ANONYMOUS) -> dict[str, int | None]:
         """Record counts per collection (``None`` for singular resources), for the home page."""
         return {
-            name: await self.storage.count(name) if kind is Kind.PLURAL else None for name, kind in self.kinds().items()
+            name: (await self._read(principal, Query(name, window=Slice(0, 0)))).total if kind is Kind.PLURAL else None
+            for name, kind in self.kinds().items()
         }
+
+    # -- the read path: every read of records comes through here ---------------------------
+
+    def _rule(self, principal: Principal, collection: str) -> Node | None:
+        """The one place the read rule is asked: what ``principal`` may read of ``collection``."""
+        return self._read_rule(principal, collection)
+
+    async def _read(self, principal: Principal, query: Query) -> Page:
+        """``query`` with the caller's rule ANDed into its filter, so storage (SQL too) applies both."""
+        rule = self._rule(principal, query.collection)
+        return await self.storage.find(query if rule is None else _and_where(query, rule))
+
+    async def _read_one(self, principal: Principal, collection: str, record_id: str) -> Record | None:
+        """One record by id, if the caller may read it.
+
+        By key, not as a filtered find: an id matches by its text (``"1"`` finds ``1``, ``"01"`` does
+        not, which an ``eq`` filter would), and a key lookup is what every backend indexes. The rule
+        is then evaluated on that one record with the reference evaluator.
+        """
+        record = await self.storage.get(collection, record_id)
+        rule = self._rule(principal, collection)
+        return record if record is None or rule is None or matches(record, rule) else None
+
+    def _joins(self, collection: str, query: Query) -> list[Join]:
+        if not (query.embed or query.expand):
+            return []
+        return plan_joins(self.catalogue.relations(), collection, query.embed, query.expand)
+
+    async def _join(self, principal: Principal, records: list[Record], joins: list[Join]) -> list[Record]:
+        async def fetch(query: Query) -> Page:
+            return await self._read(principal, query)
+
+        return await apply_joins(fetch, self.storage.id_field, records, joins)
 
     # -- writes ------------------------------------------------------------------------------
 
-    async def create(self, collection: str, body: Record) -> Record:
+    async def create(self, collection: str, body: Record, *, principal: Principal = ANONYMOUS) -> Record:
         """``POST /posts``: insert, keeping a free client id (0.17) or generating one (1.x).
 
         With ``auto_create`` (or a declared schema) a missing collection is created by its first record.
@@ -178,59 +225,87 @@ class Service:
         record = self._stamp(body, None)
         self._validate(collection, record)
         change = await self.storage.create(
-            collection, record, generated_ids=self.options.compat == "1", new_collection=new_collection
+            collection,
+            record,
+            generated_ids=self.options.compat == "1",
+            new_collection=new_collection,
+            actor=principal.id,
         )
         return self._publish([change])
 
-    async def create_nested(self, parent: str, parent_id: str, child: str, body: Record) -> Record:
+    async def create_nested(
+        self, parent: str, parent_id: str, child: str, body: Record, *, principal: Principal = ANONYMOUS
+    ) -> Record:
         """``POST /posts/1/comments``: create a child whose foreign key is the parent's id."""
-        parent_record = await self.get(parent, parent_id)
-        key = self.relations().foreign_key(parent)
-        return await self.create(child, {**body, key: parent_record[self.storage.id_field]})
+        parent_record = await self.get(parent, parent_id, principal=principal)
+        key = self.catalogue.relations().foreign_key(parent)
+        return await self.create(child, {**body, key: parent_record[self.storage.id_field]}, principal=principal)
 
-    async def replace(self, collection: str, record_id: str, body: Record, if_match: str | None = None) -> Record:
+    async def replace(
+        self,
+        collection: str,
+        record_id: str,
+        body: Record,
+        if_match: str | None = None,
+        *,
+        principal: Principal = ANONYMOUS,
+    ) -> Record:
         """``PUT``: replace the whole record; the id stays."""
         self.check_writable(collection, Kind.PLURAL)
         build = self._guarded(collection, lambda old: self._stamp(body, old))
-        change = await self.storage.update(collection, record_id, build, _precondition(if_match))
+        change = await self.storage.update(collection, record_id, build, _precondition(if_match), actor=principal.id)
         return self._publish([change])
 
-    async def patch(self, collection: str, record_id: str, body: Record, if_match: str | None = None) -> Record:
+    async def patch(
+        self,
+        collection: str,
+        record_id: str,
+        body: Record,
+        if_match: str | None = None,
+        *,
+        principal: Principal = ANONYMOUS,
+    ) -> Record:
         """``PATCH``: shallow merge into the record, validated as merged; the id stays."""
         self.check_writable(collection, Kind.PLURAL)
         build = self._guarded(collection, lambda old: self._stamp({**old, **body}, old))
-        change = await self.storage.update(collection, record_id, build, _precondition(if_match))
+        change = await self.storage.update(collection, record_id, build, _precondition(if_match), actor=principal.id)
         return self._publish([change])
 
     async def delete(
-        self, collection: str, record_id: str, dependents: tuple[str, ...] = (), if_match: str | None = None
+        self,
+        collection: str,
+        record_id: str,
+        dependents: tuple[str, ...] = (),
+        if_match: str | None = None,
+        *,
+        principal: Principal = ANONYMOUS,
     ) -> Record:
         """``DELETE``: remove a record and sweep what points at it; returns the deleted record."""
         self.check_writable(collection, Kind.PLURAL)
         sweep = self._dependents(dependents)
-        changes = await self.storage.delete(collection, record_id, sweep, _precondition(if_match))
+        changes = await self.storage.delete(collection, record_id, sweep, _precondition(if_match), actor=principal.id)
         self._publish(changes)
         return changes[0].previous or {}
 
-    async def replace_singular(self, name: str, body: Record, if_match: str | None = None) -> Record:
+    async def replace_singular(
+        self, name: str, body: Record, if_match: str | None = None, *, principal: Principal = ANONYMOUS
+    ) -> Record:
         """``PUT /profile`` (and 0.17's ``POST /profile``): replace the object."""
         self.check_writable(name, Kind.SINGULAR)
         build = self._guarded(name, lambda _old: dict(body), keep_id=False)
-        change = await self.storage.update_singular(name, build, _precondition(if_match))
+        change = await self.storage.update_singular(name, build, _precondition(if_match), actor=principal.id)
         return self._publish([change])
 
-    async def patch_singular(self, name: str, body: Record, if_match: str | None = None) -> Record:
+    async def patch_singular(
+        self, name: str, body: Record, if_match: str | None = None, *, principal: Principal = ANONYMOUS
+    ) -> Record:
         """``PATCH /profile``: shallow merge."""
         self.check_writable(name, Kind.SINGULAR)
         build = self._guarded(name, lambda old: {**old, **body}, keep_id=False)
-        change = await self.storage.update_singular(name, build, _precondition(if_match))
+        change = await self.storage.update_singular(name, build, _precondition(if_match), actor=principal.id)
         return self._publish([change])
 
-    # -- internals ---------------------------------------------------------------------------
-
-    def _plural(self, name: str) -> None:
-        if self.kind(name) is not Kind.PLURAL:
-            raise NotFound(f"{name!r} is a singular resource; it has no records by id")
+    # -- checks the routes make before reading a body --------------------------------------
 
     def check_writable(self, name: str, kind: Kind) -> None:
         """Raise unless ``name`` is a resource of ``kind`` that may be written now (``--read-only``)."""
@@ -239,19 +314,6 @@ class Service:
         if self.kind(name) is not kind:
             raise NotFound(f"no {kind.value} resource named {name!r}")
 
-    def managed_fields(self) -> tuple[str, ...]:
-        """Top-level fields the server sets on records: the id, and the timestamps with ``--timestamps``."""
-        return (self.storage.id_field, *(STAMPS if self.options.timestamps else ()))
-
-    def creatable(self, name: str) -> bool:
-        """Whether a POST may create ``name`` as a new collection (``--auto-create`` or a declared schema)."""
-        return (
-            (self.options.auto_create or name in self.schemas)
-            and name not in self.kinds()
-            and name not in self.options.reserved
-            and NEW_NAME.fullmatch(name) is not None
-        )
-
     def check_creatable(self, collection: str) -> bool:
         """Raise unless a record may be created in ``collection``; ``True`` when the collection is new."""
         if self.creatable(collection) and not self.options.read_only:
@@ -259,11 +321,17 @@ class Service:
         self.check_writable(collection, Kind.PLURAL)
         return False
 
+    # -- internals ---------------------------------------------------------------------------
+
+    def _plural(self, name: str) -> None:
+        if self.kind(name) is not Kind.PLURAL:
+            raise NotFound(f"{name!r} is a singular resource; it has no records by id")
+
     def _validate(self, name: str, record: Record) -> None:
-        schema = self.schemas.get(name)
+        schema = self.catalogue.declared(name)
         if schema is None:
             return
-        errors = schema.errors(record, managed=self.managed_fields())
+        errors = schema.errors(record, managed=self.catalogue.managed_fields)
         if errors:
             fields = ", ".join(dict.fromkeys(error.path for error in errors))  # a path once, however it fails
             raise ValidationFailed(f"the {name} record does not match its schema ({fields})", errors)
@@ -293,7 +361,7 @@ class Service:
         return {**_unstamped(body), **stamps}
 
     def _dependents(self, requested: tuple[str, ...]) -> Callable[[str], list[Dependent]]:
-        relations = self.relations()
+        relations = self.catalogue.relations()
         unknown = [name for name in requested if name not in relations.collections]
         if unknown:
             raise QueryError(
@@ -310,7 +378,7 @@ class Service:
 
     def _publish(self, changes: list[Change]) -> Record:
         for change in changes:
-            self.shapes.observe(change)
+            self.catalogue.observe(change)
             self.hub.publish(change)
         return changes[0].record or {}
 
@@ -335,10 +403,7 @@ def _iso(timestamp: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _and_where(query: Query, condition: Condition) -> Query:
-    return replace(query, where=AllOf((query.where, condition)))
-
-
-def _joins(query: Query) -> bool:
-    """Whether a query asks for ``_embed`` or ``_expand``."""
-    return bool(query.embed or query.expand)
+def _and_where(query: Query, node: Node) -> Query:
+    """``query`` whose filter must also match ``node`` (kept flat: storage indexes top-level conditions)."""
+    items = query.where.items if isinstance(query.where, AllOf) else (query.where,)
+    return replace(query, where=AllOf((*items, node)))

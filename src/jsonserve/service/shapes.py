@@ -38,11 +38,15 @@ class Shapes:
             shape = self._shapes[collection] = infer(list(page.items))
         return shape
 
-    def observe(self, change: Change) -> None:
-        """Widen the shape of a written record's collection (shapes never narrow)."""
+    def observe(self, change: Change) -> bool:
+        """Widen the shape of a written record's collection (shapes never narrow); ``True`` if it widened.
+
+        A collection whose shape was not inferred yet is left alone: its first inference sees the write.
+        """
         shape = self._shapes.get(change.collection)
         if shape is not None and change.record is not None and change.id is not None:
-            shape.observe(change.record)
+            return shape.observe(change.record)
+        return False
 
     def _forget_if_reloaded(self) -> None:
         generation = self._storage.generation()

@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jsonserve.config import Settings
-from jsonserve.openapi import build_document
+from jsonserve.openapi import Documents
 from jsonserve.service import Service, build_service
 from jsonserve.web import docs
 from jsonserve.web.errors import HANDLERS, CatchAll
@@ -117,11 +117,12 @@ def _docs_pages(resources: Resources) -> dict[str, Endpoint]:
 
         return endpoint
 
+    documents = Documents(resources.service.catalogue)
+
     async def openapi(request: Request) -> Response:
         # A relative server URL: "Try it out" stays on the page's own origin, behind any proxy.
         root = request.scope.get("root_path", "") or "/"
-        document = await build_document(resources.service, root)
-        return json_response(request, document)
+        return json_response(request, await documents.document(root))
 
     return {
         "openapi.json": unless_collection("openapi.json", openapi),

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jsonserve.schema import Kind
 from jsonserve.service import Service, etag_for, render
+from jsonserve.web.http import principal_of
 
 GZIP_MINIMUM = 1024  # bodies from this size are compressed for a gzip client: the full app does that
 _HANDED_OVER = (b"origin", b"if-none-match")
@@ -60,7 +61,7 @@ class FastRecordReads:
         if self.service.kinds().get(parts[1]) is not Kind.PLURAL:
             return None
         try:
-            record = await self.service.get(parts[1], parts[2])
+            record = await self.service.get(parts[1], parts[2], principal=principal_of(scope))
         except Exception:
             return None
         body = render(record)

@@ -9,6 +9,7 @@ from starlette.responses import HTMLResponse
 
 from jsonserve import __version__
 from jsonserve.service import Service
+from jsonserve.web.http import principal_of
 
 _PAGE = """<!doctype html>
 <html lang="en">
@@ -35,7 +36,7 @@ API docs will live at <code>{base}/docs</code>.</p>
 
 async def home_page(request: Request, service: Service, base: str) -> HTMLResponse:
     """Render the list of resources and their record counts."""
-    counts = await service.counts()
+    counts = await service.counts(principal=principal_of(request.scope))
     items = "\n".join(
         f'<li><a href="{escape(base)}/{escape(name)}">/{escape(name)}</a> '
         f'<span class="count">{"object" if count is None else f"{count} records"}</span></li>'

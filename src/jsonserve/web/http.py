@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from jsonserve._types import JSONValue, Record
+from jsonserve.auth import ANONYMOUS, Principal
 from jsonserve.errors import BodyError, PayloadTooLarge, UnsupportedMediaType
 from jsonserve.service import etag_for, etag_matches, parse_body, render
 
 JSON_TYPE = "application/json"
 NO_CACHE = {"Cache-Control": "no-cache"}
+PRINCIPAL_KEY = "jsonserve.principal"
+"""The ASGI scope key where an auth middleware puts the request's :class:`Principal`."""
+
+
+def principal_of(scope: Scope) -> Principal:
+    """Who makes this request: what an auth middleware put in the scope, else the anonymous caller."""
+    principal: Principal = scope.get(PRINCIPAL_KEY, ANONYMOUS)
+    return principal
 
 
 def json_response(

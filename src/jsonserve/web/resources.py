@@ -22,7 +22,7 @@ from jsonserve.errors import MethodNotAllowed, NotFound
 from jsonserve.query import ParseOptions, Query, parse_dependents, parse_params
 from jsonserve.schema import Kind
 from jsonserve.service import Listing, Service
-from jsonserve.web.http import api_root, json_response, read_json
+from jsonserve.web.http import api_root, json_response, principal_of, read_json
 from jsonserve.web.paging import list_headers, list_payload
 from jsonserve.web.presentation import Presentation, presentation
 
@@ -72,10 +72,11 @@ class Resources:
         await self._delay(shown)
         method = request.method
         if method in ("GET", "HEAD"):
-            return self._listing(request, await self.service.find(query), shown)
+            return self._listing(request, await self.service.find(query, principal=principal_of(request.scope)), shown)
         if method == "POST":
             self.service.check_creatable(name)
-            record = await self.service.create(name, await self._body(request))
+            body = await self._body(request)
+            record = await self.service.create(name, body, principal=principal_of(request.scope))
             return self._created(request, name, record)
         return self._options_or_405(method, PLURAL_ALLOW, f"{name} is a collection")
 
@@ -83,15 +84,19 @@ class Resources:
         method = request.method
         await self._delay(self._query(request, name)[1])
         if method in ("GET", "HEAD"):
-            return json_response(request, await self.service.get_singular(name))
+            return json_response(request, await self.service.get_singular(name, principal=principal_of(request.scope)))
         allow = ("GET", "HEAD", "PUT", "PATCH", "OPTIONS") + (("POST",) if self.settings.compat != "1" else ())
         if method not in allow or method == "OPTIONS":
             return self._options_or_405(method, allow, f"{name} is a singular resource")
         self.service.check_writable(name, Kind.SINGULAR)
-        body, if_match = await self._body(request), request.headers.get("if-match")
+        body, if_match, principal = (
+            await self._body(request),
+            request.headers.get("if-match"),
+            principal_of(request.scope),
+        )
         if method == "PATCH":
-            return json_response(request, await self.service.patch_singular(name, body, if_match))
-        record = await self.service.replace_singular(name, body, if_match)
+            return json_response(request, await self.service.patch_singular(name, body, if_match, principal=principal))
+        record = await self.service.replace_singular(name, body, if_match, principal=principal)
         return json_response(request, record, 201 if method == "POST" else 200, self._location(request, name))
 
     # -- /{name}/{id} --------------------------------------------------------------------------
@@ -111,23 +116,28 @@ class Resources:
         return await handler(self, request, name, record_id, query)
 
     async def _get_item(self, request: Request, name: str, record_id: str, query: Query) -> Response:
-        return json_response(request, await self.service.get(name, record_id, query))
+        return json_response(
+            request, await self.service.get(name, record_id, query, principal=principal_of(request.scope))
+        )
 
     async def _put_item(self, request: Request, name: str, record_id: str, _query: Query) -> Response:
         self.service.check_writable(name, Kind.PLURAL)
-        body = await self._body(request)
-        return json_response(
-            request, await self.service.replace(name, record_id, body, request.headers.get("if-match"))
-        )
+        body, if_match = await self._body(request), request.headers.get("if-match")
+        record = await self.service.replace(name, record_id, body, if_match, principal=principal_of(request.scope))
+        return json_response(request, record)
 
     async def _patch_item(self, request: Request, name: str, record_id: str, _query: Query) -> Response:
         self.service.check_writable(name, Kind.PLURAL)
-        body = await self._body(request)
-        return json_response(request, await self.service.patch(name, record_id, body, request.headers.get("if-match")))
+        body, if_match = await self._body(request), request.headers.get("if-match")
+        record = await self.service.patch(name, record_id, body, if_match, principal=principal_of(request.scope))
+        return json_response(request, record)
 
     async def _delete_item(self, request: Request, name: str, record_id: str, _query: Query) -> Response:
         dependents = parse_dependents(request.query_params.multi_items())
-        deleted = await self.service.delete(name, record_id, dependents, request.headers.get("if-match"))
+        if_match = request.headers.get("if-match")
+        deleted = await self.service.delete(
+            name, record_id, dependents, if_match, principal=principal_of(request.scope)
+        )
         return json_response(request, deleted if self.settings.compat == "1" else {})
 
     _item_handlers: ClassVar[dict[str, Callable[..., Awaitable[Response]]]] = {
@@ -150,10 +160,14 @@ class Resources:
         query, shown = self._query(request, child)
         await self._delay(shown)
         if request.method in ("GET", "HEAD"):
-            return self._listing(request, await self.service.list_nested(name, record_id, query), shown)
+            listing = await self.service.list_nested(name, record_id, query, principal=principal_of(request.scope))
+            return self._listing(request, listing, shown)
         if request.method == "POST":
             self.service.check_writable(child, Kind.PLURAL)
-            record = await self.service.create_nested(name, record_id, child, await self._body(request))
+            body = await self._body(request)
+            record = await self.service.create_nested(
+                name, record_id, child, body, principal=principal_of(request.scope)
+            )
             return self._created(request, child, record)
         return self._options_or_405(request.method, NESTED_ALLOW, f"{name}/{record_id}/{child} is a collection")
 
@@ -165,7 +179,7 @@ class Resources:
             return await self.collection(request)
         if request.method not in ("GET", "HEAD"):
             return self._options_or_405(request.method, ("GET", "HEAD", "OPTIONS"), "/db is read-only")
-        return json_response(request, await self.service.dump())
+        return json_response(request, await self.service.dump(principal=principal_of(request.scope)))
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -195,7 +209,7 @@ class Resources:
         return json_response(request, payload, headers=list_headers(request, listing, shown.envelope))
 
     def _created(self, request: Request, name: str, record: Record) -> Response:
-        record_id = record.get(self.service.storage.id_field)
+        record_id = record.get(self.service.catalogue.id_field)
         return json_response(request, record, 201, self._location(request, name, str(record_id)))
 
     def _location(self, request: Request, *segments: str) -> dict[str, str]:

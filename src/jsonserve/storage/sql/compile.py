@@ -108,8 +108,8 @@ class JsonAccess(ABC):
         """The bare value expression an expression index is built on (``--index``)."""
 
     @abstractmethod
-    def raw_in(self, path: Path, text: str, number: float | None) -> Expr:
-        """A superset test on :meth:`raw` that an index can serve (string ``text``, or ``to_number(text)``)."""
+    def raw_in(self, path: Path, texts: Sequence[str]) -> Expr:
+        """A superset test on :meth:`raw` that an index can serve: a string of ``texts``, or one's ``to_number``."""
 
 
 def compile_where(node: Node, access: JsonAccess) -> Expr:
@@ -141,7 +141,7 @@ def equals(access: JsonAccess, path: Path, text: str) -> Expr:
         tests.append(kind == text)
         return sa.or_(*tests)
     # The typed test above cannot use an index; this redundant superset can (expression indexes).
-    return sa.and_(access.raw_in(path, text, number), sa.or_(*tests))
+    return sa.and_(access.raw_in(path, (text,)), sa.or_(*tests))
 
 
 def _ne(access: JsonAccess, path: Path, text: object) -> Expr:
@@ -149,7 +149,25 @@ def _ne(access: JsonAccess, path: Path, text: object) -> Expr:
 
 
 def _in(access: JsonAccess, path: Path, texts: object) -> Expr:
-    return sa.or_(sa.false(), *(equals(access, path, text) for text in texts))  # type: ignore[attr-defined]
+    """:func:`equals` to any of ``texts``, compiled as one test per type (not one per text).
+
+    The same rows as ORing :func:`equals` per text, in an expression whose size does not grow with
+    the list: the Service's joins send a page's worth of keys (``service/embed.py``).
+    """
+    values = tuple(dict.fromkeys(str(text) for text in texts))  # type: ignore[attr-defined]
+    if len(values) <= 1:
+        return equals(access, path, values[0]) if values else sa.false()
+    kind = access.kind(path)
+    tests: list[Expr] = [sa.and_(kind == "string", access.binary(access.text(path)).in_(values))]
+    numbers = [number for value in values if (number := to_number(value)) is not None]
+    if numbers:
+        params = [access.number_param(number) for number in numbers]
+        tests.append(sa.and_(kind == "number", access.number(path).in_(params)))
+    literals = [value for value in values if value in ("true", "false", "null")]
+    if literals:
+        tests.append(kind.in_(literals))
+        return sa.or_(*tests)
+    return sa.and_(access.raw_in(path, values), sa.or_(*tests))
 
 
 def _order(compare: Callable[[object, object], Expr]) -> Callable[[JsonAccess, Path, object], Expr]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -38,7 +38,7 @@ from typing_extensions import override
 
 from jsonserve.errors import QueryError
 from jsonserve.query.model import Page, Query
-from jsonserve.query.text import number_value
+from jsonserve.query.text import number_value, to_number
 from jsonserve.storage.sql.base import Outage, SqlStorage, database_message
 from jsonserve.storage.sql.compile import Expr, JsonAccess, Path
 
@@ -135,13 +135,14 @@ class PostgresJson(JsonAccess):
         return self._value(path)
 
     @override
-    def raw_in(self, path: Path, text: str, number: float | None) -> Expr:
-        values = [sa.literal(text, postgresql.JSONB)]
-        if number is not None:
-            # JSONB compares decimals; ``number_value`` also makes -2.0**63 equal -2**63, either way round.
-            value = number_value(number)
-            extra = float(number) if isinstance(number, int) else value
-            values += [sa.literal(v, postgresql.JSONB) for v in (number, extra) if _fits_json(v)]
+    def raw_in(self, path: Path, texts: Sequence[str]) -> Expr:
+        values = [sa.literal(text, postgresql.JSONB) for text in texts]
+        for number in (to_number(text) for text in texts):
+            if number is not None:
+                # JSONB compares decimals; ``number_value`` also makes -2.0**63 equal -2**63, either way round.
+                value = number_value(number)
+                extra = float(number) if isinstance(number, int) else value
+                values += [sa.literal(v, postgresql.JSONB) for v in (number, extra) if _fits_json(v)]
         return self.raw(path).in_(values)
 
     @override

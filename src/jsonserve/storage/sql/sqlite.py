@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,15 @@ from typing_extensions import override
 
 from jsonserve.errors import StorageCorrupt
 from jsonserve.query.evaluate import search
-from jsonserve.query.text import EXACT_FLOAT_LIMIT, INT64_MAX, INT64_MIN, compile_pattern, number_value, to_text
+from jsonserve.query.text import (
+    EXACT_FLOAT_LIMIT,
+    INT64_MAX,
+    INT64_MIN,
+    compile_pattern,
+    number_value,
+    to_number,
+    to_text,
+)
 from jsonserve.storage.sql.base import Outage, SqlStorage, database_message
 from jsonserve.storage.sql.compile import Expr, JsonAccess, path_variants
 from jsonserve.storage.sql.compile import Path as JsonPath
@@ -118,13 +126,14 @@ class SqliteJson(JsonAccess):
         return sa.func.json_extract(self.doc, sa.literal(self._path(path), literal_execute=True))
 
     @override
-    def raw_in(self, path: JsonPath, text: str, number: float | None) -> Expr:
+    def raw_in(self, path: JsonPath, texts: Sequence[str]) -> Expr:
         if len(path_variants(path)) > 1:
             return sa.true()
-        values: list[object] = [text]
-        if number is not None:
-            # ``number_value`` equates a large float and an integer by the float's shortest decimal: list both.
-            values += [number, float(number) if isinstance(number, int) else _sqlite_number(number)]
+        values: list[object] = list(texts)
+        for number in (to_number(text) for text in texts):
+            if number is not None:
+                # ``number_value`` equates a large float and an integer by the float's shortest decimal: list both.
+                values += [number, float(number) if isinstance(number, int) else _sqlite_number(number)]
         return self.raw(path).in_(values)
 
 

@@ -1,0 +1,148 @@
+"""The catalogue: what the server serves, in one object that builders (OpenAPI, GraphQL) read.
+
+It knows the resources and their kinds, the relations between collections, each collection's
+shape (inferred, and widened by every write) and declared schema, the fields the server manages,
+and the server's mode (dialect, ``--read-only``, ``--timestamps``, ``--auto-create``). Its
+:attr:`Catalogue.version` changes whenever any of that may have changed, so a builder can keep what
+it built until the version moves:
+
+* a resource appears or disappears (``--auto-create``, a reload);
+* the storage reloads data changed outside its writes (:meth:`Storage.generation`, ``--watch``);
+* a write widens a collection's shape, or replaces a singular resource's object (whose shape is
+  that object's own).
+
+The catalogue follows this instance's writes (the Service calls :meth:`Catalogue.observe` for each
+change it publishes) and its storage's reloads.
+
+Example:
+    >>> catalogue = Catalogue(MemoryStorage({"posts": [{"id": 1}]}), ServiceOptions(), {})  # doctest: +SKIP
+    >>> catalogue.kinds(), catalogue.version  # doctest: +SKIP
+    ({'posts': <Kind.PLURAL: 'plural'>}, 1)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from jsonserve.errors import NotFound
+from jsonserve.schema.declared import RecordSchema
+from jsonserve.schema.infer import Shape, infer
+from jsonserve.schema.kind import Kind
+from jsonserve.schema.relations import Relations
+from jsonserve.service.options import ServiceOptions
+from jsonserve.service.shapes import Shapes
+from jsonserve.storage.base import Storage
+from jsonserve.storage.changelog import Change
+
+CREATED_AT, UPDATED_AT = "createdAt", "updatedAt"
+STAMPS = (CREATED_AT, UPDATED_AT)
+NEW_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+
+_Seen = tuple[int, tuple[tuple[str, Kind], ...]]
+
+
+class Catalogue:
+    """The resources one storage serves, with their relations, shapes and schemas, versioned."""
+
+    def __init__(self, storage: Storage, options: ServiceOptions, schemas: Mapping[str, RecordSchema]) -> None:
+        self._storage = storage
+        self._options = options
+        self._schemas = dict(schemas)
+        self._shapes = Shapes(storage)
+        self._version = 0
+        self._seen: _Seen | None = None
+
+    # -- the server's mode -------------------------------------------------------------------
+
+    @property
+    def compat(self) -> str:
+        """The json-server dialect: ``"0.17"`` or ``"1"``."""
+        return self._options.compat
+
+    @property
+    def read_only(self) -> bool:
+        """Whether writes are refused (``--read-only``)."""
+        return self._options.read_only
+
+    @property
+    def timestamps(self) -> bool:
+        """Whether the server stamps ``createdAt``/``updatedAt`` (``--timestamps``)."""
+        return self._options.timestamps
+
+    @property
+    def auto_create(self) -> bool:
+        """Whether a POST may create a new collection (``--auto-create``)."""
+        return self._options.auto_create
+
+    @property
+    def id_field(self) -> str:
+        """The field that holds a record's id."""
+        return self._storage.id_field
+
+    @property
+    def fk_suffix(self) -> str:
+        """What follows a parent's singular name in a foreign key (``--fks``, default ``Id``)."""
+        return self._options.fk_suffix
+
+    @property
+    def managed_fields(self) -> tuple[str, ...]:
+        """Top-level fields the server sets on records: the id, and the timestamps with ``--timestamps``."""
+        return (self.id_field, *(STAMPS if self.timestamps else ()))
+
+    # -- the resources -----------------------------------------------------------------------
+
+    def kinds(self) -> dict[str, Kind]:
+        """Routable names and their kinds (current: follows reloads)."""
+        return self._storage.kinds()
+
+    def kind(self, name: str) -> Kind:
+        """The kind of one name, or :class:`NotFound`."""
+        kind = self._storage.kinds().get(name)
+        if kind is None:
+            raise NotFound(f"no resource named {name!r}")
+        return kind
+
+    def collections(self) -> list[str]:
+        """The names of the plural resources, in the data's order."""
+        return [name for name, kind in self.kinds().items() if kind is Kind.PLURAL]
+
+    def relations(self) -> Relations:
+        """Foreign-key relations between the current collections."""
+        return Relations(self.collections(), self.fk_suffix)
+
+    def declared(self, name: str) -> RecordSchema | None:
+        """The schema ``--schema`` declares for ``name``, if any."""
+        return self._schemas.get(name)
+
+    def creatable(self, name: str) -> bool:
+        """Whether a POST may create ``name`` as a new collection (``--auto-create`` or a declared schema)."""
+        return (
+            (self.auto_create or name in self._schemas)
+            and name not in self.kinds()
+            and name not in self._options.reserved
+            and NEW_NAME.fullmatch(name) is not None
+        )
+
+    async def shape(self, name: str) -> Shape:
+        """What the records of a collection look like (inferred, then widened by writes), or a singular's object."""
+        if self.kind(name) is Kind.SINGULAR:
+            return infer([await self._storage.get_singular(name)])
+        return await self._shapes.shape(name)
+
+    # -- versions ----------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """A number that grows whenever what the catalogue describes may have changed."""
+        seen = (self._storage.generation(), tuple(self._storage.kinds().items()))
+        if seen != self._seen:
+            self._seen = seen
+            self._version += 1
+        return self._version
+
+    def observe(self, change: Change) -> None:
+        """Follow one committed write: widen its collection's shape; a new version if anything changed."""
+        widened = self._shapes.observe(change)
+        if widened or self._storage.kinds().get(change.collection) is Kind.SINGULAR:
+            self._version += 1

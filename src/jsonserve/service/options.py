@@ -1,0 +1,27 @@
+"""What the service enforces, independent of any transport.
+
+Example:
+    >>> ServiceOptions(compat="1", read_only=True).read_only
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    """What the service enforces, independent of any transport.
+
+    ``timestamps`` stamps ``createdAt``/``updatedAt`` on records (clients cannot set them);
+    ``auto_create`` lets a POST create a collection that does not exist yet; ``reserved`` are names
+    a new collection may not take (routes of their own, such as ``docs``).
+    """
+
+    compat: str = "0.17"
+    read_only: bool = False
+    fk_suffix: str = "Id"
+    timestamps: bool = False
+    auto_create: bool = False
+    reserved: frozenset[str] = frozenset()
