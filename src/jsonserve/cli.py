@@ -37,7 +37,7 @@ from jsonserve.errors import BackendUnavailable, StorageCorrupt, StorageLocked
 from jsonserve.protocol import limit_concurrency, protocol_factory
 from jsonserve.schema.declared import SchemaFileError
 from jsonserve.service import build_service
-from jsonserve.storage.file.jsonfile import encode_document
+from jsonserve.storage.file.document import encode_document
 from jsonserve.storage.registry import backend_name
 from jsonserve.web.app import create_app
 

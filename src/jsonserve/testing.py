@@ -25,7 +25,8 @@ from jsonserve._types import JSONValue
 from jsonserve.config import Settings
 from jsonserve.service import Service, build_service
 from jsonserve.storage.base import Storage
-from jsonserve.storage.file.jsonfile import JsonFileStorage, encode_document
+from jsonserve.storage.file.document import encode_document
+from jsonserve.storage.file.jsonfile import JsonFileStorage
 from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.web.app import create_app
 from jsonserve.web.inprocess import open_client
