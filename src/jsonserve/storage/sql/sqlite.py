@@ -32,9 +32,10 @@ from typing_extensions import override
 from jsonserve.errors import StorageCorrupt
 from jsonserve.query.evaluate import search
 from jsonserve.query.text import EXACT_FLOAT_LIMIT, INT64_MAX, INT64_MIN, compile_pattern, number_value, to_text
-from jsonserve.storage.sql.base import Outage, SqlStorage, database_message
+from jsonserve.storage.sql.base import SqlStorage
 from jsonserve.storage.sql.compile import Expr, JsonAccess, path_variants
 from jsonserve.storage.sql.compile import Path as JsonPath
+from jsonserve.storage.sql.database import Outage, database_message
 
 _KINDS = {"text": "string", "integer": "number", "real": "number"}
 # SQLite's primary result codes that mean the database cannot serve now; the true ones stop writes until restart.
