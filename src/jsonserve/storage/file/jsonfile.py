@@ -202,6 +202,7 @@ class JsonFileStorage(MemoryStorage):
             return
         for line, changes, future in batch:
             self._tail.append((changes[-1].seq, line))
+            self.publish(changes)  # here, not in the writer's task: a cancelled request's write is durable too
             if not future.done():
                 future.set_result(None)
 
@@ -215,6 +216,9 @@ class JsonFileStorage(MemoryStorage):
         self._unsaved = [change for change in self._unsaved if id(change) not in failed]
         for _, changes, _ in reversed(batch):
             self.undo(changes)
+        # The failed writes hold the newest seqs (every later write queued behind them): give them back,
+        # so that the seq of the next durable change follows the last one (no gap a reader could see).
+        self.seq = batch[0][1][0].seq - 1
         for _, _, future in batch:
             if not future.done():
                 future.set_exception(StorageUnavailable(f"the write could not be made durable: {self._failed}"))

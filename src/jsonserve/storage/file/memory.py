@@ -176,7 +176,7 @@ class MemoryStorage(Storage):
             record_id = self._next_id(table, prefer_int=not generated_ids)
         stored = {**{k: v for k, v in record.items() if k != self.id_field}, self.id_field: record_id}
         change = self._put(collection, stored, None, actor)
-        await self._committed([change])
+        await self._commit([change])
         return change
 
     async def update(
@@ -197,7 +197,7 @@ class MemoryStorage(Storage):
         new = build(current)
         new[self.id_field] = current[self.id_field]
         change = self._put(collection, new, current, actor)
-        await self._committed([change])
+        await self._commit([change])
         return change
 
     async def delete(
@@ -216,7 +216,7 @@ class MemoryStorage(Storage):
         if current is None:
             raise NotFound(f"no record in {collection} with id {record_id!r}")
         changes = list(self._delete_tree(collection, record_id, dependents, actor))
-        await self._committed(changes)
+        await self._commit(changes)
         return changes
 
     async def update_singular(
@@ -229,7 +229,7 @@ class MemoryStorage(Storage):
         new = build(current)
         self._singulars[name] = new
         change = self._change(name, "updated", None, new, current, actor)
-        await self._committed([change])
+        await self._commit([change])
         return change
 
     # -- durability hook -----------------------------------------------------------------------
@@ -238,11 +238,15 @@ class MemoryStorage(Storage):
         """Raise to refuse a write before it touches memory; durable subclasses check their file here."""
 
     async def _commit(self, changes: list[Change]) -> None:
-        """Make applied ``changes`` durable, or undo them and raise; in memory there is nothing to do."""
+        """Make applied ``changes`` durable, then :meth:`publish` them; or undo them and raise.
 
-    async def _committed(self, changes: list[Change]) -> None:
-        """:meth:`_commit`, then the changes join the change log (only durable changes are ever read)."""
-        await self._commit(changes)
+        In memory there is nothing to make durable. A durable subclass publishes once the changes are
+        durable, whether or not the writer still waits for them (a cancelled request's write commits).
+        """
+        self.publish(changes)
+
+    def publish(self, changes: list[Change]) -> None:
+        """Add durable changes to the change log (in ``seq`` order: the order they were applied)."""
         self._log.add(changes)
 
     def undo(self, changes: list[Change]) -> None:
