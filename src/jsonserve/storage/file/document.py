@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -38,7 +38,7 @@ class IntegerOverflow(Exception):
     """The fast (C) streaming parser met an integer beyond 63 bits: read again with ``exact=True``."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Section:
     """One top-level key of a document, in order: a collection (its records streamed) or one value."""
 
@@ -230,9 +230,8 @@ async def stream_sections(file: IO[bytes], highs: dict[str, int], *, exact: bool
     parser = ijson.get_backend("python" if exact else ijson.backend_name)  # the C one (yajl2_c) when built
     events = parser.parse(file, use_float=True)
     with _parsing(file):
-        for section in _sections(events, highs, parser):
-            if section.records is not None:
-                section.records = _guarded(file, section.records)
+        for parsed in _sections(events, highs, parser):
+            section = parsed if parsed.records is None else replace(parsed, records=_guarded(file, parsed.records))
             yield section
             if section.records is not None:
                 async for _record in section.records:
