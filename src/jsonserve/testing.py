@@ -26,7 +26,8 @@ from jsonserve.config import Settings
 from jsonserve.realtime.hub import Hub
 from jsonserve.service import build_service
 from jsonserve.storage.base import Storage
-from jsonserve.storage.file.jsonfile import JsonFileStorage, encode_document
+from jsonserve.storage.file.document import encode_document
+from jsonserve.storage.file.jsonfile import JsonFileStorage
 from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.web.app import create_app
 from jsonserve.web.inprocess import open_client

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from jsonserve import testing
-from jsonserve.storage.file.jsonfile import encode_document
+from jsonserve.storage.file.document import encode_document
 from jsonserve.storage.sql.indexes import index_name
 from tests.api.conftest import postgres_reachable
 from tests.support.cli import run_cli

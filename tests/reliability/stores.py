@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from jsonserve import testing
-from jsonserve.storage.file.jsonfile import encode_document
+from jsonserve.storage.file.document import encode_document
 from tests.api.conftest import postgres_reachable
 from tests.reliability.helpers import read_json_file
 

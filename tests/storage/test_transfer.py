@@ -12,8 +12,9 @@ import pytest
 
 from jsonserve import testing
 from jsonserve.errors import StorageCorrupt, StorageLocked
+from jsonserve.storage.file.document import encode_document
 from jsonserve.storage.file.journal import FileLock, encode_line, encode_meta, read_journal
-from jsonserve.storage.file.jsonfile import JsonFileStorage, encode_document
+from jsonserve.storage.file.jsonfile import JsonFileStorage
 from jsonserve.storage.sql.sqlite import SqliteStorage
 from jsonserve.storage.transfer import BATCH, Endpoint, Tally, TargetNotEmpty, TransferError, transfer
 

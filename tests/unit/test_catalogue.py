@@ -16,7 +16,8 @@ from jsonserve.realtime.hub import Hub
 from jsonserve.schema.declared import RecordSchema
 from jsonserve.schema.kind import Kind
 from jsonserve.service import Catalogue, Service, ServiceOptions
-from jsonserve.storage.file.jsonfile import JsonFileStorage, encode_document
+from jsonserve.storage.file.document import encode_document
+from jsonserve.storage.file.jsonfile import JsonFileStorage
 from jsonserve.storage.file.memory import MemoryStorage
 
 pytestmark = pytest.mark.anyio

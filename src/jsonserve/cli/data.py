@@ -19,7 +19,7 @@ from jsonserve.cli.options import INDEX_HELP, console, err, index_specs
 from jsonserve.demo import STARTER
 from jsonserve.errors import BackendUnavailable, StorageCorrupt, StorageLocked
 from jsonserve.server import run_coroutine
-from jsonserve.storage.file.jsonfile import encode_document
+from jsonserve.storage.file.document import encode_document
 from jsonserve.storage.transfer import TransferError, transfer
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from jsonserve.demo import STARTER
 from jsonserve.errors import StorageCorrupt
 from jsonserve.schema import Kind
 from jsonserve.server import CannotStart, one_shot, run
-from jsonserve.storage.file.jsonfile import encode_document
+from jsonserve.storage.file.document import encode_document
 from jsonserve.storage.registry import backend_name
 
 SQL_BACKENDS = ("sqlite", "postgresql")

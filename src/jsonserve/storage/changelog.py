@@ -9,6 +9,10 @@ The SQL backends keep the log in a table written in each write's own transaction
 backends keep a bounded ring in memory (:class:`RingChangeLog`), whose ``seq`` the JSON file
 backend carries across restarts in its journal.
 
+Gaps: the file backends number durable changes consecutively (a write whose commit fails gives
+its seq back, and a restart goes on from the journal's last durable seq). A SQL sequence may skip
+the number a rolled-back transaction took (PostgreSQL; SQLite reuses it); see ``sql/changes.py``.
+
 Example:
     >>> log = RingChangeLog(Retention(changes=2, seconds=0, ceiling=2))
     >>> log.append([Change("posts", "created", n, {"id": n}, None, n, 0.0) for n in (1, 2, 3)])

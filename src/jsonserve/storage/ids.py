@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from jsonserve._types import JSONValue, RecordId
 from jsonserve.errors import InvalidId
@@ -59,13 +59,3 @@ def _is_path_safe(value: str) -> bool:
 def _describe(value: JSONValue) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def max_int(ids: Iterable[JSONValue]) -> int:
-    """The largest integer id among ``ids`` (0 when there is none)."""
-    return max((i for i in ids if isinstance(i, int) and not isinstance(i, bool)), default=0)
-
-
-def all_int(ids: Iterable[JSONValue]) -> bool:
-    """Whether every id is an integer (true for an empty collection: it starts at 1)."""
-    return all(isinstance(i, int) and not isinstance(i, bool) for i in ids)

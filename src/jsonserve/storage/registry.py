@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 from jsonserve.errors import BackendUnavailable, StorageCorrupt
@@ -37,6 +38,15 @@ def backend_name(source: str | None) -> str:
     raise StorageCorrupt(
         f"cannot serve {source!r}: give a .json file, a SQLite file (.db, sqlite:///path) or a postgresql:// URL"
     )
+
+
+def local_path(source: str) -> Path | None:
+    """The file a ``.json`` or SQLite source names, resolved (``None`` for PostgreSQL)."""
+    if backend_name(source) == "postgresql":
+        return None
+    for prefix in ("sqlite+aiosqlite:///", "sqlite:///"):
+        source = source.removeprefix(prefix)
+    return Path(source).resolve()
 
 
 def load_backend(name: str) -> type[Storage]:

@@ -43,6 +43,16 @@ class Replay:
     torn: bool = False
 
 
+def journal_path(data: Path) -> Path:
+    """The journal beside a data file: ``.db.json.journal`` for ``db.json``."""
+    return data.with_name(f".{data.name}.journal")
+
+
+def lock_for(data: Path) -> FileLock:
+    """The lock of a data file (``.db.json.lock``), not yet taken."""
+    return FileLock(data.with_name(f".{data.name}.lock"), data)
+
+
 def encode_line(seq: int, ops: Iterable[Op]) -> bytes:
     """One journal line for a commit whose last change has ``seq``."""
     return orjson.dumps({"seq": seq, "ops": [list(op) for op in ops]}) + b"\n"

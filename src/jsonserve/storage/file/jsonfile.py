@@ -25,16 +25,14 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import orjson
-
-from jsonserve._types import JSONValue
 from jsonserve.errors import StorageCorrupt, StorageUnavailable
 from jsonserve.storage.changelog import Change
 from jsonserve.storage.file.atomic import Signature, atomic_write, remove_stale_temps
-from jsonserve.storage.file.journal import FileLock, Journal, Op, encode_line, read_journal
+from jsonserve.storage.file.document import encode_document, encode_parts, read_document
+from jsonserve.storage.file.journal import Journal, Op, encode_line, journal_path, lock_for, read_journal
 from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.storage.file.watch import watch_file
 from jsonserve.storage.ids import IdFactory, random_id
@@ -45,49 +43,6 @@ COMPACT_IDLE = 0.2  # seconds without writes before the file is rewritten
 COMPACT_MAX = 1.0  # ... or at the latest this long after the first unsaved write
 COMPACT_RETRY = 1.0  # after a failed rewrite, wait at least this long before the next attempt
 COMPACT_SHARE = 10  # a large file is rewritten at most every 10x the time its last rewrite took
-CHUNK = 2000  # records per orjson call when the file is rewritten
-
-
-def read_document(path: Path) -> JSONValue:
-    """Parse a data file, or raise :class:`StorageCorrupt` with a message a person can act on."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise StorageCorrupt(f"{path} does not exist") from None
-    except OSError as error:
-        raise StorageCorrupt(f"{path} cannot be read: {error.strerror}") from None
-    if not raw.strip():
-        raise StorageCorrupt(f'{path} is empty; it must hold a JSON object such as {{"posts": []}}')
-    try:
-        return orjson.loads(raw)  # type: ignore[no-any-return]
-    except orjson.JSONDecodeError as error:
-        raise StorageCorrupt(f"{path} is not valid JSON: {error}") from None
-
-
-def encode_document(document: dict[str, JSONValue]) -> bytes:
-    """The file's content: two-space indented like json-server writes it."""
-    return b"".join(encode_parts(document))
-
-
-def encode_parts(document: dict[str, JSONValue]) -> Iterator[bytes]:
-    """:func:`encode_document`'s bytes in parts of at most ``CHUNK`` records, encoded as they are asked for.
-
-    A writer thread consuming them holds the GIL for one part at a time, so the event loop keeps
-    answering while a large file is rewritten, and the whole file is never in memory at once.
-    """
-    if not document:
-        yield b"{}\n"
-        return
-    for number, (name, value) in enumerate(document.items()):
-        yield (b"{\n  " if number == 0 else b",\n  ") + orjson.dumps(name) + b": "
-        if not (isinstance(value, list) and value):
-            yield orjson.dumps(value, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
-            continue
-        for start in range(0, len(value), CHUNK):
-            inner = orjson.dumps(value[start : start + CHUNK], option=orjson.OPT_INDENT_2)[1:-2]  # no "[", "\n]"
-            yield (b"[" if start == 0 else b",") + inner.replace(b"\n", b"\n  ")
-        yield b"\n  ]"
-    yield b"\n}\n"
 
 
 class JsonFileStorage(MemoryStorage):
@@ -105,8 +60,8 @@ class JsonFileStorage(MemoryStorage):
         super().__init__(None, id_field=id_field, id_factory=id_factory, clock=clock)
         self.path = path.resolve()
         self.watch = watch
-        self._journal = Journal(self.path.with_name(f".{self.path.name}.journal"))
-        self._lock = FileLock(self.path.with_name(f".{self.path.name}.lock"), self.path)
+        self._journal = Journal(journal_path(self.path))
+        self._lock = lock_for(self.path)
         self._queue: list[tuple[bytes, list[Change], asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._unsaved: list[Change] = []  # applied since the data file was last written
@@ -247,6 +202,7 @@ class JsonFileStorage(MemoryStorage):
             return
         for line, changes, future in batch:
             self._tail.append((changes[-1].seq, line))
+            self.publish(changes)  # here, not in the writer's task: a cancelled request's write is durable too
             if not future.done():
                 future.set_result(None)
 
@@ -260,6 +216,9 @@ class JsonFileStorage(MemoryStorage):
         self._unsaved = [change for change in self._unsaved if id(change) not in failed]
         for _, changes, _ in reversed(batch):
             self.undo(changes)
+        # The failed writes hold the newest seqs (every later write queued behind them): give them back,
+        # so that the seq of the next durable change follows the last one (no gap a reader could see).
+        self.seq = batch[0][1][0].seq - 1
         for _, _, future in batch:
             if not future.done():
                 future.set_exception(StorageUnavailable(f"the write could not be made durable: {self._failed}"))

@@ -19,14 +19,16 @@ from collections.abc import Callable, Iterator
 from typing import Literal
 
 from jsonserve._types import JSONValue, Record, RecordId
-from jsonserve.errors import Conflict, NotFound, StorageCorrupt
+from jsonserve.errors import Conflict, NotFound
 from jsonserve.query import evaluate
 from jsonserve.query.model import Page, Query
 from jsonserve.schema.kind import Kind
 from jsonserve.storage.base import Check, Dependents, Storage, no_check
 from jsonserve.storage.changelog import DEFAULT_RETENTION, Change, ChangeLog, Retention, RingChangeLog
+from jsonserve.storage.file.document import collection
+from jsonserve.storage.file.document import items as document_items
 from jsonserve.storage.file.table import Table
-from jsonserve.storage.ids import INT_LIMIT, IdFactory, check_client_id, id_key, max_int, random_id
+from jsonserve.storage.ids import INT_LIMIT, IdFactory, check_client_id, id_key, random_id
 
 
 class MemoryStorage(Storage):
@@ -174,7 +176,7 @@ class MemoryStorage(Storage):
             record_id = self._next_id(table, prefer_int=not generated_ids)
         stored = {**{k: v for k, v in record.items() if k != self.id_field}, self.id_field: record_id}
         change = self._put(collection, stored, None, actor)
-        await self._committed([change])
+        await self._commit([change])
         return change
 
     async def update(
@@ -195,7 +197,7 @@ class MemoryStorage(Storage):
         new = build(current)
         new[self.id_field] = current[self.id_field]
         change = self._put(collection, new, current, actor)
-        await self._committed([change])
+        await self._commit([change])
         return change
 
     async def delete(
@@ -214,7 +216,7 @@ class MemoryStorage(Storage):
         if current is None:
             raise NotFound(f"no record in {collection} with id {record_id!r}")
         changes = list(self._delete_tree(collection, record_id, dependents, actor))
-        await self._committed(changes)
+        await self._commit(changes)
         return changes
 
     async def update_singular(
@@ -227,7 +229,7 @@ class MemoryStorage(Storage):
         new = build(current)
         self._singulars[name] = new
         change = self._change(name, "updated", None, new, current, actor)
-        await self._committed([change])
+        await self._commit([change])
         return change
 
     # -- durability hook -----------------------------------------------------------------------
@@ -236,11 +238,15 @@ class MemoryStorage(Storage):
         """Raise to refuse a write before it touches memory; durable subclasses check their file here."""
 
     async def _commit(self, changes: list[Change]) -> None:
-        """Make applied ``changes`` durable, or undo them and raise; in memory there is nothing to do."""
+        """Make applied ``changes`` durable, then :meth:`publish` them; or undo them and raise.
 
-    async def _committed(self, changes: list[Change]) -> None:
-        """:meth:`_commit`, then the changes join the change log (only durable changes are ever read)."""
-        await self._commit(changes)
+        In memory there is nothing to make durable. A durable subclass publishes once the changes are
+        durable, whether or not the writer still waits for them (a cancelled request's write commits).
+        """
+        self.publish(changes)
+
+    def publish(self, changes: list[Change]) -> None:
+        """Add durable changes to the change log (in ``seq`` order: the order they were applied)."""
         self._log.add(changes)
 
     def undo(self, changes: list[Change]) -> None:
@@ -332,67 +338,20 @@ class MemoryStorage(Storage):
 def parse_document(
     document: object, id_field: str
 ) -> tuple[dict[str, Table], dict[str, Record], dict[str, JSONValue], list[str]]:
-    """Validate a json-server document and split it into collections, singular objects and extras."""
-    if not isinstance(document, dict):
-        raise StorageCorrupt("the data must be a JSON object whose keys are resources")
+    """Check a json-server document (the data-file rules) and split it into collections, singular objects and extras."""
     tables: dict[str, Table] = {}
     singulars: dict[str, Record] = {}
     extras: dict[str, JSONValue] = {}
-    for name, value in document.items():
-        if name.startswith("$"):
-            extras[name] = value
-        elif not name or "/" in name or not name.isprintable():
-            raise StorageCorrupt(f"resource name {name!r} cannot be routed (empty, '/' or control characters)")
-        elif isinstance(value, list):
-            tables[name] = _parse_table(name, value, id_field)
-        elif isinstance(value, dict):
-            singulars[name] = value
+    order: list[str] = []
+    for name, kind, value in document_items(document):
+        order.append(name)
+        if kind == "plural":
+            loaded = collection(name, value, id_field)  # type: ignore[arg-type]
+            tables[name] = table = Table(loaded.records, loaded.high, id_field)
+            if not loaded.int_ids:
+                table.recount()
+        elif kind == "singular":
+            singulars[name] = value  # type: ignore[assignment]
         else:
-            raise StorageCorrupt(f"resource {name!r} must be an array or an object, not {type(value).__name__}")
-    return tables, singulars, extras, list(document)
-
-
-def _parse_table(name: str, items: list[JSONValue], id_field: str) -> Table:
-    return _integer_ids_table(items, id_field) or _checked_table(name, items, id_field)
-
-
-def _integer_ids_table(items: list[JSONValue], id_field: str) -> Table | None:
-    """The common case in bulk (objects with distinct integer ids), several times faster; else ``None``."""
-    try:
-        ids: list[JSONValue] = [item[id_field] for item in items]  # type: ignore[call-overload, index]
-    except (TypeError, KeyError):
-        return None
-    if not all(type(value) is int for value in ids):
-        return None
-    records: dict[str, Record] = {str(key): item for key, item in zip(ids, items, strict=True)}  # type: ignore[misc]
-    if len(records) != len(items):
-        return None
-    return Table(records, max(ids, default=0), id_field)  # type: ignore[type-var, arg-type]
-
-
-def _checked_table(name: str, items: list[JSONValue], id_field: str) -> Table:
-    table = Table(id_field=id_field)
-    missing: list[Record] = []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise StorageCorrupt(f"{name}[{index}] is not an object")
-        if item.get(id_field) is None:
-            missing.append(item)
-            continue
-        key = id_key(_stored_id(name, index, item[id_field]))
-        if key in table.records:
-            raise StorageCorrupt(f"{name} has two records with id {item[id_field]!r}")
-        table.records[key] = item
-    table.high = max_int(r[id_field] for r in table.records.values())
-    for item in missing:  # json-server 1.x also gives id-less records an id on load
-        table.high += 1
-        item[id_field] = table.high
-        table.records[id_key(table.high)] = item
-    table.recount()
-    return table
-
-
-def _stored_id(name: str, index: int, value: JSONValue) -> RecordId:
-    if isinstance(value, bool) or not isinstance(value, int | str | float):
-        raise StorageCorrupt(f"{name}[{index}] has an id that is not a number or a string: {value!r}")
-    return value  # type: ignore[return-value]
+            extras[name] = value
+    return tables, singulars, extras, order

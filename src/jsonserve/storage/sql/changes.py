@@ -116,13 +116,16 @@ async def add_missing_columns(connection: AsyncConnection) -> None:
 
 
 def _change(row: Any, id_field: str) -> Change:
-    record, previous = row["record"], row["previous"]
-    # The id as stored (an integer stays one); the key column holds its text.
-    stored = next((doc[id_field] for doc in (record, previous) if isinstance(doc, dict) and id_field in doc), None)
+    record, previous, record_id = row["record"], row["previous"], row["record_id"]
+    # The id as stored (an integer stays one); the key column holds its text. A singular object's
+    # change has no id, even when the object holds an "id" field.
+    if record_id is not None:
+        docs = (record, previous)
+        record_id = next((doc[id_field] for doc in docs if isinstance(doc, dict) and id_field in doc), record_id)
     return Change(
         row["collection"],
         row["action"],
-        stored if stored is not None else row["record_id"],
+        record_id,
         record,
         previous,
         int(row["seq"]),

@@ -39,8 +39,9 @@ from typing_extensions import override
 from jsonserve.errors import QueryError
 from jsonserve.query.model import Page, Query
 from jsonserve.query.text import number_value, to_number
-from jsonserve.storage.sql.base import Outage, SqlStorage, database_message
+from jsonserve.storage.sql.base import SqlStorage
 from jsonserve.storage.sql.compile import Expr, JsonAccess, Path
+from jsonserve.storage.sql.database import Outage, database_message
 
 T = TypeVar("T")
 RETRIED = {"40001", "40P01"}

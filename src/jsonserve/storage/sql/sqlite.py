@@ -40,9 +40,10 @@ from jsonserve.query.text import (
     to_number,
     to_text,
 )
-from jsonserve.storage.sql.base import Outage, SqlStorage, database_message
+from jsonserve.storage.sql.base import SqlStorage
 from jsonserve.storage.sql.compile import Expr, JsonAccess, path_variants
 from jsonserve.storage.sql.compile import Path as JsonPath
+from jsonserve.storage.sql.database import Outage, database_message
 
 _KINDS = {"text": "string", "integer": "number", "real": "number"}
 # SQLite's primary result codes that mean the database cannot serve now; the true ones stop writes until restart.

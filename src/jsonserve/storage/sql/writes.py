@@ -1,0 +1,230 @@
+"""What each SQL write does inside its transaction: lock, choose the id, change the rows, log the change.
+
+Read-modify-write locks the row (``FOR UPDATE`` on PostgreSQL; SQLite has one writer), so ``If-Match``
+holds across instances, and ids are allocated from a locked per-collection high-water mark, so they
+are unique across them. Every change is appended to ``jsonserve_changes`` in the same transaction;
+a record's ``pos`` (its place in the collection's order) is the ``seq`` of the change that created it.
+
+Example:
+    >>> change = await storage.write(lambda connection: create(storage, connection, "posts", {}))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from jsonserve._types import JSONValue, Record, RecordId
+from jsonserve.errors import Conflict, NotFound
+from jsonserve.schema.kind import Kind
+from jsonserve.storage.base import Check, Dependents
+from jsonserve.storage.changelog import Change
+from jsonserve.storage.ids import INT_LIMIT, check_client_id, id_key
+from jsonserve.storage.sql.changes import insert as log_change
+from jsonserve.storage.sql.compile import equals, records, resources
+
+if TYPE_CHECKING:
+    from jsonserve.storage.sql.base import SqlStorage
+
+Action = Literal["created", "updated", "deleted"]
+
+
+async def create(
+    storage: SqlStorage,
+    connection: AsyncConnection,
+    collection: str,
+    record: Record,
+    generated_ids: bool,
+    new_collection: bool,
+    actor: str | None,
+) -> Change:
+    """Insert a record with a free client id, or the next integer, or a random string id."""
+    id_field = storage.id_field
+    if new_collection:
+        await _add_collection(storage, connection, collection)
+    meta = await _locked_resource(connection, collection)
+    record_id = await _choose_id(storage, connection, collection, meta, record.get(id_field), generated_ids)
+    stored = {**{k: v for k, v in record.items() if k != id_field}, id_field: record_id}
+    is_int = isinstance(record_id, int)
+    await connection.execute(
+        resources.update()
+        .where(resources.c.name == collection)
+        .values(
+            high=storage.greatest(resources.c.high, record_id) if is_int else resources.c.high,  # type: ignore[arg-type]
+            int_ids=resources.c.int_ids if is_int else sa.false(),
+        )
+    )
+    change = await _log(storage, connection, collection, "created", record_id, stored, None, actor)
+    await connection.execute(
+        records.insert().values(collection=collection, key=id_key(record_id), pos=change.seq, doc=stored)
+    )
+    return change
+
+
+async def update(
+    storage: SqlStorage,
+    connection: AsyncConnection,
+    collection: str,
+    record_id: str,
+    build: Callable[[Record], Record],
+    check: Check,
+    actor: str | None,
+) -> Change:
+    """Replace a record with ``build(current)`` under a row lock, keeping its id."""
+    current = await fetch(connection, collection, record_id, lock=True)
+    check(current)
+    if current is None:
+        raise NotFound(f"no record in {collection} with id {record_id!r}")
+    stored_id = current[storage.id_field]
+    new = {**build(current), storage.id_field: stored_id}
+    await connection.execute(
+        records.update().where(records.c.collection == collection, records.c.key == record_id).values(doc=new)
+    )
+    return await _log(storage, connection, collection, "updated", stored_id, new, current, actor)  # type: ignore[arg-type]
+
+
+async def delete(
+    storage: SqlStorage,
+    connection: AsyncConnection,
+    collection: str,
+    record_id: str,
+    dependents: Dependents,
+    check: Check,
+    actor: str | None,
+) -> list[Change]:
+    """Delete a record, then sweep its dependents (children deleted or their key nulled)."""
+    current = await fetch(connection, collection, record_id, lock=True)
+    check(current)
+    if current is None:
+        raise NotFound(f"no record in {collection} with id {record_id!r}")
+    return await _delete_tree(storage, connection, collection, record_id, dependents, actor)
+
+
+async def update_singular(
+    storage: SqlStorage,
+    connection: AsyncConnection,
+    name: str,
+    build: Callable[[Record], Record],
+    check: Check,
+    actor: str | None,
+) -> Change:
+    """Replace a singular object with ``build(current)`` under a row lock."""
+    select = sa.select(resources.c.doc).where(resources.c.name == name)
+    current = (await connection.execute(storage.lock(select))).scalar_one()
+    check(current)
+    new = build(current)
+    await connection.execute(resources.update().where(resources.c.name == name).values(doc=new))
+    return await _log(storage, connection, name, "updated", None, new, current, actor)
+
+
+async def fetch(connection: AsyncConnection, collection: str, key: str, *, lock: bool = False) -> Record | None:
+    """One record by the text of its id, optionally locked for the transaction."""
+    select = sa.select(records.c.doc).where(records.c.collection == collection, records.c.key == key)
+    if lock:
+        select = select.with_for_update()
+    return (await connection.execute(select)).scalar_one_or_none()
+
+
+async def _delete_tree(
+    storage: SqlStorage,
+    connection: AsyncConnection,
+    collection: str,
+    record_id: str,
+    dependents: Dependents,
+    actor: str | None,
+) -> list[Change]:
+    kinds = storage.kinds()
+    done: list[Change] = []
+    pending = [(collection, record_id)]
+    while pending:
+        name, key = pending.pop(0)
+        deleted = await connection.execute(
+            records.delete().where(records.c.collection == name, records.c.key == key).returning(records.c.doc)
+        )
+        previous = deleted.scalar_one_or_none()
+        if previous is None:
+            continue
+        done.append(await _log(storage, connection, name, "deleted", previous[storage.id_field], None, previous, actor))
+        for dependent in dependents(name):
+            if kinds.get(dependent.collection) is Kind.PLURAL:
+                child, fk = dependent.collection, dependent.foreign_key
+                done += await _sweep(storage, connection, child, fk, key, dependent.delete, pending, actor)
+    return done
+
+
+async def _sweep(
+    storage: SqlStorage,
+    connection: AsyncConnection,
+    name: str,
+    fk: str,
+    parent: str,
+    delete: bool,
+    pending: list[tuple[str, str]],
+    actor: str | None,
+) -> list[Change]:
+    """The children of a deleted parent in one collection: queued for deletion, or their key nulled."""
+    match = sa.and_(records.c.collection == name, equals(storage.access, (fk,), parent))
+    rows = (await connection.execute(storage.lock(sa.select(records.c.key, records.c.doc).where(match)))).all()
+    done: list[Change] = []
+    for key, doc in rows:
+        if delete:
+            pending.append((name, key))
+            continue
+        new = {**doc, fk: None}
+        await connection.execute(
+            records.update().where(records.c.collection == name, records.c.key == key).values(doc=new)
+        )
+        done.append(await _log(storage, connection, name, "updated", doc[storage.id_field], new, doc, actor))
+    return done
+
+
+async def _add_collection(storage: SqlStorage, connection: AsyncConnection, collection: str) -> None:
+    """Register an empty collection after the others (a no-op when another writer just did)."""
+    last = (await connection.execute(sa.select(sa.func.max(resources.c.position)))).scalar_one()
+    position = -1 if last is None else int(last)
+    await connection.execute(
+        storage.insert_ignoring_conflicts(
+            resources, name=collection, kind="plural", position=position + 1, high=0, int_ids=True
+        )
+    )
+
+
+async def _locked_resource(connection: AsyncConnection, collection: str) -> Any:
+    select = sa.select(resources.c.kind, resources.c.high, resources.c.int_ids).where(resources.c.name == collection)
+    meta = (await connection.execute(select.with_for_update())).one_or_none()
+    if meta is None or meta.kind != Kind.PLURAL:
+        raise NotFound(f"no collection {collection!r}")
+    return meta
+
+
+async def _choose_id(
+    storage: SqlStorage, connection: AsyncConnection, collection: str, meta: Any, client: JSONValue, generated: bool
+) -> RecordId:
+    if client is not None and not generated:
+        record_id = check_client_id(client)
+        if await fetch(connection, collection, id_key(record_id)) is not None:
+            raise Conflict(f"{collection} already has a record with id {record_id!r}")
+        return record_id
+    if meta.int_ids and not generated and meta.high < INT_LIMIT:
+        return int(meta.high) + 1
+    while await fetch(connection, collection, candidate := storage.new_id()) is not None:
+        continue
+    return candidate
+
+
+async def _log(
+    storage: SqlStorage,
+    connection: AsyncConnection,
+    collection: str,
+    action: Action,
+    record_id: RecordId | None,
+    record: Record | None,
+    previous: Record | None,
+    actor: str | None,
+) -> Change:
+    change = Change(collection, action, record_id, record, previous, 0, storage.clock(), actor)
+    return replace(change, seq=await log_change(connection, collection, action, change))
