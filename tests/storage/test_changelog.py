@@ -180,6 +180,16 @@ async def test_a_restart_continues_the_seq(open_store: Open, kind: str) -> None:
     assert await storage.changes.since(latest) == [again]
 
 
+async def test_a_seq_ahead_of_the_store_asks_for_a_resync(open_store: Open) -> None:
+    """A reader whose seq this store never reached (it was restarted empty or replaced) must re-read."""
+    storage = await open_store()
+    latest = (await every_kind_of_write(storage))[-1].seq
+    with pytest.raises(ResyncRequired, match="ahead") as raised:
+        await storage.changes.since(latest + 5)
+    assert raised.value.latest == latest
+    assert await storage.changes.since(latest) == []
+
+
 async def test_a_cancelled_writer_does_not_lose_its_change(open_store: Open, kind: str) -> None:
     """A client that disconnects mid-write: the write is already queued, so it commits, and is logged."""
     storage = await open_store()

@@ -123,6 +123,8 @@ class RingChangeLog(ChangeLog):
             raise ResyncRequired(
                 f"changes after seq {seq} are no longer retained (the oldest kept follows {self.floor})", self.newest()
             )
+        if seq > self.newest():  # a seq this store never reached: it was restarted or replaced since
+            raise ResyncRequired(f"seq {seq} is ahead of this store's latest ({self.newest()})", self.newest())
         result: list[Change] = []
         for change in reversed(self._ring):  # the newest are asked for most: walk back to seq
             if change.seq <= seq:

@@ -67,6 +67,8 @@ class SqlChangeLog(ChangeLog):
             raise ResyncRequired(
                 f"changes after seq {seq} are no longer retained (the oldest kept is {oldest})", newest
             )
+        if seq > newest:  # a seq this database never reached: it was replaced since
+            raise ResyncRequired(f"seq {seq} is ahead of this store's latest ({newest})", newest)
         return found
 
     async def append(self, entries: Iterable[Change]) -> None:
