@@ -38,6 +38,7 @@ contracts: $(STAMP)
 # SQLite's commits to reach the disk, so a third keeps the CPUs busy (measured on 2 x AMD EPYC: the
 # in-process suites 208 s on two workers, 157 s on three, 167 s on four; the reliability suite 186 s
 # on two, 153 s on three).
+# The in-process run measures branch coverage and fails under [tool.coverage.report] fail_under.
 # Tiers (docs/reliability.md): JSONSERVE_TIER=ci (the default) sizes the reliability tests for this
 # target and skips tests marked `long`; JSONSERVE_RELIABILITY_RESULTS=FILE collects their figures.
 WORKERS  ?= 3
@@ -45,7 +46,7 @@ PARALLEL := tests/unit tests/web tests/api tests/conformance tests/storage tests
 TIMED    := tests/reliability/test_slow_clients.py tests/reliability/test_watch.py tests/reliability/test_soak.py
 AIMED    := tests/reliability/test_kill9.py::test_kill9_during_a_compaction
 pytest: $(STAMP)
-	$(BIN)/pytest -n $(WORKERS) $(PARALLEL) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(WORKERS) --cov --cov-report=term $(PARALLEL) $(PYTEST_ARGS)
 	$(BIN)/pytest -n $(WORKERS) --dist loadfile tests/reliability $(foreach f,$(TIMED),--ignore=$(f)) --deselect $(AIMED) $(PYTEST_ARGS)
 	$(BIN)/pytest $(TIMED) $(AIMED) $(PYTEST_ARGS)
 

@@ -13,6 +13,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+__all__ = [
+    "BackendUnavailable",
+    "BadRequest",
+    "BodyError",
+    "Conflict",
+    "FieldError",
+    "InvalidId",
+    "JsonServeError",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "PreconditionFailed",
+    "QueryError",
+    "ReadOnly",
+    "ResyncRequired",
+    "StorageCorrupt",
+    "StorageLocked",
+    "StorageUnavailable",
+    "UnsupportedMediaType",
+    "ValidationFailed",
+]
+
 
 @dataclass(frozen=True)
 class FieldError:

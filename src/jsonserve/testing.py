@@ -32,6 +32,8 @@ from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.web.app import create_app
 from jsonserve.web.inprocess import open_client
 
+__all__ = ["BACKENDS", "DEFAULTS", "serve"]
+
 BACKENDS = ("memory", "jsonfile", "sqlite", "postgres")
 POSTGRES_URL = os.environ.get("JSONSERVE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 DEFAULTS: dict[str, str] = {"backend": "memory"}
