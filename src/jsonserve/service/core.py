@@ -17,24 +17,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
 from jsonserve._types import JSONValue, Record
 from jsonserve.auth.principal import ANONYMOUS, Principal
 from jsonserve.auth.rules import AllowAll, ReadRule
-from jsonserve.errors import FieldError, NotFound, PreconditionFailed, QueryError, ReadOnly, ValidationFailed
+from jsonserve.errors import NotFound, ReadOnly, ValidationFailed
 from jsonserve.query.evaluate import matches, run
 from jsonserve.query.model import AllOf, Condition, Node, Op, Page, Query, Slice
 from jsonserve.realtime.hub import Hub
 from jsonserve.schema.declared import RecordSchema
 from jsonserve.schema.kind import Kind
-from jsonserve.service.catalogue import CREATED_AT, STAMPS, UPDATED_AT, Catalogue
+from jsonserve.service.catalogue import Catalogue
 from jsonserve.service.embed import Join, apply_joins, plan_joins
+from jsonserve.service.guards import precondition, stamped, sweep_plan
 from jsonserve.service.options import ServiceOptions
-from jsonserve.service.values import etag_matches, record_etag
-from jsonserve.storage.base import Check, Dependent, Storage
+from jsonserve.storage.base import Dependents, Storage
 from jsonserve.storage.changelog import Change
 
 __all__ = ["Listing", "Service", "ServiceOptions"]
@@ -253,7 +252,7 @@ class Service:
         """``PUT``: replace the whole record; the id stays."""
         self.check_writable(collection, Kind.PLURAL)
         build = self._guarded(collection, lambda old: self._stamp(body, old))
-        change = await self.storage.update(collection, record_id, build, _precondition(if_match), actor=principal.id)
+        change = await self.storage.update(collection, record_id, build, precondition(if_match), actor=principal.id)
         return self._publish([change])
 
     async def patch(
@@ -268,7 +267,7 @@ class Service:
         """``PATCH``: shallow merge into the record, validated as merged; the id stays."""
         self.check_writable(collection, Kind.PLURAL)
         build = self._guarded(collection, lambda old: self._stamp({**old, **body}, old))
-        change = await self.storage.update(collection, record_id, build, _precondition(if_match), actor=principal.id)
+        change = await self.storage.update(collection, record_id, build, precondition(if_match), actor=principal.id)
         return self._publish([change])
 
     async def delete(
@@ -283,7 +282,7 @@ class Service:
         """``DELETE``: remove a record and sweep what points at it; returns the deleted record."""
         self.check_writable(collection, Kind.PLURAL)
         sweep = self._dependents(dependents)
-        changes = await self.storage.delete(collection, record_id, sweep, _precondition(if_match), actor=principal.id)
+        changes = await self.storage.delete(collection, record_id, sweep, precondition(if_match), actor=principal.id)
         self._publish(changes)
         return changes[0].previous or {}
 
@@ -293,7 +292,7 @@ class Service:
         """``PUT /profile`` (and 0.17's ``POST /profile``): replace the object."""
         self.check_writable(name, Kind.SINGULAR)
         build = self._guarded(name, lambda _old: dict(body), keep_id=False)
-        change = await self.storage.update_singular(name, build, _precondition(if_match), actor=principal.id)
+        change = await self.storage.update_singular(name, build, precondition(if_match), actor=principal.id)
         return self._publish([change])
 
     async def patch_singular(
@@ -302,7 +301,7 @@ class Service:
         """``PATCH /profile``: shallow merge."""
         self.check_writable(name, Kind.SINGULAR)
         build = self._guarded(name, lambda old: {**old, **body}, keep_id=False)
-        change = await self.storage.update_singular(name, build, _precondition(if_match), actor=principal.id)
+        change = await self.storage.update_singular(name, build, precondition(if_match), actor=principal.id)
         return self._publish([change])
 
     # -- checks the routes make before reading a body --------------------------------------
@@ -353,54 +352,16 @@ class Service:
 
     def _stamp(self, body: Record, current: Record | None) -> Record:
         """``body`` with server-managed timestamps (``--timestamps``); a client's own values are dropped."""
-        if not self.options.timestamps:
-            return dict(body)
-        now = _iso(self._clock())
-        created = now if current is None else current.get(CREATED_AT)
-        stamps = {CREATED_AT: created, UPDATED_AT: now} if created is not None else {UPDATED_AT: now}
-        return {**_unstamped(body), **stamps}
+        return stamped(body, current, self._clock()) if self.options.timestamps else dict(body)
 
-    def _dependents(self, requested: tuple[str, ...]) -> Callable[[str], list[Dependent]]:
-        relations = self.catalogue.relations()
-        unknown = [name for name in requested if name not in relations.collections]
-        if unknown:
-            raise QueryError(
-                f"`_dependent` names unknown collections: {', '.join(unknown)}",
-                [FieldError("_dependent", f"unknown collection {name!r}", "unknown_collection") for name in unknown],
-            )
-        cascade = self.options.compat != "1"
-
-        def dependents(collection: str) -> list[Dependent]:
-            key = relations.foreign_key(collection)
-            return [Dependent(name, key, cascade or name in requested) for name in sorted(relations.collections)]
-
-        return dependents
+    def _dependents(self, requested: tuple[str, ...]) -> Dependents:
+        return sweep_plan(self.catalogue.relations(), requested, cascade=self.options.compat != "1")
 
     def _publish(self, changes: list[Change]) -> Record:
         for change in changes:
             self.catalogue.observe(change)
             self.hub.publish(change)
         return changes[0].record or {}
-
-
-def _precondition(if_match: str | None) -> Check:
-    def check(current: Record | None) -> None:
-        if if_match is None:
-            return
-        if current is None or not etag_matches(if_match, record_etag(current), weak=False):
-            raise PreconditionFailed("the record has changed since it was read (If-Match does not match its ETag)")
-
-    return check
-
-
-def _unstamped(body: Record) -> Record:
-    return {key: value for key, value in body.items() if key not in STAMPS}
-
-
-def _iso(timestamp: float) -> str:
-    """``2026-11-23T10:00:00.123Z``: UTC, milliseconds, as JavaScript's ``toISOString`` writes it."""
-    moment = datetime.fromtimestamp(timestamp, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _and_where(query: Query, node: Node) -> Query:
