@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -115,15 +114,13 @@ async def test_the_lane_answers_as_the_routes(answered: list[str], cors_origins:
 async def test_a_storage_outage_is_answered_by_the_lane_as_by_the_routes(
     answered: list[str], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # A real SQLite storage whose database disappears once open: a read is a 503 (StorageUnavailable),
-    # which the lane must answer itself, not hand over (that would be a second failed read).
-    folder = tmp_path / "data"
-    folder.mkdir()
+    # A real SQLite storage whose file is no longer a database once open: a read is a 503
+    # (StorageUnavailable), which the lane must answer itself, not hand over (a second failed read).
     settings = Settings()
-    storage = SqliteStorage(str(folder / "db.sqlite"), seed=copy.deepcopy(DATA))
+    storage = SqliteStorage(str(tmp_path / "db.sqlite"), seed=copy.deepcopy(DATA))
     await storage.open()
-    await storage.aclose()
-    shutil.rmtree(folder)
+    await storage.aclose()  # no pooled connection left: the next read opens the file again
+    (tmp_path / "db.sqlite").write_bytes(b"not a database " * 100)
     service = build_service(settings, storage)
     seen: dict[bool, Seen] = {}
     try:
