@@ -68,22 +68,6 @@ def _seen(response: httpx.Response) -> Seen:
     return response.status_code, headers, response.content
 
 
-@pytest.fixture
-def answered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths the lane answered itself (rather than handing them to the routes)."""
-    paths: list[str] = []
-    original = fastpath.FastRecordReads._answer
-
-    async def spy(self: fastpath.FastRecordReads, scope: Any, receive: Any, send: Any) -> bool:
-        done = await original(self, scope, receive, send)
-        if done:
-            paths.append(scope["path"])
-        return done
-
-    monkeypatch.setattr(fastpath.FastRecordReads, "_answer", spy)
-    return paths
-
-
 @contextlib.asynccontextmanager
 async def _client(service: Service, settings: Settings, *, fast_reads: bool) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, service, manage_storage=False, fast_reads=fast_reads)

@@ -109,7 +109,7 @@ def _has_header(headers: Iterable[tuple[bytes, bytes]], wanted: bytes) -> bool:
 
 
 def vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """Response headers with ``Origin`` added to ``Vary`` as Starlette's CORS does: one merged header, where the first was.
+    """Response headers with ``Origin`` added to ``Vary`` as Starlette's CORS does: one header, where the first was.
 
     Example:
         >>> vary_origin([(b"vary", b"Accept-Encoding"), (b"etag", b'"x"')])
