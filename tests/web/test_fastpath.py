@@ -1,19 +1,30 @@
-"""The fast lane for plain record reads answers exactly as the full application does.
+"""The fast lane for plain record reads answers exactly as the routes do.
 
 Every request below is sent to an app with the lane and to one without it; status, headers (but
-``date``) and body must be identical. A spy counts which requests the lane answered itself, so the
+``date``) and body must be identical. A spy records which requests the lane answered itself, so the
 comparison cannot pass because the lane never ran.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from jsonserve.storage.file.memory import MemoryStorage
+from jsonserve.storage.sql.sqlite import SqliteStorage
 
+from jsonserve.config import Settings
+from jsonserve.service import Service, build_service
 from jsonserve.testing import serve
-from jsonserve.web import app as app_module
 from jsonserve.web import fastpath
+from jsonserve.web.app import create_app
+from jsonserve.web.inprocess import open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -26,13 +37,14 @@ DATA: dict[str, Any] = {
     "comments": [{"id": 1, "postId": 1}],
     "profile": {"name": "typicode"},
 }
+ORIGIN = {"Origin": "https://app.example"}
 REQUESTS: list[tuple[str, str, dict[str, str]]] = [
     ("GET", "/posts/1", {}),
     ("GET", "/posts/a%20b", {}),
     ("GET", "/posts/3", {"Accept-Encoding": "identity"}),
     ("GET", "/posts/3", {"Accept-Encoding": "gzip"}),
     ("GET", "/posts/1", {"Accept-Encoding": "gzip, deflate"}),
-    ("GET", "/posts/1", {"Origin": "https://app.example"}),
+    ("GET", "/posts/1", ORIGIN),
     ("GET", "/posts/1", {"If-None-Match": '"nope"'}),
     ("GET", "/posts/99", {}),
     ("GET", "/profile/1", {}),
@@ -41,43 +53,130 @@ REQUESTS: list[tuple[str, str, dict[str, str]]] = [
     ("GET", "/posts/1/", {}),
     ("HEAD", "/posts/1", {}),
     ("GET", "/comments/1", {}),
+    ("GET", "/posts/3", {**ORIGIN, "Accept-Encoding": "gzip"}),
+    ("GET", "/posts/1", {"Origin": "https://elsewhere.example"}),
+    ("OPTIONS", "/posts/1", {**ORIGIN, "Access-Control-Request-Method": "GET"}),
+    ("GET", "/__docs/swagger-ui.css", {}),
+    ("GET", "/posts/99", ORIGIN),
 ]
-ANSWERED_BY_THE_LANE = {0, 1, 2, 4, 13}
+ANSWERED_BY_THE_LANE = {0, 1, 2, 3, 4, 5, 13, 14, 15}
+Seen = tuple[int, list[tuple[str, str]], bytes]
 
 
-def _seen(response: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+def _seen(response: httpx.Response) -> Seen:
     headers = sorted((k, v) for k, v in response.headers.multi_items() if k != "date")
     return response.status_code, headers, response.content
 
 
-@pytest.mark.parametrize("cors", [True, False])
-async def test_the_lane_answers_as_the_full_application(monkeypatch: pytest.MonkeyPatch, cors: bool) -> None:
-    answered: list[int] = []
-    current = [-1]  # the index of the request being sent
-    original = fastpath.FastRecordReads._answer
-
-    async def spy(self: fastpath.FastRecordReads, scope: Any) -> Any:
-        answer = await original(self, scope)
-        if answer is not None:
-            answered.append(current[0])
-        return answer
-
-    monkeypatch.setattr(fastpath.FastRecordReads, "_answer", spy)
-    options: dict[str, Any] = {} if cors else {"cors_origins": None}
-    fast: list[tuple[int, list[tuple[str, str]], bytes]] = []
-    async with serve(DATA, **options) as client:
-        for index, (method, path, headers) in enumerate(REQUESTS):
-            current[0] = index
-            fast.append(_seen(await client.request(method, path, headers=headers)))
-    monkeypatch.setattr(app_module, "FAST_READS", False)
-    async with serve(DATA, **options) as client:
-        for index, (method, path, headers) in enumerate(REQUESTS):
-            assert _seen(await client.request(method, path, headers=headers)) == fast[index], (method, path)
-    assert set(answered) == ANSWERED_BY_THE_LANE
+@contextlib.asynccontextmanager
+async def _client(service: Service, settings: Settings, *, fast_reads: bool) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, service, manage_storage=False, fast_reads=fast_reads)
+    async with open_client(app) as client:
+        yield client
 
 
-async def test_the_lane_is_off_with_a_base_path(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("cors_origins", [("*",), None, ("https://app.example",)])
+async def test_the_lane_answers_as_the_routes(answered: list[str], cors_origins: tuple[str, ...] | None) -> None:
+    settings = Settings(cors_origins=cors_origins)
+    service = build_service(settings, MemoryStorage(copy.deepcopy(DATA)))
+    await service.storage.open()
+    seen: dict[bool, list[Seen]] = {}
+    lane: set[int] = set()
+    for fast_reads in (True, False):
+        async with _client(service, settings, fast_reads=fast_reads) as client:
+            seen[fast_reads] = []
+            for index, (method, path, headers) in enumerate(REQUESTS):
+                before = len(answered)
+                seen[fast_reads].append(_seen(await client.request(method, path, headers=headers)))
+                if len(answered) > before:
+                    lane.add(index)
+    for index, request in enumerate(REQUESTS):
+        assert seen[True][index] == seen[False][index], request
+    assert lane == ANSWERED_BY_THE_LANE
+
+
+async def test_a_storage_outage_is_answered_by_the_lane_as_by_the_routes(
+    answered: list[str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A real SQLite storage whose file is no longer a database once open: a read is a 503
+    # (StorageUnavailable), which the lane must answer itself, not hand over (a second failed read).
+    settings = Settings()
+    storage = SqliteStorage(str(tmp_path / "db.sqlite"), seed=copy.deepcopy(DATA))
+    await storage.open()
+    await storage.aclose()  # no pooled connection left: the next read opens the file again
+    (tmp_path / "db.sqlite").write_bytes(b"not a database " * 100)
+    service = build_service(settings, storage)
+    seen: dict[bool, Seen] = {}
+    try:
+        for fast_reads in (True, False):
+            async with _client(service, settings, fast_reads=fast_reads) as client:
+                seen[fast_reads] = _seen(await client.get("/posts/1", headers=ORIGIN))
+    finally:
+        await storage.aclose()
+    assert seen[True] == seen[False]
+    status, headers, body = seen[True]
+    assert status == 503
+    assert ("content-type", "application/problem+json") in headers and ("retry-after", "1") in headers
+    assert ("access-control-allow-origin", "*") in headers
+    assert b'"storage_unavailable"' in body
+    assert answered == ["/posts/1"]
+    assert sum("read failed" in record.message for record in caplog.records) == 2  # one read per app
+
+
+async def test_an_unexpected_error_in_the_lane_is_the_routes_500(caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings()
+    service = build_service(settings, MemoryStorage(copy.deepcopy(DATA)))
+    await service.storage.open()
+
+    async def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("secret internals")
+
+    service.get = broken  # type: ignore[method-assign, assignment]
+    seen: dict[bool, Seen] = {}
+    for fast_reads in (True, False):
+        async with _client(service, settings, fast_reads=fast_reads) as client:
+            seen[fast_reads] = _seen(await client.get("/posts/1", headers=ORIGIN))
+            assert (await client.get("/posts")).status_code == 200  # the app still answers
+    assert seen[True] == seen[False]
+    assert seen[True][0] == 500 and ("access-control-allow-origin", "*") in seen[True][1]
+    errors = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert [record.message for record in errors] == ["unexpected error"] * 2  # logged once per request
+
+
+async def test_the_lane_is_off_with_a_base_path(answered: list[str]) -> None:
     async with serve(DATA, base="/api") as client:
         response = await client.get("/api/posts/1")
         assert response.status_code == 200
         assert response.json()["title"] == "héllo ✓"
+    assert answered == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "headers", "target"),
+    [
+        ("GET", "/posts/1", b"", [], ("posts", "1")),
+        ("GET", "/posts/a b", b"", [(b"origin", b"https://app.example")], ("posts", "a b")),
+        ("GET", "/posts/1", b"", [(b"accept-encoding", b"gzip")], ("posts", "1")),
+        ("HEAD", "/posts/1", b"", [], None),
+        ("PUT", "/posts/1", b"", [], None),
+        ("GET", "/posts/1", b"_embed=comments", [], None),
+        ("GET", "/posts", b"", [], None),
+        ("GET", "/posts/1/comments", b"", [], None),
+        ("GET", "/posts/1/", b"", [], None),
+        ("GET", "//1", b"", [], None),
+        ("GET", "/__docs/app.css", b"", [], None),
+        ("GET", "/posts/1", b"", [(b"if-none-match", b'"x"')], None),
+    ],
+)
+def test_which_requests_may_take_the_lane(
+    method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]], target: tuple[str, str] | None
+) -> None:
+    scope = {"type": "http", "method": method, "path": path, "query_string": query, "headers": headers}
+    assert fastpath.lane_target(scope, frozenset({"__docs"})) == target
+
+
+def test_a_proxy_prefix_or_a_websocket_never_takes_the_lane() -> None:
+    scope = {"type": "http", "method": "GET", "path": "/posts/1", "query_string": b"", "headers": []}
+    assert fastpath.lane_target(scope) == ("posts", "1")
+    assert fastpath.lane_target({**scope, "root_path": "/proxy"}) is None
+    assert fastpath.lane_target({**scope, "type": "websocket"}) is None

@@ -8,40 +8,47 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jsonserve.config import Settings
 from jsonserve.openapi import Documents
 from jsonserve.service import Service, build_service
-from jsonserve.web import docs
-from jsonserve.web.errors import HANDLERS, CatchAll
-from jsonserve.web.fastpath import FastRecordReads
+from jsonserve.web import docs, stack
+from jsonserve.web.errors import HANDLERS
 from jsonserve.web.home import home_page
 from jsonserve.web.http import api_root, json_response
 from jsonserve.web.resources import ALL_METHODS, Fallthrough, Resources, options_or_405
-from jsonserve.web.rewrite import RewriteMiddleware
 
-EXPOSED = ["X-Total-Count", "Link", "Location", "ETag"]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def create_app(settings: Settings, service: Service | None = None, *, manage_storage: bool = True) -> Starlette:
+def create_app(
+    settings: Settings,
+    service: Service | None = None,
+    *,
+    manage_storage: bool = True,
+    fast_reads: bool = True,
+    policies: Sequence[Middleware] = (),
+) -> Starlette:
     """The ASGI app; its lifespan opens the storage and closes it (flushing writes) at shutdown.
 
-    With ``manage_storage=False`` the caller opens and closes the service itself (``async with
-    service:``; the server does, so that a damaged or locked data file is reported before it starts).
+    Args:
+        settings: the server's options.
+        service: the service to serve (default: one built from ``settings``).
+        manage_storage: with ``False`` the caller opens and closes the service itself (``async with
+            service:``; the server does, so that a damaged or locked data file is reported before it starts).
+        fast_reads: answer plain ``GET /{collection}/{id}`` in the fast lane (``web/fastpath.py``),
+            which gives the same answers as the routes, faster; ``False`` sends them through the routes.
+        policies: pure-ASGI middlewares (``Middleware(cls, **options)``) that every request meets, in
+            this order, after CORS and before the fast lane and the routes (``web/stack.py``).
     """
     service = service or build_service(settings)
     static_dir = _static_dir(settings)
@@ -58,7 +65,7 @@ def create_app(settings: Settings, service: Service | None = None, *, manage_sto
 
     app = Starlette(
         routes=_routes(settings, resources, static_dir),
-        middleware=_middleware(settings, service),
+        middleware=stack.middleware(stack.Parts(settings, service, tuple(policies), fast_reads)),
         exception_handlers=HANDLERS,
         lifespan=lifespan,
     )
@@ -129,67 +136,6 @@ def _docs_pages(resources: Resources) -> dict[str, Endpoint]:
         "docs": unless_collection("docs", docs.swagger_ui),
         "redoc": unless_collection("redoc", docs.redoc),
     }
-
-
-class Cors(CORSMiddleware):
-    """Starlette's CORS middleware, answering preflights with 204 and no body as json-server does."""
-
-    def preflight_response(self, request_headers: Headers) -> Response:
-        response = super().preflight_response(request_headers)
-        if response.status_code != 200:
-            return response
-        headers = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
-        return Response(status_code=204, headers=headers)
-
-
-class Gzip:
-    """Starlette's gzip for clients that accept it; every other request goes straight to the app.
-
-    (Starlette's middleware wraps every response, compressed or not, to add ``Vary``; an
-    uncompressed body is valid for every client, so that hop is skipped. Pure ASGI.)
-    """
-
-    def __init__(self, app: ASGIApp, minimum_size: int = 1024) -> None:
-        self.app = app
-        self.gzip = GZipMiddleware(app, minimum_size=minimum_size)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and any(
-            name == b"accept-encoding" and b"gzip" in value for name, value in scope["headers"]
-        ):
-            await self.gzip(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-
-FAST_READS = True  # the pure-ASGI lane for plain record reads (tests turn it off to compare)
-
-
-def _middleware(settings: Settings, service: Service) -> list[Middleware]:
-    stack = []
-    if FAST_READS and not (settings.base or settings.routes or settings.delay_ms):
-        reserved = frozenset({docs.ASSETS_PATH.strip("/")})
-        stack.append(
-            Middleware(FastRecordReads, service=service, vary_origin=bool(settings.cors_origins), reserved=reserved)
-        )
-    if settings.cors_origins:
-        wildcard = "*" in settings.cors_origins
-        stack.append(
-            Middleware(
-                Cors,
-                allow_origins=["*"] if wildcard else list(settings.cors_origins),
-                allow_credentials=not wildcard,  # never "any origin" together with credentials
-                allow_methods=ALL_METHODS,
-                allow_headers=["*"],  # echo any requested header, as json-server 0.17 and 1.x do
-                expose_headers=EXPOSED,
-                max_age=600,
-            )
-        )
-    stack.append(Middleware(CatchAll))  # inside CORS, so a 500 still carries CORS headers
-    stack.append(Middleware(Gzip, minimum_size=1024))
-    if settings.routes:
-        stack.append(Middleware(RewriteMiddleware, rules=settings.routes))
-    return stack
 
 
 def _static_dir(settings: Settings) -> Path | None:

@@ -60,6 +60,16 @@ def status_of(error: errors.JsonServeError) -> int:
 async def domain_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, errors.JsonServeError):
         return await server_error(request, exc)
+    return domain_response(exc)
+
+
+def domain_response(exc: errors.JsonServeError) -> Response:
+    """The problem+json response for a domain error, with ``Allow`` or ``Retry-After`` where due.
+
+    Example:
+        >>> domain_response(errors.StorageUnavailable("the read failed")).status_code
+        503
+    """
     extra: dict[str, object] = {}
     if exc.errors:
         extra["errors"] = [{"path": e.path, "message": e.message, "code": e.code} for e in exc.errors]

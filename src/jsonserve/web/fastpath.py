@@ -1,77 +1,90 @@
 """A pure-ASGI fast lane for the commonest request: ``GET /{collection}/{id}``, no query, no conditions.
 
-Such a request needs no routing table, no ``Request`` object and none of the middleware hops, yet
-going through them costs more than the lookup and the rendering together. This lane answers it
-directly with the very bytes and headers the full application sends (the same ``render`` and
-``etag_for``, ``Cache-Control``, and the ``Vary: Origin`` the CORS middleware adds to a request without
-an ``Origin``); ``tests/web/test_fastpath.py`` compares the two.
+Such a request needs no routing table and no ``Request`` object, yet going through them costs more
+than the lookup and the rendering together. This lane answers it directly with the very bytes and
+headers the routes send (the same ``render``, ``etag_for`` and ``Cache-Control``);
+``tests/web/test_fastpath.py`` compares the two.
 
-Anything else goes to the full application untouched: another method, a query string, an
-``Origin`` (CORS), ``If-None-Match``, a gzip-sized body for a gzip client, a name that is not a
-collection, a missing record, any error. Nothing is sent before the answer is complete, so handing
-over is always possible.
+It sits inside the declared middleware stack (``web/stack.py``): CORS, the catch-all and every
+policy run before it, and gzip wraps its answers as it wraps the routes', so it deals with none of
+them. Whether a request may take the lane is one check, :func:`lane_target`. A request that takes it
+goes back to the routes only when the lane finds nothing (a name that is not a collection, which may
+be a static file; a missing record): any other error is answered here, with the problem+json response
+the routes would give (:func:`~jsonserve.web.errors.domain_response`); an unexpected exception
+propagates to the catch-all, as it would from the routes. Nothing is sent before the answer is
+complete, so handing over is always possible.
 
 Example:
-    >>> app = FastRecordReads(starlette_app, service, vary_origin=True)  # doctest: +SKIP
+    >>> app = FastRecordReads(routes, service, reserved=frozenset({"__docs"}))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from jsonserve.errors import JsonServeError, NotFound
 from jsonserve.schema import Kind
 from jsonserve.service import Service, etag_for, render
+from jsonserve.web.errors import domain_response
 from jsonserve.web.http import principal_of
 
-GZIP_MINIMUM = 1024  # bodies from this size are compressed for a gzip client: the full app does that
-_HANDED_OVER = (b"origin", b"if-none-match")
+
+def lane_target(scope: Scope, reserved: frozenset[str] = frozenset()) -> tuple[str, str] | None:
+    """The ``(collection, id)`` a request asks for if it may take the fast lane, else ``None``.
+
+    It may when it is an HTTP ``GET`` (``HEAD`` and writes go to the routes) with no query string
+    (``_embed``, ``_delay``…), no ``root_path`` (a proxy prefix, which the routes strip), a path of
+    exactly two non-empty segments (no trailing slash) whose first is not ``reserved`` (a segment the
+    routes mount something else at) and no ``If-None-Match`` (a 304 is the routes' business).
+
+    Example:
+        >>> lane_target({"type": "http", "method": "GET", "path": "/posts/1", "query_string": b"", "headers": []})
+        ('posts', '1')
+    """
+    if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"] or scope.get("root_path"):
+        return None
+    parts = scope["path"].split("/")
+    if len(parts) != 3 or parts[0] or not parts[1] or not parts[2] or parts[1] in reserved:
+        return None
+    if any(name == b"if-none-match" for name, _value in scope["headers"]):
+        return None
+    return parts[1], parts[2]
 
 
 class FastRecordReads:
-    """Answer plain ``GET /{collection}/{id}`` itself; hand everything else to ``app``."""
+    """Answer ``GET /{collection}/{id}`` itself; hand everything else to ``app`` (the routes)."""
 
-    def __init__(
-        self, app: ASGIApp, service: Service, *, vary_origin: bool, reserved: frozenset[str] = frozenset()
-    ) -> None:
+    def __init__(self, app: ASGIApp, service: Service, *, reserved: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.service = service
-        self.reserved = reserved  # first segments the full app routes elsewhere (the docs assets)
-        self.extra = [(b"vary", b"Origin")] if vary_origin else []
+        self.reserved = reserved  # first segments the routes mount something else at (the docs assets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = await self._answer(scope) if scope["type"] == "http" else None
-        if answer is None:
+        if not await self._answer(scope, receive, send):
             await self.app(scope, receive, send)
-            return
-        headers, body = answer
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
 
-    async def _answer(self, scope: Scope) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
-        if scope["method"] != "GET" or scope["query_string"] or scope.get("root_path"):
-            return None
-        parts = scope["path"].split("/")
-        if len(parts) != 3 or parts[0] or not parts[1] or not parts[2] or parts[1] in self.reserved:
-            return None
-        gzip = False
-        for name, value in scope["headers"]:
-            if name in _HANDED_OVER:
-                return None
-            gzip = gzip or (name == b"accept-encoding" and b"gzip" in value)
-        if self.service.kinds().get(parts[1]) is not Kind.PLURAL:
-            return None
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer the request if it is the lane's (``True``); ``False`` hands it to the routes."""
+        target = lane_target(scope, self.reserved)
+        if target is None:
+            return False
+        collection, record_id = target
+        if self.service.kinds().get(collection) is not Kind.PLURAL:
+            return False  # a singular resource, a static file or a 404: the routes know which
         try:
-            record = await self.service.get(parts[1], parts[2], principal=principal_of(scope))
-        except Exception:
-            return None
+            record = await self.service.get(collection, record_id, principal=principal_of(scope))
+        except NotFound:
+            return False  # the routes answer the 404
+        except JsonServeError as error:  # e.g. StorageUnavailable: the routes' 503, not a second try
+            await domain_response(error)(scope, receive, send)
+            return True
         body = render(record)
-        if gzip and len(body) >= GZIP_MINIMUM:
-            return None
         headers = [
             (b"cache-control", b"no-cache"),
             (b"etag", etag_for(body).encode("latin-1")),
             (b"content-length", str(len(body)).encode("latin-1")),
             (b"content-type", b"application/json"),
-            *self.extra,
         ]
-        return headers, body
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return True

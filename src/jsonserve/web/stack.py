@@ -1,0 +1,198 @@
+"""The middleware stack, declared: which layers wrap the routes, in which order, and when each is present.
+
+Outermost first (a request meets them top to bottom, a response bottom to top)::
+
+    cors        settings.cors_origins   CORS headers, preflights (204)
+    catch-all   always                  an unexpected exception -> one logged problem+json 500
+    policies    create_app(policies=)   auth, rate limits, chaos (later issues); empty today
+    gzip        always                  compress large bodies for clients that accept gzip
+    fast lane   fast_reads, no --base,  GET /{collection}/{id} answered without routing
+                no --routes, no --delay
+    rewrite     settings.routes         json-server's --routes rewrites
+    (routes)
+
+Why in this order:
+
+- CORS is outermost, so every answer carries its headers (a policy's refusal, the lane's record, a
+  500) and a preflight is answered before any policy: browsers send no credentials with one.
+- The catch-all comes next, inside CORS: an exception from a policy, the lane or an endpoint is a
+  problem+json 500 that a browser page can read, logged once, on a connection kept open.
+- Policies come before the fast lane, so they apply to the requests it answers by construction. A
+  policy is a pure-ASGI middleware, declared as ``starlette.middleware.Middleware(cls, **options)``;
+  it sees every HTTP, WebSocket and lifespan scope and passes on what it does not handle.
+- Gzip wraps the fast lane, so the lane's answers are compressed exactly as the routes' are.
+- The fast lane matches the path as the client sent it: it is absent when the routes are mounted
+  under ``--base``, when ``--routes`` rewrites paths (inside it) and when ``--delay`` slows the
+  endpoints down.
+
+Example:
+    >>> [layer.name for layer in present(Parts(Settings(), service))]  # doctest: +SKIP
+    ['cors', 'catch-all', 'gzip', 'fast lane']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from jsonserve.config import Settings
+from jsonserve.service import Service
+from jsonserve.web import docs
+from jsonserve.web.errors import CatchAll
+from jsonserve.web.fastpath import FastRecordReads
+from jsonserve.web.resources import ALL_METHODS
+from jsonserve.web.rewrite import RewriteMiddleware
+
+EXPOSED = ["X-Total-Count", "Link", "Location", "ETag"]
+GZIP_MINIMUM = 1024  # bytes: smaller bodies are sent as they are, even to a gzip client
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What the layers are built from: the settings, the service and ``create_app``'s options."""
+
+    settings: Settings
+    service: Service
+    policies: tuple[Middleware, ...] = ()
+    fast_reads: bool = True
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One named layer of the stack: when it is present, and the middleware it adds then."""
+
+    name: str
+    present: Callable[[Parts], bool]
+    build: Callable[[Parts], Sequence[Middleware]]
+
+
+class Cors(CORSMiddleware):
+    """Starlette's CORS middleware, answering preflights with 204 and no body as json-server does.
+
+    A request without an ``Origin`` (curl, a server, a same-origin page) takes a shorter path: all
+    Starlette does for it is add ``Origin`` to the response's ``Vary``, and its general path (request
+    and response header objects per request) costs as much as the whole fast lane.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _has_header(scope["headers"], b"origin"):
+            await super().__call__(scope, receive, send)
+            return
+
+        async def send_varying(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = vary_origin(message.get("headers", ()))
+            await send(message)
+
+        await self.app(scope, receive, send_varying)
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 200:
+            return response
+        headers = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
+        return Response(status_code=204, headers=headers)
+
+
+def _has_header(headers: Iterable[tuple[bytes, bytes]], wanted: bytes) -> bool:
+    for name, _value in headers:  # noqa: SIM110 - a loop: any() over a generator costs more, on every request
+        if name == wanted:
+            return True
+    return False
+
+
+def vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Response headers with ``Origin`` added to ``Vary`` as Starlette's CORS does: one header, where the first was.
+
+    Example:
+        >>> vary_origin([(b"vary", b"Accept-Encoding"), (b"etag", b'"x"')])
+        [(b'vary', b'Accept-Encoding, Origin'), (b'etag', b'"x"')]
+    """
+    headers = list(headers)
+    if not _has_header(headers, b"vary"):  # the lane's answers and most others
+        headers.append((b"vary", b"Origin"))
+        return headers
+    found = [index for index, (name, _value) in enumerate(headers) if name == b"vary"]
+    merged = (b"vary", b", ".join([*(headers[index][1] for index in found), b"Origin"]))
+    for index in reversed(found[1:]):
+        del headers[index]
+    headers[found[0]] = merged
+    return headers
+
+
+class Gzip:
+    """Starlette's gzip for clients that accept it; every other request goes straight to the app.
+
+    (Starlette's middleware wraps every response, compressed or not, to add ``Vary``; an
+    uncompressed body is valid for every client, so that hop is skipped. Pure ASGI.)
+    """
+
+    def __init__(self, app: ASGIApp, minimum_size: int = GZIP_MINIMUM) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=minimum_size)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:  # a loop: any() over a generator costs more, on every request
+                if name == b"accept-encoding" and b"gzip" in value:
+                    await self.gzip(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _cors(parts: Parts) -> list[Middleware]:
+    origins = parts.settings.cors_origins or ()
+    wildcard = "*" in origins
+    return [
+        Middleware(
+            Cors,
+            allow_origins=["*"] if wildcard else list(origins),
+            allow_credentials=not wildcard,  # never "any origin" together with credentials
+            allow_methods=ALL_METHODS,
+            allow_headers=["*"],  # echo any requested header, as json-server 0.17 and 1.x do
+            expose_headers=EXPOSED,
+            max_age=600,
+        )
+    ]
+
+
+def _has_fast_lane(parts: Parts) -> bool:
+    settings = parts.settings
+    return parts.fast_reads and not (settings.base or settings.routes or settings.delay_ms)
+
+
+def _fast_lane(parts: Parts) -> list[Middleware]:
+    reserved = frozenset({docs.ASSETS_PATH.strip("/")})
+    return [Middleware(FastRecordReads, service=parts.service, reserved=reserved)]
+
+
+def _rewrite(parts: Parts) -> list[Middleware]:
+    return [Middleware(RewriteMiddleware, rules=parts.settings.routes)]
+
+
+STACK: tuple[Layer, ...] = (
+    Layer("cors", lambda parts: bool(parts.settings.cors_origins), _cors),
+    Layer("catch-all", lambda _parts: True, lambda _parts: [Middleware(CatchAll)]),
+    Layer("policies", lambda parts: bool(parts.policies), lambda parts: parts.policies),
+    Layer("gzip", lambda _parts: True, lambda _parts: [Middleware(Gzip, minimum_size=GZIP_MINIMUM)]),
+    Layer("fast lane", _has_fast_lane, _fast_lane),
+    Layer("rewrite", lambda parts: bool(parts.settings.routes), _rewrite),
+)
+"""The layers, outermost first (see the table above)."""
+
+
+def present(parts: Parts) -> tuple[Layer, ...]:
+    """The layers of :data:`STACK` present for these parts, outermost first."""
+    return tuple(layer for layer in STACK if layer.present(parts))
+
+
+def middleware(parts: Parts) -> list[Middleware]:
+    """The Starlette middleware list (outermost first) for these parts."""
+    return [item for layer in present(parts) for item in layer.build(parts)]
