@@ -250,10 +250,7 @@ class Service:
         principal: Principal = ANONYMOUS,
     ) -> Record:
         """``PUT``: replace the whole record; the id stays."""
-        self.check_writable(collection, Kind.PLURAL)
-        build = self._guarded(collection, lambda old: self._stamp(body, old))
-        change = await self.storage.update(collection, record_id, build, precondition(if_match), actor=principal.id)
-        return self._publish([change])
+        return await self._update(collection, record_id, lambda _old: body, if_match, principal)
 
     async def patch(
         self,
@@ -265,8 +262,19 @@ class Service:
         principal: Principal = ANONYMOUS,
     ) -> Record:
         """``PATCH``: shallow merge into the record, validated as merged; the id stays."""
+        return await self._update(collection, record_id, lambda old: {**old, **body}, if_match, principal)
+
+    async def _update(
+        self,
+        collection: str,
+        record_id: str,
+        merge: Callable[[Record], Record],
+        if_match: str | None,
+        principal: Principal,
+    ) -> Record:
+        """Write ``merge(current)``, stamped and validated, under the storage's lock and ``If-Match``."""
         self.check_writable(collection, Kind.PLURAL)
-        build = self._guarded(collection, lambda old: self._stamp({**old, **body}, old))
+        build = self._guarded(collection, lambda old: self._stamp(merge(old), old))
         change = await self.storage.update(collection, record_id, build, precondition(if_match), actor=principal.id)
         return self._publish([change])
 
