@@ -144,7 +144,7 @@ class Service:
         if record is None:
             raise NotFound(f"no record in {collection} with id {record_id!r}")
         joins = self._joins(collection, query) if query is not None else []
-        return (await self._join(principal, [record], joins))[0]
+        return (await self._join(principal, [record], joins))[0] if joins else record
 
     async def get_singular(self, name: str, *, principal: Principal = ANONYMOUS) -> Record:
         """A singular resource (``/profile``), or :class:`NotFound` when ``principal`` may not read it."""
