@@ -543,6 +543,11 @@ FOUND = [
     _found("n", [-(2.0**63), INT64_MIN, -9223372036854777856.0, INT64_MIN + 1], sort=(SortKey(("n",)),)),
     _found("l", [1, 2], condition("l.-1", "eq", "2"), condition("l.\u0661", "eq", "2"), condition("l. 1", "eq", "2")),
     _found("s", "a\nb", condition("s", "like", "a.b")),  # "." and a newline
+    # `like` on an array: any string, number or boolean element (not null, objects or nested arrays)
+    _found(
+        "l", ["ab", 1.5, True, None, ["a"], {"x": "a"}], *(condition("l", "like", p) for p in ("^a", "1.5", "^t", "^n"))
+    ),
+    _found("l", [[], {}, None], condition("l", "like", ""), condition("l", "like", "null")),
 ]
 
 

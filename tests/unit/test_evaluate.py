@@ -272,11 +272,23 @@ LIKE: list[tuple[Any, str, bool]] = [
     (1.5, r"^1\.5$", True),
     (True, "^true$", True),
     (False, "fal", True),
-    # null, objects and arrays never match
+    # null and objects never match
     (None, "null", False),
     (None, "", False),
     ({"a": "x"}, "x", False),
-    (["x"], "x", False),
+    # an array matches when one of its strings, numbers or booleans does (issue 13; 0.17 tested "x,y")
+    (["x"], "x", True),
+    (["x", "y"], "^y$", True),
+    (["x", "y"], "^x,y$", False),
+    (["react", "vue"], "^VUE$", True),
+    ([1, 2.5], r"^2\.5$", True),
+    ([True], "^true$", True),
+    ([], "", False),
+    ([None], "null", False),
+    ([None], "", False),
+    ([["x"]], "x", False),
+    ([{"a": "x"}], "x", False),
+    ([None, {"a": "x"}, "x"], "^x$", True),
 ]
 
 

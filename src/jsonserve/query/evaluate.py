@@ -18,7 +18,9 @@ The rules:
   case-insensitive means Python's ``str.lower`` on both sides (full Unicode lower-casing: ``İ`` is
   ``i̇``, a final ``Σ`` is ``ς``), which PostgreSQL matches through ICU;
 * ``like`` is a case-insensitive RE2 search over the text of a scalar; ``.`` does not match a
-  newline;
+  newline; an array matches when one of its elements does (a string, number or boolean: not null,
+  an object or a nested array), so ``tags_like=^a$`` finds ``["a", "b"]`` (json-server 0.17 tested
+  the array's text, ``"a,b"``; see docs/compat.md);
 * ``q`` is a case-insensitive substring over every scalar, recursing; falsy values never match;
 * the text of a number (``like``, ``q``) is plain decimal, without exponent or trailing zeros
   (``to_text``: ``1.0`` is ``1``, ``1e-7`` is ``0.0000001``), as PostgreSQL prints a ``numeric``.
@@ -110,8 +112,24 @@ def _condition(stored: Any, node: Condition) -> bool:
     if op in _ORDER:
         return _compare(stored, value, _ORDER[op])  # type: ignore[arg-type]
     if op is Op.LIKE:
-        return _is_scalar(stored) and stored is not None and compile_pattern(value).search(to_text(stored)) is not None
+        return like(stored, value)  # type: ignore[arg-type]
     return _string_test(stored, value, op)  # type: ignore[arg-type]
+
+
+def like(stored: Any, pattern: str) -> bool:
+    """The ``like`` test: ``pattern`` found in a scalar's text, or in the text of one of an array's scalars.
+
+    Example:
+        >>> like(["react", "vue"], "^vue$"), like(["react", None, {"x": "vue"}], "vue")
+        (True, False)
+    """
+    compiled = compile_pattern(pattern)
+    values = stored if isinstance(stored, list) else (stored,)
+    return any(_likeable(value) and compiled.search(to_text(value)) is not None for value in values)
+
+
+def _likeable(value: Any) -> bool:
+    return value is not None and not isinstance(value, dict | list)
 
 
 def _compare(stored: Any, text: str, compare: Callable[[Any, Any], bool]) -> bool:
@@ -134,10 +152,6 @@ def _string_test(stored: Any, text: str, op: Op) -> bool:
     if op is Op.STARTS_WITH:
         return haystack.startswith(needle)
     return haystack.endswith(needle)
-
-
-def _is_scalar(value: Any) -> bool:
-    return not isinstance(value, dict | list)
 
 
 def search(value: Any, needle: str) -> bool:

@@ -97,7 +97,7 @@ class JsonAccess(ABC):
 
     @abstractmethod
     def like(self, path: Path, pattern: str) -> Expr:
-        """The RE2 ``_like`` test on a scalar's text."""
+        """The RE2 ``_like`` test on a scalar's text, or on each element of an array (``evaluate.like``)."""
 
     @abstractmethod
     def search(self, needle: str) -> Expr:

@@ -12,7 +12,7 @@ The reference semantics (``query/evaluate.py``) are followed thus:
 * numbers compare as ``numeric`` (JSONB keeps their decimal digits) with query numbers bound as exact
   decimals, and their text is ``trim_scale(numeric)`` (plain decimal, no trailing zeros);
 * ``_like`` uses ``regexp_match`` with flags ``ip``: case-insensitive, and ``.`` does not match a
-  newline (RE2's default);
+  newline (RE2's default); on an array, it tests each element (``jsonb_array_elements``);
 * a path segment that ``#>`` would read as an array index where Python does not (``-1``, `` 1``), or
   the reverse (non-ASCII digits), is looked up with ``->`` instead.
 
@@ -127,6 +127,16 @@ class PostgresJson(JsonAccess):
     @override
     def like(self, path: Path, pattern: str) -> Expr:
         value = self._value(path)
+        elements = (
+            sa.func.jsonb_array_elements(value).table_valued(sa.column("value", postgresql.JSONB)).render_derived("e")
+        )
+        any_element = sa.exists(
+            sa.select(sa.literal(1)).select_from(elements).where(self._like(elements.c.value, pattern))
+        )
+        # CASE, not AND: jsonb_array_elements fails on a scalar, and AND does not fix an evaluation order.
+        return sa.case((sa.func.jsonb_typeof(value) == "array", any_element), else_=self._like(value, pattern))
+
+    def _like(self, value: sa.ColumnElement[Any], pattern: str) -> Expr:
         kind = sa.func.jsonb_typeof(value)
         matched = sa.func.regexp_match(self._cased(_scalar_text(value)), pattern, "ip").is_not(None)
         return sa.and_(kind.in_(("string", "number", "boolean")), matched)

@@ -1,7 +1,8 @@
 """The SQLite backend: documents in a JSON column, WAL, one writer, pooled readers.
 
 Python functions registered on every connection give SQLite the reference semantics where SQL has
-no equivalent: Python's ``str.lower`` (SQLite's is ASCII-only), RE2 for ``_like``, json-server's
+no equivalent: Python's ``str.lower`` (SQLite's is ASCII-only), RE2 for ``_like`` (on a scalar, or on each
+element of an array), json-server's
 ``q`` full-text search, and the value of floats from 1e16 up (their shortest decimal, see
 ``query/text.py``; SQLite only has the binary double).
 
@@ -30,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from typing_extensions import override
 
 from jsonserve.errors import StorageCorrupt
-from jsonserve.query.evaluate import search
+from jsonserve.query.evaluate import like, search
 from jsonserve.query.text import (
     EXACT_FLOAT_LIMIT,
     INT64_MAX,
@@ -139,8 +140,11 @@ class SqliteJson(JsonAccess):
 
 
 def _like(pattern: str, kind: str | None, value: object) -> int:
-    if kind is None or kind in ("null", "array", "object"):
+    """``evaluate.like`` on what JSON1 gives: a scalar's SQL value, or an array's JSON text."""
+    if kind is None or kind in ("null", "object"):
         return 0
+    if kind == "array":
+        return int(like(orjson.loads(value), pattern))  # type: ignore[arg-type]
     scalar = {"true": True, "false": False}.get(kind, value)
     return int(compile_pattern(pattern).search(to_text(scalar)) is not None)  # type: ignore[arg-type]
 
