@@ -3,6 +3,8 @@ and arrays, which match when one of their elements does (issue 13)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from jsonserve.testing import serve
@@ -22,7 +24,7 @@ async def test_re2_only_syntax(backend: str, pattern: str) -> None:
         assert [post["id"] for post in response.json()] == [1]
 
 
-TAGGED = {
+TAGGED: dict[str, Any] = {
     "posts": [
         {"id": 1, "tags": ["react", "vue"]},
         {"id": 2, "tags": ["svelte", 3, True]},
