@@ -85,6 +85,22 @@ async def test_no_query_value_with_nul_is_documented_as_valid() -> None:
         assert response.json()["errors"][0]["code"] == "invalid_character"
 
 
+async def test_the_sort_parameter_states_the_query_limits() -> None:
+    """At most 10 fields of at most 20 segments (query/limits.py): what the document allows is accepted."""
+    async with serve(None) as http:
+        document = await _document(http)
+        listing = {p["name"]: p for p in document["paths"]["/posts"]["get"]["parameters"] if "name" in p}
+        validator = Draft202012Validator(listing["_sort"]["schema"])
+        ten = ",".join(["-id", *(f"f{n}" for n in range(9))])
+        deep = ".".join(["a"] * 20)
+        for valid in (ten, deep, f"{deep},-{deep}"):
+            assert validator.is_valid(valid), valid
+            assert (await http.get("/posts", params={"_sort": valid})).status_code == 200
+        for invalid in (ten + ",x", deep + ".a"):
+            assert not validator.is_valid(invalid), invalid
+            assert (await http.get("/posts", params={"_sort": invalid})).status_code == 400
+
+
 async def test_a_declared_schema_is_the_contract(tmp_path: Path) -> None:
     schema_file = tmp_path / "schemas.json"
     schema_file.write_text(json.dumps({"users": USERS_SCHEMA}))

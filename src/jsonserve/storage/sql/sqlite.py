@@ -42,7 +42,7 @@ from jsonserve.query.text import (
     to_text,
 )
 from jsonserve.storage.sql.base import SqlStorage
-from jsonserve.storage.sql.compile import Expr, JsonAccess, path_variants
+from jsonserve.storage.sql.compile import LISTED_VALUES, Expr, JsonAccess, path_variants
 from jsonserve.storage.sql.compile import Path as JsonPath
 from jsonserve.storage.sql.database import Outage, database_message
 
@@ -136,7 +136,21 @@ class SqliteJson(JsonAccess):
             if number is not None:
                 # ``number_value`` equates a large float and an integer by the float's shortest decimal: list both.
                 values += [number, float(number) if isinstance(number, int) else _sqlite_number(number)]
-        return self.raw(path).in_(values)
+        return self.raw(path).in_(values if len(texts) <= LISTED_VALUES else _elements(values))
+
+    @override
+    def among_texts(self, value: sa.ColumnElement[str], texts: Sequence[str]) -> Expr:
+        return value.in_(_elements(texts))
+
+    @override
+    def among_numbers(self, value: sa.ColumnElement[float], numbers: Sequence[float]) -> Expr:
+        return value.in_(_elements([_sqlite_number(number) for number in numbers]))
+
+
+def _elements(values: Sequence[object]) -> sa.Select[tuple[Any]]:
+    """``SELECT value FROM json_each(?)``: a list as one parameter (each element keeps its SQL type)."""
+    elements = sa.func.json_each(sa.literal(_dumps(list(values)), sa.Text)).table_valued("value")
+    return sa.select(elements.c.value)
 
 
 def _like(pattern: str, kind: str | None, value: object) -> int:
