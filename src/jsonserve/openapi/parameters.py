@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from jsonserve.openapi.models import NO_NUL
-from jsonserve.query.limits import MAX_PATH_SEGMENTS, MAX_SORT_KEYS
+from jsonserve.query.limits import MAX_CONDITIONS, MAX_PATH_SEGMENTS, MAX_SORT_KEYS, MAX_VALUES
 from jsonserve.query.params import MAX_INTEGER_DIGITS, MAX_JOINS, MAX_VALUE_LENGTH
 
 Parameter = dict[str, Any]
@@ -147,4 +147,8 @@ Both json-server dialects are accepted on every request.
   `{"or": [{"views": {"gt": 100}}, {"title": {"contains": "x"}}]}`).
 
 `_delay=ms` delays the answer. Unknown `_` parameters and operators are a 400 naming the valid ones.
-"""
+""" + (
+    f"One query holds at most {MAX_CONDITIONS} conditions (a repeated key is one), {MAX_VALUES:,} values in its "
+    f"`in` lists and repeated keys, {MAX_SORT_KEYS} `_sort` fields and {MAX_PATH_SEGMENTS} segments in a field "
+    "path: past these, a 400 names the limit.\n"
+)
