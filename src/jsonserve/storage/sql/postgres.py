@@ -14,7 +14,10 @@ The reference semantics (``query/evaluate.py``) are followed thus:
 * ``_like`` uses ``regexp_match`` with flags ``ip``: case-insensitive, and ``.`` does not match a
   newline (RE2's default); on an array, it tests each element (``jsonb_array_elements``);
 * a path segment that ``#>`` would read as an array index where Python does not (``-1``, `` 1``), or
-  the reverse (non-ASCII digits), is looked up with ``->`` instead.
+  the reverse (non-ASCII digits), is looked up with ``->`` instead;
+* a path is one ``text[]`` parameter, and an ``in`` list longer than a few values one array parameter
+  (``unnest``, ``jsonb_array_elements``), so a query meets neither the 32,767-parameter limit nor
+  grows with its lists.
 
 Example:
     >>> storage = PostgresStorage("postgresql://postgres@127.0.0.1/test")  # doctest: +SKIP
@@ -311,8 +314,8 @@ class PostgresStorage(SqlStorage):
 
 
 def _text_array(path: Path) -> sa.ColumnElement[Any]:
-    # One parameter per path, not one per segment: 100 conditions on a 120-segment path made 36,000
-    # parameters, past asyncpg's 32,767.
+    # One parameter per path, not one per segment: 100 conditions on a 120-segment path went past the
+    # 32,767 parameters a statement may have.
     return _array(list(path), sa.Text)
 
 

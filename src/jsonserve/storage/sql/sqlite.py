@@ -1,10 +1,12 @@
 """The SQLite backend: documents in a JSON column, WAL, one writer, pooled readers.
 
 Python functions registered on every connection give SQLite the reference semantics where SQL has
-no equivalent: Python's ``str.lower`` (SQLite's is ASCII-only), RE2 for ``_like`` (on a scalar, or on each
-element of an array), json-server's
-``q`` full-text search, and the value of floats from 1e16 up (their shortest decimal, see
-``query/text.py``; SQLite only has the binary double).
+no equivalent: Python's ``str.lower`` (SQLite's is ASCII-only), RE2 for ``_like`` (on a scalar, or on
+each element of an array), json-server's ``q`` full-text search, and the value of floats from 1e16 up
+(their shortest decimal, see ``query/text.py``; SQLite only has the binary double).
+
+An ``in`` list longer than a few values is bound as one JSON array (``json_each``), so its length
+meets none of SQLite's limits (32,766 parameters, an expression depth of 1,000).
 
 Failures: SQLite's "disk full", "locked", "read-only" and I/O errors are a 503, never a 500; after an
 I/O error on a write (a failed ``fsync`` of the WAL, say) writes are refused until restart, as for the
