@@ -132,6 +132,16 @@ class UnsupportedMediaType(JsonServeError):
     code = "unsupported_media_type"
 
 
+class UnsupportedEncoding(UnsupportedMediaType):
+    """A body whose ``Content-Encoding`` the server cannot decode; ``accepted`` lists the codings it can."""
+
+    code = "unsupported_encoding"
+
+    def __init__(self, detail: str, accepted: Sequence[str]) -> None:
+        super().__init__(detail)
+        self.accepted = tuple(accepted)
+
+
 class StorageUnavailable(JsonServeError):
     """The storage cannot accept writes now (I/O failure, damaged external edit)."""
 

@@ -257,10 +257,46 @@ async def test_an_integral_float_id_is_that_integer(client: httpx.AsyncClient) -
     assert (await client.get("/posts/70")).json()["id"] == 70
 
 
-async def test_integers_beyond_64_bits_are_stored_as_doubles(client: httpx.AsyncClient) -> None:
-    response = await client.post("/posts", content=b'{"views": 100000000000000000000}', headers=JSON_HEADERS)
-    assert response.status_code == 201
-    assert response.json()["views"] == 1e20
+BEYOND_64_BITS = ["12345678901234567891", "-9223372036854775809", "9223372036854775808", "1" + "0" * 400]
+WRITES = [
+    ("POST", "/posts"),
+    ("PUT", "/posts/1"),
+    ("PATCH", "/posts/1"),
+    ("POST", "/posts/1/comments"),
+    ("PUT", "/profile"),
+    ("PATCH", "/profile"),
+]
+
+
+@pytest.mark.parametrize("literal", BEYOND_64_BITS)
+@pytest.mark.parametrize(("method", "path"), WRITES)
+async def test_integers_beyond_64_bits_are_refused_with_what_to_do(
+    client: httpx.AsyncClient, method: str, path: str, literal: str
+) -> None:
+    """Not stored as the nearest double: that changes the client's digits without a word (issue 13)."""
+    before = (await client.get("/db")).json()
+    body = f'{{"title": "x", "meta": {{"big": [1, {literal}]}}}}'.encode()
+    response = await client.request(method, path, content=body, headers=JSON_HEADERS)
+    problem = assert_problem(response, 400, "invalid_body")
+    assert "64 bits" in problem["detail"]
+    assert "send it as a string" in problem["detail"]
+    assert problem["errors"] == [
+        {"path": "/meta/big/1", "message": "integer out of the 64-bit range", "code": "out_of_range"}
+    ]
+    assert (await client.get("/db")).json() == before
+
+
+async def test_the_64_bit_bounds_and_doubles_are_stored_as_sent(client: httpx.AsyncClient) -> None:
+    body = b'{"low": -9223372036854775808, "high": 9223372036854775807, "e": 1e20, "fraction": 12345678901234567891.0}'
+    created = await client.post("/posts", content=body, headers=JSON_HEADERS)
+    assert created.status_code == 201, created.text
+    stored = (await client.get(f"/posts/{created.json()['id']}")).json()
+    assert stored["low"] == -(2**63)
+    assert stored["high"] == 2**63 - 1
+    # A literal with a fraction or an exponent is a double, as written (PostgreSQL's JSONB gives back its
+    # shortest decimal in plain notation, 12345678901234567000: the same double).
+    assert float(stored["e"]) == 1e20
+    assert float(stored["fraction"]) == 12345678901234567891.0
 
 
 async def test_invalid_id_in_a_nested_post_is_400(client: httpx.AsyncClient) -> None:

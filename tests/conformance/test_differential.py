@@ -59,6 +59,7 @@ from jsonserve.storage.base import Storage
 from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.storage.ids import id_key
 from jsonserve.storage.sql.base import SqlStorage
+from jsonserve.storage.sql.compile import LISTED_VALUES
 from jsonserve.testing import POSTGRES_URL
 from tests.api.conftest import postgres_reachable
 
@@ -371,9 +372,14 @@ like_patterns = random_patterns() | st.builds(
 
 
 paths = st.sampled_from(PATHS)
+# Past LISTED_VALUES distinct texts, `in` (and `ne` of a list, what repeated `_ne` keys parse to) bind
+# their values as one array parameter rather than listing them: long lists exercise that path.
+long_lists = st.lists(st.sampled_from(NUMBER_TEXTS + WORDS) | picks, min_size=LISTED_VALUES + 4, max_size=60)
 conditions: st.SearchStrategy[Node] = st.one_of(
     st.builds(Condition, paths, st.sampled_from([Op.EQ, Op.NE]), texts),
     st.builds(Condition, paths, st.just(Op.IN), st.lists(texts, max_size=3).map(tuple)),
+    st.builds(Condition, paths, st.sampled_from([Op.IN, Op.NE]), long_lists.map(tuple)),
+    st.builds(Condition, paths, st.just(Op.NE), st.lists(texts, min_size=2, max_size=3).map(tuple)),
     st.builds(Condition, paths, st.sampled_from(ORDER_OPS), texts),
     st.builds(Condition, paths, st.sampled_from(STRING_OPS), texts),
     st.builds(Condition, paths, st.just(Op.LIKE), like_patterns),
@@ -528,6 +534,7 @@ def condition(path: str, op: str, value: str) -> Condition:
     return Condition(tuple(path.split(".")), Op(op), value)
 
 
+LONG_LIST = (*map(str, range(3, 40)), "1.0", "1e20", "7", "true", "1152921504606846976", "2")
 # Every mismatch the generated examples found, replayed on every run (see the module docstring).
 FOUND = [
     _found("n", 1, condition("n", "eq", "9223372036854775808")),  # a query integer beyond 64 bits: a 500
@@ -543,6 +550,15 @@ FOUND = [
     _found("n", [-(2.0**63), INT64_MIN, -9223372036854777856.0, INT64_MIN + 1], sort=(SortKey(("n",)),)),
     _found("l", [1, 2], condition("l.-1", "eq", "2"), condition("l.\u0661", "eq", "2"), condition("l. 1", "eq", "2")),
     _found("s", "a\nb", condition("s", "like", "a.b")),  # "." and a newline
+    # a long `in` (one array parameter) and `ne` of a list (repeated `_ne` keys), numbers and strings mixed
+    _found("n", [1, 2.0, 1e20, "7", True, None, 2**60], Condition(("n",), Op.IN, LONG_LIST)),
+    _found("n", [1, 2.0, 1e20, "7", True, None, 2**60], Condition(("n",), Op.NE, LONG_LIST)),
+    _found("n", [1, "x", None], Condition(("n",), Op.NE, ("1", "null"))),
+    # `like` on an array: any string, number or boolean element (not null, objects or nested arrays)
+    _found(
+        "l", ["ab", 1.5, True, None, ["a"], {"x": "a"}], *(condition("l", "like", p) for p in ("^a", "1.5", "^t", "^n"))
+    ),
+    _found("l", [[], {}, None], condition("l", "like", ""), condition("l", "like", "null")),
 ]
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from jsonserve._types import Record
 from jsonserve.query import matches, run
-from jsonserve.query.evaluate import MISSING, lookup, sort_records, window
+from jsonserve.query.evaluate import MISSING, equals, lookup, sort_records, window
 from jsonserve.query.model import (
     AllOf,
     AnyOf,
@@ -272,11 +272,23 @@ LIKE: list[tuple[Any, str, bool]] = [
     (1.5, r"^1\.5$", True),
     (True, "^true$", True),
     (False, "fal", True),
-    # null, objects and arrays never match
+    # null and objects never match
     (None, "null", False),
     (None, "", False),
     ({"a": "x"}, "x", False),
-    (["x"], "x", False),
+    # an array matches when one of its strings, numbers or booleans does (issue 13; 0.17 tested "x,y")
+    (["x"], "x", True),
+    (["x", "y"], "^y$", True),
+    (["x", "y"], "^x,y$", False),
+    (["react", "vue"], "^VUE$", True),
+    ([1, 2.5], r"^2\.5$", True),
+    ([True], "^true$", True),
+    ([], "", False),
+    ([None], "null", False),
+    ([None], "", False),
+    ([["x"]], "x", False),
+    ([{"a": "x"}], "x", False),
+    ([None, {"a": "x"}, "x"], "^x$", True),
 ]
 
 
@@ -472,3 +484,24 @@ def test_run_pages(number: int, size: int, clamp: bool, expected: list[int]) -> 
 def test_run_on_nothing() -> None:
     page = run([], Query("t", window=PageRequest(1, 5, clamp=True)))
     assert (page.items, page.total) == ([], 0)
+
+
+# -- long lists: `in`, and `ne` of a list (repeated `_ne` keys) --------------------------------------
+
+LONG_TEXTS = ("1", "2.0", "1e20", "x", "true", "null", "-0", "9223372036854775807", *map(str, range(100, 140)))
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [1, 1.0, 2, 2.0, 1e20, 10**20, "x", "1", "2", True, False, None, 0, -0.0, 2**63 - 1, 120, "120", [1], {"x": 1}],
+)
+def test_a_long_list_is_tested_like_each_of_its_texts(stored: Any) -> None:
+    """Past a few texts, `in` hashes the list: the same answers as `equals` one text at a time."""
+    one_by_one = any(equals(stored, text) for text in LONG_TEXTS)
+    assert check(stored, Op.IN, LONG_TEXTS) is one_by_one
+    assert check(stored, Op.NE, LONG_TEXTS) is not one_by_one
+    assert check(stored, Op.NE, LONG_TEXTS[:2]) is not any(equals(stored, text) for text in LONG_TEXTS[:2])
+
+
+def test_ne_of_a_list_never_matches_a_missing_field() -> None:
+    assert not matches({"id": 1}, Condition(("views",), Op.NE, ("1", "2")))

@@ -6,10 +6,13 @@ of silent drops, repeated keys as OR, ``_where`` ANDed with the other filters, c
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from jsonserve.errors import QueryError
-from jsonserve.query import ParseOptions, parse_dependents, parse_params
+from jsonserve.query import ParseOptions, WhereOptions, parse_dependents, parse_params, parse_where
+from jsonserve.query.limits import MAX_CONDITIONS, MAX_PATH_SEGMENTS, MAX_SORT_KEYS, MAX_VALUES
 from jsonserve.query.model import (
     AllOf,
     AnyOf,
@@ -44,11 +47,14 @@ FILTERS: list[tuple[str, Pairs, Node]] = [
     ("empty value", [("title", "")], cond("title", Op.EQ, "")),
     ("dotted path", [("author.name", "x")], cond("author.name", Op.EQ, "x")),
     ("array index path", [("tags.0", "a")], cond("tags.0", Op.EQ, "a")),
-    ("repeated key is OR", [("id", "1"), ("id", "2")], AnyOf((cond("id", Op.EQ, "1"), cond("id", Op.EQ, "2")))),
+    # A repeated key is an OR (0.17): of equalities, one `in`, so that a long list is one condition.
+    ("repeated key is OR", [("id", "1"), ("id", "2")], cond("id", Op.IN, ("1", "2"))),
+    ("repeated :eq is OR", [("id:eq", "1"), ("id:eq", "1")], cond("id", Op.IN, ("1", "1"))),
+    ("repeated :in is one list", [("id:in", "1,2"), ("id:in", "3")], cond("id", Op.IN, ("1", "2", "3"))),
     ("_gte", [("views_gte", "10")], cond("views", Op.GTE, "10")),
     ("_lte", [("views_lte", "10")], cond("views", Op.LTE, "10")),
     ("_ne", [("views_ne", "10")], cond("views", Op.NE, "10")),
-    ("repeated _ne is AND", [("a_ne", "1"), ("a_ne", "2")], AllOf((cond("a", Op.NE, "1"), cond("a", Op.NE, "2")))),
+    ("repeated _ne is AND: none of", [("a_ne", "1"), ("a_ne", "2")], cond("a", Op.NE, ("1", "2"))),
     ("_like", [("title_like", "^js.*n$")], cond("title", Op.LIKE, "^js.*n$")),
     ("_like on a dotted path", [("meta.lang_like", "f")], cond("meta.lang", Op.LIKE, "f")),
     (
@@ -339,3 +345,102 @@ def test_limits_are_inclusive() -> None:
     parse([("title_like", "a" * 256)])
     parse([("title", "x" * 4096)])
     parse([("_embed", ",".join(f"c{i}" for i in range(10)))])
+
+
+# -- size limits (query/limits.py): one 400 on every backend, before any database limit -------------
+
+
+def test_a_long_list_of_values_is_one_condition() -> None:
+    ids = [str(n) for n in range(MAX_VALUES)]
+    assert parse([("id", n) for n in ids]).where == cond("id", Op.IN, tuple(ids))
+    assert parse([("id_ne", n) for n in ids]).where == cond("id", Op.NE, tuple(ids))
+    pairs = [("id:in", ",".join(ids[:500])), ("id:in", ",".join(ids[500:1000]))]
+    assert parse(pairs).where == cond("id", Op.IN, tuple(ids[:1000]))
+    where = json.dumps({"id": {"in": ids[:500]}})  # (a value is at most 4,096 characters)
+    assert parse([("_where", where)]).where == cond("id", Op.IN, tuple(ids[:500]))
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        pytest.param([("id", str(n)) for n in range(MAX_VALUES + 1)], id="repeated-eq"),
+        pytest.param([("id_ne", str(n)) for n in range(40_000)], id="repeated-ne"),
+        pytest.param([("id:in", ",".join(map(str, range(n, n + 500)))) for n in range(0, 10_500, 500)], id="in"),
+        pytest.param([("a", str(n)) for n in range(6000)] + [("b", str(n)) for n in range(6000)], id="two-fields"),
+    ],
+)
+def test_more_values_than_the_limit_is_400(pairs: Pairs) -> None:
+    with pytest.raises(QueryError) as caught:
+        parse(pairs)
+    assert f"at most {MAX_VALUES} values" in caught.value.detail
+    assert [error.code for error in caught.value.errors] == ["too_many_values"]
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        pytest.param([("views_gt", str(n)) for n in range(MAX_CONDITIONS + 1)], id="repeated-gt"),
+        pytest.param([(f"f{n}", "1") for n in range(MAX_CONDITIONS + 1)], id="fields"),
+        pytest.param([(f"f{n}", "1") for n in range(MAX_CONDITIONS)] + [("q", "x")], id="fields-and-q"),
+        pytest.param([("_where", json.dumps({"or": [{"v": {"gt": n}} for n in range(101)]}))], id="where-or"),
+        pytest.param([("_where", json.dumps({f"f{n}": n for n in range(101)}))], id="where-fields"),
+        pytest.param([("_where", json.dumps({"or": [{} for _ in range(101)]}))], id="where-empty-groups"),
+        pytest.param([("_where", json.dumps({f"f{n}": 1 for n in range(60)})), *[(f"g{n}", "1") for n in range(41)]]),
+    ],
+)
+def test_more_conditions_than_the_limit_is_400(pairs: Pairs) -> None:
+    with pytest.raises(QueryError) as caught:
+        parse(pairs)
+    assert f"at most {MAX_CONDITIONS} filter conditions" in caught.value.detail
+    assert [error.code for error in caught.value.errors] == ["too_many_conditions"]
+
+
+def test_the_limits_are_inclusive() -> None:
+    parse([(f"f{n}", "1") for n in range(MAX_CONDITIONS)])
+    parse([("_where", json.dumps({"or": [{"v": {"gt": n}} for n in range(MAX_CONDITIONS - 1)]}))])  # or + 99
+    parse([("views_gt", str(n)) for n in range(MAX_CONDITIONS)])
+    parse([("_sort", ",".join(f"f{n}" for n in range(MAX_SORT_KEYS)))])
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [[("_sort", ",".join(f"f{n}" for n in range(MAX_SORT_KEYS + 1)))], [("_sort", f"f{n}") for n in range(600)]],
+)
+def test_more_sort_fields_than_the_limit_is_400(pairs: Pairs) -> None:
+    with pytest.raises(QueryError) as caught:
+        parse(pairs)
+    assert f"at most {MAX_SORT_KEYS} fields" in caught.value.detail
+    assert [error.code for error in caught.value.errors] == ["too_many_sort_fields"]
+
+
+def test_parse_where_has_the_same_limits_for_every_transport() -> None:
+    """GraphQL arguments and subscription filters arrive parsed: no URL bounds them."""
+    with pytest.raises(QueryError, match="at most 100 filter conditions"):
+        parse_where({f"f{n}": n for n in range(500)})
+    with pytest.raises(QueryError, match=f"at most {MAX_VALUES} values"):
+        parse_where({"id": {"in": list(range(50_000))}})
+    assert parse_where({"id": {"in": list(range(MAX_VALUES))}}) == cond("id", Op.IN, tuple(map(str, range(MAX_VALUES))))
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [(".".join(["a"] * (MAX_PATH_SEGMENTS + 1)), "1")],
+        [(".".join(["a"] * (MAX_PATH_SEGMENTS + 1)) + ":gt", "1")],
+        [("_sort", ".".join(["a"] * (MAX_PATH_SEGMENTS + 1)))],
+    ],
+)
+def test_a_path_longer_than_the_limit_is_400(pairs: Pairs) -> None:
+    with pytest.raises(QueryError) as caught:
+        parse(pairs)
+    assert f"at most {MAX_PATH_SEGMENTS} segments" in caught.value.detail
+    assert [error.code for error in caught.value.errors] == ["path_too_long"]
+    parse([(".".join(["a"] * MAX_PATH_SEGMENTS), "1")])
+
+
+def test_a_where_path_longer_than_the_limit_is_400() -> None:
+    tree: dict[str, object] = {"a": 1}
+    for _ in range(MAX_PATH_SEGMENTS):
+        tree = {"a": tree}
+    with pytest.raises(QueryError, match="at most 20 segments"):
+        parse_where(tree, WhereOptions(max_depth=100))

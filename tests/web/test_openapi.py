@@ -15,6 +15,8 @@ from jsonserve.testing import serve
 
 pytestmark = pytest.mark.anyio
 
+JSON_HEADERS = {"Content-Type": "application/json"}
+
 USERS_SCHEMA = {
     "type": "object",
     "required": ["email"],
@@ -83,6 +85,22 @@ async def test_no_query_value_with_nul_is_documented_as_valid() -> None:
         assert response.json()["errors"][0]["code"] == "invalid_character"
 
 
+async def test_the_sort_parameter_states_the_query_limits() -> None:
+    """At most 10 fields of at most 20 segments (query/limits.py): what the document allows is accepted."""
+    async with serve(None) as http:
+        document = await _document(http)
+        listing = {p["name"]: p for p in document["paths"]["/posts"]["get"]["parameters"] if "name" in p}
+        validator = Draft202012Validator(listing["_sort"]["schema"])
+        ten = ",".join(["-id", *(f"f{n}" for n in range(9))])
+        deep = ".".join(["a"] * 20)
+        for valid in (ten, deep, f"{deep},-{deep}"):
+            assert validator.is_valid(valid), valid
+            assert (await http.get("/posts", params={"_sort": valid})).status_code == 200
+        for invalid in (ten + ",x", deep + ".a"):
+            assert not validator.is_valid(invalid), invalid
+            assert (await http.get("/posts", params={"_sort": invalid})).status_code == 400
+
+
 async def test_a_declared_schema_is_the_contract(tmp_path: Path) -> None:
     schema_file = tmp_path / "schemas.json"
     schema_file.write_text(json.dumps({"users": USERS_SCHEMA}))
@@ -99,6 +117,32 @@ async def test_a_declared_schema_is_the_contract(tmp_path: Path) -> None:
     assert record["properties"]["createdAt"]["readOnly"] is True
     assert "additionalProperties" not in record  # `_embed` adds fields to what GET returns
     assert "required" not in schemas["users_patch"]
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+async def test_body_integers_are_documented_within_64_bits(tmp_path: Path) -> None:
+    """The server refuses integer literals beyond 64 bits (issue 13): the document says so, inferred or declared."""
+    schema_file = tmp_path / "schemas.json"
+    schema_file.write_text(json.dumps({"users": USERS_SCHEMA}))
+    data: dict[str, Any] = {"users": [{"id": 1, "email": "a@example.com"}], "posts": [{"id": 1, "views": 3}]}
+    async with serve(data, schema_file=schema_file) as http:
+        document = await _document(http)
+        refused = await http.post("/posts", content=b'{"views": 9223372036854775808}', headers=JSON_HEADERS)
+    assert refused.status_code == 400
+    schemas = document["components"]["schemas"]
+    integer = {"type": "integer", "format": "int64", "minimum": INT64_MIN, "maximum": INT64_MAX}
+    assert integer in schemas["JsonScalar"]["anyOf"]
+    # JSON Schema cannot tell the refused literal 100000000000000000000 from the double 1e20 (stored as
+    # written): the number branch admits doubles, so integers past 64 bits are refused by the server only.
+    value = Draft202012Validator({**schemas["JsonValue"], "components": document["components"]})
+    for valid in (INT64_MIN, INT64_MAX, 0.5, -1.5e300, "x", None, True, [1, {"a": INT64_MAX}]):
+        assert value.is_valid(valid), valid
+    assert not value.is_valid("a\x00")
+    age = schemas["users_create"]["properties"]["age"]
+    assert age == {"type": "integer", "minimum": 0, "maximum": INT64_MAX}  # the declared minimum is kept
+    assert schemas["users_patch"]["properties"]["age"]["maximum"] == INT64_MAX
 
 
 async def test_the_document_follows_the_data() -> None:

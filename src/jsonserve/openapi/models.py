@@ -4,7 +4,8 @@ A *declared* schema (``--schema``) is a contract: the server validates every wri
 the document publishes it as it is (relaxed only where the server adds fields: ``_embed`` joins,
 timestamps). An *inferred* shape is a description, not a contract: json-server accepts any JSON
 object, so the document lists the fields seen and their types in each property's description, and
-constrains values only by what every write must satisfy (integers in 64 bits, no NUL in strings).
+constrains values only by what every write must satisfy (integers in 64 bits, no NUL in strings);
+a declared schema's integers are given the 64-bit bounds too (:func:`bounded_integers`).
 
 Example:
     >>> model_schemas(shape_schema, None, managed)  # doctest: +SKIP
@@ -22,13 +23,24 @@ Schema = dict[str, Any]
 NO_NUL = "^[^\\u0000]*$"
 MAX_DESCRIBED_FIELDS = 50
 
-# What a written value must satisfy (service/values.py): no NUL in strings or keys, at any depth
-# (integers beyond 64 bits become doubles; the depth limit, 64, is left to the 400 it causes).
-# Carried once, as components that properties refer to.
-SCALAR: Schema = {"type": ["null", "boolean", "number", "string"], "pattern": NO_NUL}
+# What a written value must satisfy (service/values.py): no NUL in strings or keys, integer literals
+# within 64 bits, at any depth (the depth limit, 64, is left to the 400 it causes). Carried once, as
+# components that properties refer to. JSON Schema cannot tell the literal `100000000000000000000`
+# (refused) from `1e20` (a double, stored as written): both are "integers" to it. So the bounds are on
+# the integer branch, and the number branch admits every double, as the server does; generators such
+# as schemathesis draw integers from the first and floats from the second.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INTEGER: Schema = {"type": "integer", "format": "int64", "minimum": INT64_MIN, "maximum": INT64_MAX}
+DOUBLE: Schema = {
+    "type": "number",
+    "format": "double",
+    "description": "A number written with a fraction or an exponent (`1.5`, `1e20`), stored as a double.",
+}
+SCALAR: Schema = {"anyOf": [{"type": ["null", "boolean", "string"], "pattern": NO_NUL}, INTEGER, DOUBLE]}
 _KEYS: Schema = {"pattern": NO_NUL}
 VALUE: Schema = {
-    "description": "Any JSON value the server stores: strings without NUL; numbers as JavaScript reads them.",
+    "description": "Any JSON value the server stores: strings without NUL; integers within 64 bits "
+    "(a longer integer is refused: send it as a string); numbers with a fraction or an exponent as doubles.",
     "anyOf": [
         {"$ref": "#/components/schemas/JsonScalar"},
         {"type": "array", "items": {"$ref": "#/components/schemas/JsonValue"}},
@@ -80,8 +92,8 @@ def record_models(inferred: Schema, declared: Schema | None, managed: Managed) -
 def singular_models(inferred: Schema, declared: Schema | None) -> RecordModels:
     """A singular resource's schemas (no id, no timestamps)."""
     if declared is not None:
-        body = copy.deepcopy(declared)
-        return RecordModels(body, body, body, _without_required(body))
+        record, body = copy.deepcopy(declared), bounded_integers(declared)
+        return RecordModels(record, body, body, _without_required(body))
     record = _described_object(inferred, {}, {}, {})
     body = _described_object(inferred, {}, ANY_VALUE, {"propertyNames": _KEYS})
     return RecordModels(record, body, body, body)
@@ -100,7 +112,7 @@ def _declared_models(declared: Schema, inferred: Schema, managed: Managed) -> Re
     for name in managed.timestamps:
         record_properties[name] = TIMESTAMP
     record["required"] = sorted({*record.get("required", ()), managed.id_field})
-    write = copy.deepcopy(declared)
+    write = bounded_integers(declared)
     write["required"] = [name for name in declared.get("required", ()) if name not in _managed_names(managed)]
     if not write["required"]:
         del write["required"]
@@ -109,6 +121,31 @@ def _declared_models(declared: Schema, inferred: Schema, managed: Managed) -> Re
         write["properties"][managed.id_field] = {**properties[managed.id_field], **_client_id(managed)}
         update["properties"][managed.id_field] = IGNORED_ID
     return RecordModels(record, write, update, _without_required(update))
+
+
+def bounded_integers(schema: Schema) -> Schema:
+    """A copy of a declared schema whose integers are kept within 64 bits (what every write must satisfy).
+
+    Example:
+        >>> bounded_integers({"type": "integer", "minimum": 0})["maximum"]
+        9223372036854775807
+    """
+    bounded = copy.deepcopy(schema)
+    stack: list[Any] = [bounded]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            kinds = item.get("type")
+            if kinds == "integer" or (isinstance(kinds, list) and "integer" in kinds):
+                item["minimum"] = max(item.get("minimum", INT64_MIN), INT64_MIN)
+                item["maximum"] = min(item.get("maximum", INT64_MAX), INT64_MAX)
+            stack.extend(value for key, value in item.items() if key not in _DATA_KEYWORDS)
+    return bounded
+
+
+_DATA_KEYWORDS = frozenset(("const", "default", "enum", "example", "examples"))  # values, not schemas
 
 
 def _without_required(schema: Schema) -> Schema:

@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from jsonserve.openapi.models import NO_NUL
+from jsonserve.query.limits import MAX_CONDITIONS, MAX_PATH_SEGMENTS, MAX_SORT_KEYS, MAX_VALUES
 from jsonserve.query.params import MAX_INTEGER_DIGITS, MAX_JOINS, MAX_VALUE_LENGTH
 
 Parameter = dict[str, Any]
@@ -26,7 +27,9 @@ _LIST = "^,*({item}(,+{item})*)?,*$"  # a comma-separated list; empty items are 
 # filter object's values say it in words only: with a pattern there, schemathesis made negative cases
 # its form serialisation then lost (the request it sent was valid, and accepted, and it reported that).
 _SEGMENT = "[^,.\\u0000]+"
-_SORT_NAME = f"(-{_SEGMENT}|[^,.\\u0000-][^,.\\u0000]*)(\\.{_SEGMENT})*"
+# At most MAX_SORT_KEYS fields of at most MAX_PATH_SEGMENTS segments (query/limits.py).
+_SORT_NAME = f"(-{_SEGMENT}|[^,.\\u0000-][^,.\\u0000]*)(\\.{_SEGMENT}){{0,{MAX_PATH_SEGMENTS - 1}}}"
+_SORT_LIST = f"^,*({_SORT_NAME}(,+{_SORT_NAME}){{0,{MAX_SORT_KEYS - 1}}})?,*$"
 FILTER_OPS_017 = ("ne", "lt", "lte", "gt", "gte")
 FILTER_OPS_1 = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "startsWith", "endsWith")
 MAX_FILTERED_FIELDS = 12
@@ -61,8 +64,9 @@ def sort_parameters() -> list[Parameter]:
     return [
         query(
             "_sort",
-            _text(pattern=_LIST.format(item=_SORT_NAME)),
-            "Fields to sort by, comma-separated; `-field` sorts descending (1.x). Dotted paths reach nested fields.",
+            _text(pattern=_SORT_LIST),
+            f"Fields to sort by (at most {MAX_SORT_KEYS}), comma-separated; `-field` sorts descending (1.x). "
+            "Dotted paths reach nested fields.",
             example="-id",
         ),
         query("_order", _text(pattern=_LIST.format(item=_ORDER)), "0.17: `asc` or `desc` for each `_sort` field."),
@@ -143,4 +147,8 @@ Both json-server dialects are accepted on every request.
   `{"or": [{"views": {"gt": 100}}, {"title": {"contains": "x"}}]}`).
 
 `_delay=ms` delays the answer. Unknown `_` parameters and operators are a 400 naming the valid ones.
-"""
+""" + (
+    f"One query holds at most {MAX_CONDITIONS} conditions (a repeated key is one), {MAX_VALUES:,} values in its "
+    f"`in` lists and repeated keys, {MAX_SORT_KEYS} `_sort` fields and {MAX_PATH_SEGMENTS} segments in a field "
+    "path: past these, a 400 names the limit.\n"
+)

@@ -5,7 +5,8 @@ The rules:
 
 * a field that is missing never matches any condition (a typo matches nothing);
 * ``eq``/``ne``/``in`` compare the query text with the stored value by the stored value's type:
-  strings exactly, numbers numerically, booleans as ``true``/``false``, null as ``null``;
+  strings exactly, numbers numerically, booleans as ``true``/``false``, null as ``null``; ``ne``
+  with a list of texts (repeated ``_ne`` keys) means equal to none of them;
 * ``lt``/``lte``/``gt``/``gte`` compare numbers numerically and strings by code point; other types
   never match;
 * numbers compare exactly, by value: integers as themselves, a float as the shortest decimal that
@@ -18,7 +19,9 @@ The rules:
   case-insensitive means Python's ``str.lower`` on both sides (full Unicode lower-casing: ``İ`` is
   ``i̇``, a final ``Σ`` is ``ς``), which PostgreSQL matches through ICU;
 * ``like`` is a case-insensitive RE2 search over the text of a scalar; ``.`` does not match a
-  newline;
+  newline; an array matches when one of its elements does (a string, number or boolean: not null,
+  an object or a nested array), so ``tags_like=^a$`` finds ``["a", "b"]`` (json-server 0.17 tested
+  the array's text, ``"a,b"``; see docs/compat.md);
 * ``q`` is a case-insensitive substring over every scalar, recursing; falsy values never match;
 * the text of a number (``like``, ``q``) is plain decimal, without exponent or trailing zeros
   (``to_text``: ``1.0`` is ``1``, ``1e-7`` is ``0.0000001``), as PostgreSQL prints a ``numeric``.
@@ -33,7 +36,8 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from jsonserve._types import JSONValue, Record
 from jsonserve.query.model import (
@@ -97,6 +101,50 @@ def equals(stored: Any, text: str) -> bool:
     return False
 
 
+def among(stored: Any, texts: tuple[str, ...]) -> bool:
+    """Whether ``stored`` :func:`equals` one of ``texts`` (a long list is tested by hashing, not one by one)."""
+    if len(texts) <= _SHORT_LIST:
+        return any(equals(stored, text) for text in texts)
+    return _TextSet.of(texts).has(stored)
+
+
+_SHORT_LIST = 8
+
+
+@dataclass(frozen=True)
+class _TextSet:
+    """The texts of an ``in`` list as :func:`equals` reads them: as strings, and as numbers by value."""
+
+    strings: frozenset[str]
+    numbers: frozenset[float | int]
+
+    # The set of each list, by the list's identity (the list is kept, so its id is not reused): a query's
+    # condition is tested against every record, and hashing a 10,000-text tuple per record would cost
+    # what the sets save. Cleared when full: a few queries hold lists at a time.
+    _cache: ClassVar[dict[int, tuple[tuple[str, ...], _TextSet]]] = {}
+
+    @classmethod
+    def of(cls, texts: tuple[str, ...]) -> _TextSet:
+        cached = cls._cache.get(id(texts))
+        if cached is not None and cached[0] is texts:
+            return cached[1]
+        numbers = (to_number(text) for text in texts)
+        made = cls(frozenset(texts), frozenset(number_value(n) for n in numbers if n is not None))
+        if len(cls._cache) >= 64:
+            cls._cache.clear()
+        cls._cache[id(texts)] = (texts, made)
+        return made
+
+    def has(self, stored: Any) -> bool:
+        if isinstance(stored, str):
+            return stored in self.strings
+        if isinstance(stored, bool) or stored is None:
+            return to_text(stored) in self.strings
+        if isinstance(stored, int | float):
+            return number_value(stored) in self.numbers
+        return False
+
+
 def _condition(stored: Any, node: Condition) -> bool:
     if stored is MISSING:
         return False
@@ -104,14 +152,30 @@ def _condition(stored: Any, node: Condition) -> bool:
     if op is Op.EQ:
         return equals(stored, value)  # type: ignore[arg-type]
     if op is Op.NE:
-        return not equals(stored, value)  # type: ignore[arg-type]
+        return not (among(stored, value) if isinstance(value, tuple) else equals(stored, value))
     if op is Op.IN:
-        return any(equals(stored, item) for item in value)
+        return among(stored, value)  # type: ignore[arg-type]
     if op in _ORDER:
         return _compare(stored, value, _ORDER[op])  # type: ignore[arg-type]
     if op is Op.LIKE:
-        return _is_scalar(stored) and stored is not None and compile_pattern(value).search(to_text(stored)) is not None
+        return like(stored, value)  # type: ignore[arg-type]
     return _string_test(stored, value, op)  # type: ignore[arg-type]
+
+
+def like(stored: Any, pattern: str) -> bool:
+    """The ``like`` test: ``pattern`` found in a scalar's text, or in the text of one of an array's scalars.
+
+    Example:
+        >>> like(["react", "vue"], "^vue$"), like(["react", None, {"x": "vue"}], "vue")
+        (True, False)
+    """
+    compiled = compile_pattern(pattern)
+    values = stored if isinstance(stored, list) else (stored,)
+    return any(_likeable(value) and compiled.search(to_text(value)) is not None for value in values)
+
+
+def _likeable(value: Any) -> bool:
+    return value is not None and not isinstance(value, dict | list)
 
 
 def _compare(stored: Any, text: str, compare: Callable[[Any, Any], bool]) -> bool:
@@ -134,10 +198,6 @@ def _string_test(stored: Any, text: str, op: Op) -> bool:
     if op is Op.STARTS_WITH:
         return haystack.startswith(needle)
     return haystack.endswith(needle)
-
-
-def _is_scalar(value: Any) -> bool:
-    return not isinstance(value, dict | list)
 
 
 def search(value: Any, needle: str) -> bool:

@@ -40,7 +40,10 @@ class Op(StrEnum):
 
 @dataclass(frozen=True)
 class Condition:
-    """``path op value``; ``value`` is a tuple of texts for ``in``, else one text."""
+    """``path op value``; ``value`` is a tuple of texts for ``in``, else one text.
+
+    ``ne`` may take a tuple too: equal to none of them (what repeated ``field_ne=`` keys mean).
+    """
 
     path: Path
     op: Op

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import orjson
 
 from jsonserve.errors import FieldError, QueryError
+from jsonserve.query.limits import check_filter, check_path, check_sort
 from jsonserve.query.model import (
     AllOf,
     AnyOf,
@@ -66,6 +67,7 @@ def parse_params(collection: str, items: Iterable[tuple[str, str]], options: Par
     where = _filters(params, options.id_field)
     if len(patterns(where)) > MAX_PATTERNS:  # `_where` and the other filters together
         raise QueryError(f"at most {MAX_PATTERNS} different `_like` patterns in one query")
+    check_filter(where)  # ... and no larger than every backend can compile (query/limits.py)
     return Query(
         collection=collection,
         where=where,
@@ -154,8 +156,17 @@ def _field_filter(key: str, values: list[str]) -> Node:
     conditions = [_condition(path, op, value, key) for value in values]
     if len(conditions) == 1:
         return conditions[0]
-    # json-server 0.17: a repeated key is an OR, except `_ne`, which is an AND.
-    return AllOf(tuple(conditions)) if op is Op.NE else AnyOf(tuple(conditions))
+    # json-server 0.17: a repeated key is an OR, except `_ne`, which is an AND. An OR of equalities is
+    # one `in`, and an AND of `ne` one `ne` of a list (none of them): one condition however many values,
+    # which every backend compiles into one test (`?id=1&id=2…&id=9000` is a list, not 9,000 conditions).
+    if op in (Op.EQ, Op.IN, Op.NE):
+        texts = [text for condition in conditions for text in _texts(condition.value)]
+        return Condition(path, Op.NE if op is Op.NE else Op.IN, tuple(texts))
+    return AnyOf(tuple(conditions))
+
+
+def _texts(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    return value if isinstance(value, tuple) else (value,)
 
 
 def _split_key(key: str) -> tuple[tuple[str, ...], Op]:
@@ -178,6 +189,7 @@ def _path(name: str, key: str) -> tuple[str, ...]:
     parts = tuple(name.split("."))
     if not all(parts):
         raise QueryError(f"malformed field path in {key!r}", [FieldError(key, "empty path segment", "bad_path")])
+    check_path(parts, key)
     return parts
 
 
@@ -210,6 +222,7 @@ def _sort(params: dict[str, list[str]]) -> tuple[SortKey, ...]:
         if index < len(orders) and orders[index].lower() == "desc":
             descending = not descending
         keys.append(SortKey(_path(name, "_sort"), descending))
+    check_sort(len(keys))
     return tuple(keys)
 
 

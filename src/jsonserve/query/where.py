@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jsonserve.errors import FieldError, QueryError
+from jsonserve.query.limits import MAX_CONDITIONS, MAX_VALUES, check_filter
 from jsonserve.query.model import AllOf, AnyOf, Condition, Node, Op
 from jsonserve.query.text import NUL, check_pattern, refuse_nul, to_text
 
@@ -40,10 +41,12 @@ _GROUPS = ("or", "and")
 
 @dataclass(frozen=True)
 class WhereOptions:
-    """Bounds on a tree: how deeply it may nest, how many distinct ``like`` patterns it may hold."""
+    """Bounds on a tree: its depth, and how many distinct ``like`` patterns, conditions and values it may hold."""
 
     max_depth: int = MAX_WHERE_DEPTH
     max_patterns: int = MAX_PATTERNS
+    max_conditions: int = MAX_CONDITIONS
+    max_values: int = MAX_VALUES
 
 
 def parse_where(tree: object, options: WhereOptions = WhereOptions()) -> Node:
@@ -58,7 +61,8 @@ def parse_where(tree: object, options: WhereOptions = WhereOptions()) -> Node:
 
     Raises:
         QueryError: the tree is not an object, names an unknown operator, nests too deeply, holds a
-            list or object where a value belongs, a bad ``like`` pattern, or a NUL character.
+            list or object where a value belongs, a bad ``like`` pattern, a NUL character, or more
+            conditions or values than :mod:`jsonserve.query.limits` allows.
 
     Example:
         >>> parse_where({"id": {"in": [1, "3"]}})
@@ -71,6 +75,7 @@ def parse_where(tree: object, options: WhereOptions = WhereOptions()) -> Node:
         refuse_nul("_where")
     if len(patterns(node)) > options.max_patterns:
         raise QueryError(f"at most {options.max_patterns} different `_like` patterns in one query")
+    check_filter(node, max_conditions=options.max_conditions, max_values=options.max_values)
     return node
 
 

@@ -10,8 +10,7 @@ the children whose foreign key is ``in`` the page's ids, or the parents whose id
 page's foreign keys. ``in`` compares as the evaluator's ``equals`` does (``"1"`` finds ``1``), which
 every pair of keys with the same text also satisfies; the rows read are then matched by that text,
 as before. A page with more than :data:`MAX_IN_KEYS` distinct keys reads the joined collection
-whole instead: past that, one scan costs less than testing every row against a long ``in`` list
-(and SQL backends compile ``in`` as one test per value).
+whole instead: past that, one scan costs less than testing every row against a long ``in`` list.
 
 Example:
     >>> plan = plan_joins(relations, "posts", ("comments",), ())  # doctest: +SKIP

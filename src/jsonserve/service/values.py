@@ -3,8 +3,12 @@ r"""What a stored value may be, how bodies are parsed strictly, and how values a
 One strict parser for every write, so that every backend sees the same values (the backends'
 own parsers disagree on NaN, huge numbers, duplicate keys, NUL and lone surrogates). We parse with
 the standard library's ``json`` and its hooks, because orjson silently turns integers above 2**64
-into floats, keeps the last of duplicate keys and accepts ``\\u0000``; a tree walk then checks depth
-and strings.
+into floats, keeps the last of duplicate keys and accepts ``\\u0000``; a tree walk then checks depth,
+strings and integers.
+
+An integer literal outside 64 bits is refused, naming where it is: storing the nearest double
+instead (what JavaScript, and so json-server, does) would change the client's digits without a
+word. A number written with a fraction or an exponent (``1e20``) is a double, as the client wrote it.
 
 Example:
     >>> parse_body(b'{"title": "x"}')
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -25,6 +30,14 @@ from jsonserve.schema.infer import json_type
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 MAX_NUMBER_TEXT = 400
+MAX_INT_TEXT = 20  # "-9223372036854775808": a longer integer literal cannot fit in 64 bits
+
+
+@dataclass(frozen=True)
+class _HugeInteger:
+    """An integer literal beyond 64 bits, kept as its text until the tree walk can say where it is."""
+
+    text: str
 
 
 def render(value: JSONValue) -> bytes:
@@ -83,8 +96,10 @@ def check_value(value: JSONValue, *, max_depth: int = 64) -> None:
                 stack.append((child, depth + 1, f"{path}/{key}"))
         elif isinstance(item, str):
             _check_string(item, path)
+        elif isinstance(item, _HugeInteger):
+            _refuse_integer(item.text, path)
         elif isinstance(item, int) and not isinstance(item, bool) and not INT_MIN <= item <= INT_MAX:
-            raise BodyError("integers must fit in 64 bits", [_field(path, "integer out of range", "out_of_range")])
+            _refuse_integer(str(item), path)
 
 
 def _loads(text: str) -> JSONValue:
@@ -126,11 +141,21 @@ def _finite_float(text: str) -> float:
     return number
 
 
-def _bounded_int(text: str) -> int | float:
-    """An integer; beyond 64 bits, the nearest double (what JavaScript, and so json-server, stores)."""
-    if len(text) <= 20 and INT_MIN <= (number := int(text)) <= INT_MAX:
+def _bounded_int(text: str) -> int | _HugeInteger:
+    """An integer of 64 bits, or a marker that :func:`check_value` refuses with the value's path."""
+    if len(text) <= MAX_INT_TEXT and INT_MIN <= (number := int(text)) <= INT_MAX:
         return number
-    return _finite_float(text)
+    return _HugeInteger(text)
+
+
+def _refuse_integer(text: str, path: str) -> None:
+    shown = text if len(text) <= 40 else f"{text[:20]}… ({len(text.lstrip('-'))} digits)"
+    quoted = f' ("{text}")' if len(text) <= 40 else ""
+    raise BodyError(
+        f"the integer {shown} at {path or '/'} does not fit in 64 bits ({INT_MIN} to {INT_MAX}), "
+        f"so it could not be stored exactly: send it as a string{quoted} to keep every digit",
+        [_field(path, "integer out of the 64-bit range", "out_of_range")],
+    )
 
 
 def _check_string(text: str, path: str) -> None:
@@ -148,6 +173,6 @@ def _field(path: str, message: str, code: str) -> FieldError:
     return FieldError(path or "/", message, code)
 
 
-def _json_type(value: JSONValue) -> str:
-    kind = json_type(value)
+def _json_type(value: JSONValue | _HugeInteger) -> str:
+    kind = "integer" if isinstance(value, _HugeInteger) else json_type(value)
     return kind if kind == "null" else ("an " if kind[0] in "aeiou" else "a ") + kind

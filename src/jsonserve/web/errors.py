@@ -76,6 +76,8 @@ def domain_response(exc: errors.JsonServeError) -> Response:
     response = problem(status_of(exc), exc.detail, exc.code, extra)
     if isinstance(exc, errors.MethodNotAllowed):
         response.headers["Allow"] = ", ".join(exc.allow)
+    if isinstance(exc, errors.UnsupportedEncoding):
+        response.headers["Accept-Encoding"] = ", ".join(exc.accepted)  # RFC 9110 §15.5.16
     if isinstance(exc, errors.StorageUnavailable):
         response.headers["Retry-After"] = "1"
     return response

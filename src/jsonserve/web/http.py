@@ -10,6 +10,7 @@ from jsonserve._types import JSONValue, Record
 from jsonserve.auth import ANONYMOUS, Principal
 from jsonserve.errors import BodyError, PayloadTooLarge, UnsupportedMediaType
 from jsonserve.service import etag_for, etag_matches, parse_body, render
+from jsonserve.web.encoding import body_codings, decode_body
 
 JSON_TYPE = "application/json"
 NO_CACHE = {"Cache-Control": "no-cache"}
@@ -51,9 +52,13 @@ def is_json(content_type: str | None) -> bool:
 
 
 async def read_json(request: Request, max_body: int, max_depth: int) -> Record:
-    """The JSON object a write sends: 415 for other types, 413 past ``max_body`` (never read whole)."""
+    """The JSON object a write sends: 415 for other types and codings, 413 past ``max_body`` (never read whole).
+
+    A gzip or deflate body is decoded, ``max_body`` applying to both its sizes (``web/encoding.py``).
+    """
     if not is_json(request.headers.get("content-type")):
         raise UnsupportedMediaType("writes take a JSON body: send Content-Type: application/json")
+    codings = body_codings(request.headers.get("content-encoding"))
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdecimal():
@@ -69,4 +74,7 @@ async def read_json(request: Request, max_body: int, max_depth: int) -> Record:
             chunks.append(chunk)
     except ClientDisconnect:  # the client gave up mid-body: a client error, not a logged 500
         raise BodyError("the connection closed before the whole body arrived") from None
-    return parse_body(b"".join(chunks), max_depth=max_depth)
+    body = b"".join(chunks)
+    for coding in reversed(codings):  # listed in the order they were applied
+        body = decode_body(body, coding, max_body)
+    return parse_body(body, max_depth=max_depth)

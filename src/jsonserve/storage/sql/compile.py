@@ -97,7 +97,7 @@ class JsonAccess(ABC):
 
     @abstractmethod
     def like(self, path: Path, pattern: str) -> Expr:
-        """The RE2 ``_like`` test on a scalar's text."""
+        """The RE2 ``_like`` test on a scalar's text, or on each element of an array (``evaluate.like``)."""
 
     @abstractmethod
     def search(self, needle: str) -> Expr:
@@ -109,7 +109,18 @@ class JsonAccess(ABC):
 
     @abstractmethod
     def raw_in(self, path: Path, texts: Sequence[str]) -> Expr:
-        """A superset test on :meth:`raw` that an index can serve: a string of ``texts``, or one's ``to_number``."""
+        """A superset test on :meth:`raw` that an index can serve: a string of ``texts``, or one's ``to_number``.
+
+        Past :data:`LISTED_VALUES` texts, the values are bound as one array parameter (see :meth:`among_texts`).
+        """
+
+    @abstractmethod
+    def among_texts(self, value: sa.ColumnElement[str], texts: Sequence[str]) -> Expr:
+        """``value IN texts`` with ``texts`` bound as one array parameter, whatever their number."""
+
+    @abstractmethod
+    def among_numbers(self, value: sa.ColumnElement[float], numbers: Sequence[float]) -> Expr:
+        """``value IN numbers`` (``to_number``'s, compared as :meth:`number_param` says), bound as one parameter."""
 
 
 def compile_where(node: Node, access: JsonAccess) -> Expr:
@@ -144,25 +155,27 @@ def equals(access: JsonAccess, path: Path, text: str) -> Expr:
     return sa.and_(access.raw_in(path, (text,)), sa.or_(*tests))
 
 
-def _ne(access: JsonAccess, path: Path, text: object) -> Expr:
-    return sa.and_(access.kind(path).is_not(None), sa.not_(equals(access, path, str(text))))
+def _ne(access: JsonAccess, path: Path, value: object) -> Expr:
+    """Present and not equal (to any of a tuple: repeated ``_ne`` keys)."""
+    matched = _in(access, path, value) if isinstance(value, tuple) else equals(access, path, str(value))
+    return sa.and_(access.kind(path).is_not(None), sa.not_(matched))
 
 
 def _in(access: JsonAccess, path: Path, texts: object) -> Expr:
     """:func:`equals` to any of ``texts``, compiled as one test per type (not one per text).
 
     The same rows as ORing :func:`equals` per text, in an expression whose size does not grow with
-    the list: the Service's joins send a page's worth of keys (``service/embed.py``).
+    the list: each type's values are one array parameter, so a list of 10,000 ids meets no limit of
+    the database (SQLite's expression depth, PostgreSQL's 32,767 parameters).
     """
     values = tuple(dict.fromkeys(str(text) for text in texts))  # type: ignore[attr-defined]
     if len(values) <= 1:
         return equals(access, path, values[0]) if values else sa.false()
     kind = access.kind(path)
-    tests: list[Expr] = [sa.and_(kind == "string", access.binary(access.text(path)).in_(values))]
+    tests: list[Expr] = [sa.and_(kind == "string", access.among_texts(access.binary(access.text(path)), values))]
     numbers = [number for value in values if (number := to_number(value)) is not None]
     if numbers:
-        params = [access.number_param(number) for number in numbers]
-        tests.append(sa.and_(kind == "number", access.number(path).in_(params)))
+        tests.append(sa.and_(kind == "number", access.among_numbers(access.number(path), numbers)))
     literals = [value for value in values if value in ("true", "false", "null")]
     if literals:
         tests.append(kind.in_(literals))
@@ -234,9 +247,15 @@ def compile_order(keys: Sequence[SortKey], access: JsonAccess) -> list[sa.Column
     return terms
 
 
+LISTED_VALUES = 32
+"""Up to this many values, an index-friendly test lists them (``IN (?, ?, …)``); past it, one array parameter."""
+MAX_INDEX_READINGS = 3
+"""Path segments read both as a key and as an array index: each one doubles the SQL of a path."""
+
+
 def path_variants(path: Path) -> list[tuple[str | int, ...]]:
     """A path whose decimal segments may index arrays: every reading (at most three such segments)."""
     choices = [((part, int(part)) if part.isdecimal() else (part,)) for part in path]
-    if sum(len(c) > 1 for c in choices) > 3:
+    if sum(len(c) > 1 for c in choices) > MAX_INDEX_READINGS:
         return [path]
     return list(itertools.product(*choices))

@@ -12,9 +12,12 @@ The reference semantics (``query/evaluate.py``) are followed thus:
 * numbers compare as ``numeric`` (JSONB keeps their decimal digits) with query numbers bound as exact
   decimals, and their text is ``trim_scale(numeric)`` (plain decimal, no trailing zeros);
 * ``_like`` uses ``regexp_match`` with flags ``ip``: case-insensitive, and ``.`` does not match a
-  newline (RE2's default);
+  newline (RE2's default); on an array, it tests each element (``jsonb_array_elements``);
 * a path segment that ``#>`` would read as an array index where Python does not (``-1``, `` 1``), or
-  the reverse (non-ASCII digits), is looked up with ``->`` instead.
+  the reverse (non-ASCII digits), is looked up with ``->`` instead;
+* a path is one ``text[]`` parameter, and an ``in`` list longer than a few values one array parameter
+  (``unnest``, ``jsonb_array_elements``), so a query meets neither the 32,767-parameter limit nor
+  grows with its lists.
 
 Example:
     >>> storage = PostgresStorage("postgresql://postgres@127.0.0.1/test")  # doctest: +SKIP
@@ -40,7 +43,7 @@ from jsonserve.errors import QueryError
 from jsonserve.query.model import Page, Query
 from jsonserve.query.text import number_value, to_number
 from jsonserve.storage.sql.base import SqlStorage
-from jsonserve.storage.sql.compile import Expr, JsonAccess, Path
+from jsonserve.storage.sql.compile import LISTED_VALUES, MAX_INDEX_READINGS, Expr, JsonAccess, Path
 from jsonserve.storage.sql.database import Outage, database_message
 
 T = TypeVar("T")
@@ -72,13 +75,15 @@ class PostgresJson(JsonAccess):
     def _value(self, path: Path) -> sa.ColumnElement[Any]:
         value: sa.ColumnElement[Any] = self.doc
         run: list[str] = []
+        # A segment read both ways repeats the path before it: past a few, they are keys (as path_variants).
+        both_ways = sum(part.isdecimal() and not part.isascii() for part in path) <= MAX_INDEX_READINGS
         for part in path:
             if _plain(part):
                 run.append(part)
                 continue
             if run:
                 value, run = value.op("#>", return_type=postgresql.JSONB)(_text_array(tuple(run))), []
-            value = _step(value, part)
+            value = _step(value, part, both_ways)
         if run or value is self.doc:
             value = value.op("#>", return_type=postgresql.JSONB)(_text_array(tuple(run)))
         return value
@@ -106,8 +111,7 @@ class PostgresJson(JsonAccess):
 
     @override
     def number_param(self, number: float) -> sa.ColumnElement[float]:
-        value = number_value(number)
-        return _numeric(Decimal(value) if isinstance(value, int) else Decimal(repr(value)))
+        return _numeric(_decimal(number))
 
     @override
     def lower(self, value: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
@@ -127,6 +131,16 @@ class PostgresJson(JsonAccess):
     @override
     def like(self, path: Path, pattern: str) -> Expr:
         value = self._value(path)
+        elements = (
+            sa.func.jsonb_array_elements(value).table_valued(sa.column("value", postgresql.JSONB)).render_derived("e")
+        )
+        any_element = sa.exists(
+            sa.select(sa.literal(1)).select_from(elements).where(self._like(elements.c.value, pattern))
+        )
+        # CASE, not AND: jsonb_array_elements fails on a scalar, and AND does not fix an evaluation order.
+        return sa.case((sa.func.jsonb_typeof(value) == "array", any_element), else_=self._like(value, pattern))
+
+    def _like(self, value: sa.ColumnElement[Any], pattern: str) -> Expr:
         kind = sa.func.jsonb_typeof(value)
         matched = sa.func.regexp_match(self._cased(_scalar_text(value)), pattern, "ip").is_not(None)
         return sa.and_(kind.in_(("string", "number", "boolean")), matched)
@@ -137,14 +151,25 @@ class PostgresJson(JsonAccess):
 
     @override
     def raw_in(self, path: Path, texts: Sequence[str]) -> Expr:
-        values = [sa.literal(text, postgresql.JSONB) for text in texts]
+        values: list[object] = list(texts)
         for number in (to_number(text) for text in texts):
             if number is not None:
                 # JSONB compares decimals; ``number_value`` also makes -2.0**63 equal -2**63, either way round.
                 value = number_value(number)
                 extra = float(number) if isinstance(number, int) else value
-                values += [sa.literal(v, postgresql.JSONB) for v in (number, extra) if _fits_json(v)]
-        return self.raw(path).in_(values)
+                values += [v for v in (number, extra) if _fits_json(v)]
+        if len(texts) <= LISTED_VALUES:
+            return self.raw(path).in_([sa.literal(value, postgresql.JSONB) for value in values])
+        elements = sa.func.jsonb_array_elements(sa.literal(values, postgresql.JSONB))
+        return self.raw(path).in_(sa.select(elements))
+
+    @override
+    def among_texts(self, value: sa.ColumnElement[str], texts: Sequence[str]) -> Expr:
+        return value.in_(sa.select(sa.func.unnest(_array(list(texts), sa.Text))))
+
+    @override
+    def among_numbers(self, value: sa.ColumnElement[float], numbers: Sequence[float]) -> Expr:
+        return value.in_(sa.select(sa.func.unnest(_array([_decimal(number) for number in numbers], sa.Numeric))))
 
     @override
     def search(self, needle: str) -> Expr:
@@ -180,6 +205,17 @@ def _numeric(value: Decimal | int) -> sa.ColumnElement[Any]:
     return sa.cast(sa.literal(Decimal(value), sa.Numeric), sa.Numeric)
 
 
+def _decimal(number: float) -> Decimal:
+    """A query number as the exact decimal it compares as (``number_value``)."""
+    value = number_value(number)
+    return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+
+
+def _array(values: list[Any], item: Any) -> sa.ColumnElement[Any]:
+    """A list as one typed array parameter (``CAST($1 AS TEXT[])``): asyncpg cannot infer ``unnest``'s type."""
+    return sa.cast(sa.literal(values, postgresql.ARRAY(item)), postgresql.ARRAY(item))
+
+
 # What ``#>`` parses as an array index (C's strtol: blanks, a sign, digits) where Python's lookup does not.
 _PG_INDEX = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+")
 
@@ -191,10 +227,10 @@ def _plain(part: str) -> bool:
     return _PG_INDEX.fullmatch(part) is None
 
 
-def _step(value: sa.ColumnElement[Any], part: str) -> sa.ColumnElement[Any]:
-    """One segment that ``#>`` would misread: a key, or (non-ASCII digits) a key or an index."""
+def _step(value: sa.ColumnElement[Any], part: str, both_ways: bool) -> sa.ColumnElement[Any]:
+    """One segment that ``#>`` would misread: a key, or (non-ASCII digits, ``both_ways``) a key or an index."""
     key = value.op("->", return_type=postgresql.JSONB)(sa.cast(sa.literal(part), sa.Text))
-    if part.isdecimal() and int(part) < 2**31:
+    if both_ways and part.isdecimal() and int(part) < 2**31:
         index = value.op("->", return_type=postgresql.JSONB)(sa.cast(sa.literal(int(part)), sa.Integer))
         return sa.func.coalesce(key, index)
     return key
@@ -278,7 +314,9 @@ class PostgresStorage(SqlStorage):
 
 
 def _text_array(path: Path) -> sa.ColumnElement[Any]:
-    return sa.cast(postgresql.array(path), postgresql.ARRAY(sa.Text))
+    # One parameter per path, not one per segment: 100 conditions on a 120-segment path went past the
+    # 32,767 parameters a statement may have.
+    return _array(list(path), sa.Text)
 
 
 def _sqlstate(error: DBAPIError) -> str | None:

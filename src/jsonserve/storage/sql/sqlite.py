@@ -1,9 +1,12 @@
 """The SQLite backend: documents in a JSON column, WAL, one writer, pooled readers.
 
 Python functions registered on every connection give SQLite the reference semantics where SQL has
-no equivalent: Python's ``str.lower`` (SQLite's is ASCII-only), RE2 for ``_like``, json-server's
-``q`` full-text search, and the value of floats from 1e16 up (their shortest decimal, see
-``query/text.py``; SQLite only has the binary double).
+no equivalent: Python's ``str.lower`` (SQLite's is ASCII-only), RE2 for ``_like`` (on a scalar, or on
+each element of an array), json-server's ``q`` full-text search, and the value of floats from 1e16 up
+(their shortest decimal, see ``query/text.py``; SQLite only has the binary double).
+
+An ``in`` list longer than a few values is bound as one JSON array (``json_each``), so its length
+meets none of SQLite's limits (32,766 parameters, an expression depth of 1,000).
 
 Failures: SQLite's "disk full", "locked", "read-only" and I/O errors are a 503, never a 500; after an
 I/O error on a write (a failed ``fsync`` of the WAL, say) writes are refused until restart, as for the
@@ -30,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from typing_extensions import override
 
 from jsonserve.errors import StorageCorrupt
-from jsonserve.query.evaluate import search
+from jsonserve.query.evaluate import like, search
 from jsonserve.query.text import (
     EXACT_FLOAT_LIMIT,
     INT64_MAX,
@@ -41,7 +44,7 @@ from jsonserve.query.text import (
     to_text,
 )
 from jsonserve.storage.sql.base import SqlStorage
-from jsonserve.storage.sql.compile import Expr, JsonAccess, path_variants
+from jsonserve.storage.sql.compile import LISTED_VALUES, Expr, JsonAccess, path_variants
 from jsonserve.storage.sql.compile import Path as JsonPath
 from jsonserve.storage.sql.database import Outage, database_message
 
@@ -135,12 +138,29 @@ class SqliteJson(JsonAccess):
             if number is not None:
                 # ``number_value`` equates a large float and an integer by the float's shortest decimal: list both.
                 values += [number, float(number) if isinstance(number, int) else _sqlite_number(number)]
-        return self.raw(path).in_(values)
+        return self.raw(path).in_(values if len(texts) <= LISTED_VALUES else _elements(values))
+
+    @override
+    def among_texts(self, value: sa.ColumnElement[str], texts: Sequence[str]) -> Expr:
+        return value.in_(_elements(texts))
+
+    @override
+    def among_numbers(self, value: sa.ColumnElement[float], numbers: Sequence[float]) -> Expr:
+        return value.in_(_elements([_sqlite_number(number) for number in numbers]))
+
+
+def _elements(values: Sequence[object]) -> sa.Select[tuple[Any]]:
+    """``SELECT value FROM json_each(?)``: a list as one parameter (each element keeps its SQL type)."""
+    elements = sa.func.json_each(sa.literal(_dumps(list(values)), sa.Text)).table_valued("value")
+    return sa.select(elements.c.value)
 
 
 def _like(pattern: str, kind: str | None, value: object) -> int:
-    if kind is None or kind in ("null", "array", "object"):
+    """``evaluate.like`` on what JSON1 gives: a scalar's SQL value, or an array's JSON text."""
+    if kind is None or kind in ("null", "object"):
         return 0
+    if kind == "array":
+        return int(like(orjson.loads(value), pattern))  # type: ignore[arg-type]
     scalar = {"true": True, "false": False}.get(kind, value)
     return int(compile_pattern(pattern).search(to_text(scalar)) is not None)  # type: ignore[arg-type]
 
