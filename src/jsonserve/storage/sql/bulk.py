@@ -22,8 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from jsonserve._types import Record
-from jsonserve.errors import StorageCorrupt
-from jsonserve.storage.file.document import IdRules, Section
+from jsonserve.storage.file.document import DocumentError, IdRules, Section
 from jsonserve.storage.ids import id_key
 from jsonserve.storage.sql.compile import records, resources
 from jsonserve.storage.sql.indexes import analyze, create_indexes
@@ -159,7 +158,7 @@ class Loader(Writer):
             await self.connection.execute(records.insert(), batch)
         except sa.exc.IntegrityError:
             first, last = batch[0]["key"], batch[-1]["key"]
-            raise StorageCorrupt(f"{name} has two records with the same id (between ids {first} and {last})") from None
+            raise DocumentError(f"{name} has two records with the same id (between ids {first} and {last})") from None
 
 
 @contextlib.asynccontextmanager
