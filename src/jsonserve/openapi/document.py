@@ -158,7 +158,7 @@ def _db_path() -> Json:
         "get": {
             "tags": ["db"],
             "operationId": "get_db",
-            "summary": "The whole database",
+            "summary": "Get the whole database",
             "responses": {
                 "200": {
                     "description": "Every resource, keyed by name.",

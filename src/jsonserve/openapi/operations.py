@@ -26,6 +26,7 @@ from jsonserve.openapi.parameters import (
     sort_parameters,
 )
 from jsonserve.openapi.responses import NOT_MODIFIED, header, json_response, problem_responses
+from jsonserve.openapi.words import one
 
 Json = dict[str, Any]
 # `If-Match` is described, not listed: any value but the current ETag is (rightly) a 412, which a
@@ -33,6 +34,8 @@ Json = dict[str, Any]
 IF_MATCH_NOTE = " Send `If-Match: <ETag>` to write only if the record is unchanged (else 412)."
 IF_NONE_MATCH: Json = {"$ref": "#/components/parameters/IfNoneMatch"}
 WRITE_ERRORS = (400, 403, 404, 413, 415, 422, 503)
+REPLACES = "Replaces the whole record with the body (the id stays)."
+MERGES = "Merges the body's fields into the record (validated as merged)."
 
 
 class Names(NamedTuple):
@@ -68,8 +71,8 @@ def collection_paths(ops: CollectionOps) -> Json:
         item_path: {
             "parameters": [_id_parameter(ops.name)],
             "get": _get(ops),
-            "put": _write(ops, "replace", ops.component.replace, "Replace a record (the id stays)"),
-            "patch": _write(ops, "patch", ops.component.patch, "Merge fields into a record (validated as merged)"),
+            "put": _write(ops, "replace", ops.component.replace, f"Replace {one(ops.name)}", REPLACES),
+            "patch": _write(ops, "patch", ops.component.patch, f"Update {one(ops.name)}", MERGES),
             "delete": _delete(ops),
         },
     }
@@ -89,16 +92,16 @@ def singular_paths(name: str, path: str, names: Names, compat: str) -> Json:
         "get": {
             "tags": tag,
             "operationId": _op_id("get", name),
-            "summary": f"The {name} object",
+            "summary": f"Get the {name}",
             "parameters": [IF_NONE_MATCH],
             "responses": {"200": json_response("The object.", {"$ref": names.record}), "304": NOT_MODIFIED},
         },
-        "put": _singular_write(name, "replace", names.replace, names.record, "Replace the object"),
-        "patch": _singular_write(name, "patch", names.patch, names.record, "Merge fields into the object"),
+        "put": _singular_write(name, "replace", names.replace, names.record, f"Replace the {name}"),
+        "patch": _singular_write(name, "patch", names.patch, names.record, f"Update the {name}"),
     }
     if compat != "1":
         item["post"] = _singular_write(
-            name, "post", names.replace, names.record, "Replace the object (json-server 0.17)"
+            name, "post", names.replace, names.record, f"Replace the {name} (json-server 0.17's POST)"
         )
     return {path: item}
 
@@ -118,7 +121,7 @@ def _list(ops: CollectionOps, collection: str, names: Names, parent: str | None 
     ]
     record = {"$ref": names.record}
     listing = {"anyOf": [{"type": "array", "items": record}, _envelope(record)]}
-    summary = f"List {collection}" + (f" of one {parent} record" if parent else "")
+    summary = f"List the {collection} of {one(parent)}" if parent else f"List {collection}"
     return {
         "tags": [parent or collection],
         "operationId": _op_id("list", collection, parent),
@@ -150,7 +153,7 @@ def _create(ops: CollectionOps, collection: str, names: Names, parent: str | Non
     return {
         "tags": [parent or collection],
         "operationId": _op_id("create", collection, parent),
-        "summary": f"Create a {collection} record" + (f" under one {parent} record" if parent else ""),
+        "summary": f"Create {one(collection)}" + (f" for {one(parent)}" if parent else ""),
         "description": f"Stores the record; {how}.",
         "requestBody": _body(names.create),
         "responses": {"201": created, **problem_responses(*WRITE_ERRORS, 409)},
@@ -161,7 +164,7 @@ def _get(ops: CollectionOps) -> Json:
     return {
         "tags": [ops.name],
         "operationId": _op_id("get", ops.name),
-        "summary": f"One {ops.name} record",
+        "summary": f"Get {one(ops.name)}",
         "parameters": [*join_parameters(ops.embeds, ops.expands), IF_NONE_MATCH],
         "responses": {
             "200": json_response("The record.", {"$ref": ops.component.record}),
@@ -171,12 +174,12 @@ def _get(ops: CollectionOps) -> Json:
     }
 
 
-def _write(ops: CollectionOps, verb: str, schema: str, summary: str) -> Json:
+def _write(ops: CollectionOps, verb: str, schema: str, summary: str, description: str) -> Json:
     return {
         "tags": [ops.name],
         "operationId": _op_id(verb, ops.name),
         "summary": summary,
-        "description": summary + "." + IF_MATCH_NOTE,
+        "description": description + IF_MATCH_NOTE,
         "requestBody": _body(schema),
         "responses": {
             "200": json_response("The stored record.", {"$ref": ops.component.record}),
@@ -198,9 +201,9 @@ def _delete(ops: CollectionOps) -> Json:
     return {
         "tags": [ops.name],
         "operationId": _op_id("delete", ops.name),
-        "summary": f"Delete a {ops.name} record and sweep what points at it",
-        "description": "0.17 deletes the children too; 1.x sets their key to null unless `_dependent` names them."
-        + IF_MATCH_NOTE,
+        "summary": f"Delete {one(ops.name)}",
+        "description": "Deletes the record and sweeps what points at it: 0.17 deletes the children too; "
+        "1.x sets their key to null unless `_dependent` names them." + IF_MATCH_NOTE,
         "parameters": parameters,
         "responses": {
             "200": json_response(f"Deleted: {what}.", deleted),
@@ -232,7 +235,7 @@ def _id_parameter(collection: str) -> Json:
         "name": "id",
         "in": "path",
         "required": True,
-        "description": f'The id of a {collection} record (`1` and `"1"` name the same record).',
+        "description": f'The id of {one(collection)} (`1` and `"1"` name the same record).',
         "schema": {"type": "string"},
     }
 
