@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from jsonserve.testing import serve
@@ -71,6 +72,32 @@ async def test_under_base_the_docs_links_carry_it(db: dict[str, Any]) -> None:
         assert {f"{ORIGIN}/api/v1{page}" for page in DOCS_LINKS} <= _links(home)
         for page in DOCS_LINKS:
             assert (await client.get(f"/api/v1{page}")).status_code == 200
+
+
+# -- paging values: the OpenAPI document states no maximum, so none is refused -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "ids"),
+    [
+        ({"_page": "9" * 40}, []),
+        ({"_page": "9" * 40, "_limit": "9" * 40}, []),
+        ({"_per_page": "9" * 40}, [1, 2, 3]),  # the envelope: the one page there is
+        ({"_page": "9" * 40, "_per_page": "2"}, [3]),  # 1.x pages past the end serve the last one
+        ({"_start": "9" * 40}, []),
+        ({"_start": "1", "_end": "9" * 40}, [2, 3]),
+        ({"_start": "9" * 19, "_limit": "9" * 40}, []),
+        ({"_limit": "0" * 30 + "2"}, [1, 2]),
+    ],
+)
+async def test_a_huge_paging_value_is_read_as_the_largest_one(
+    client: httpx.AsyncClient, query: dict[str, str], ids: list[int]
+) -> None:
+    response = await client.get("/posts", params=query)
+    assert response.status_code == 200, response.text
+    records = response.json()
+    records = records["data"] if isinstance(records, dict) else records
+    assert [record["id"] for record in records] == ids
 
 
 # -- 413 ------------------------------------------------------------------------------------------------
