@@ -25,6 +25,7 @@ from jsonserve.query.model import (
     SortKey,
     TextSearch,
 )
+from jsonserve.query.params import MAX_OFFSET, MAX_PAGE
 
 Pairs = list[tuple[str, str]]
 VALID_OPS = "eq, ne, lt, lte, gt, gte, in, contains, startsWith, endsWith"
@@ -206,6 +207,11 @@ WINDOWS: list[tuple[str, str, Pairs, Slice | PageRequest | None]] = [
     ("_per_page alone", "0.17", [("_per_page", "5")], PageRequest(1, 5, clamp=True)),
     ("_page + _per_page", "0.17", [("_page", "2"), ("_per_page", "5")], PageRequest(2, 5, clamp=True)),
     ("_per_page clamped", "0.17", [("_per_page", "5000")], PageRequest(1, 1000, clamp=True)),
+    # Any whole number is read (the OpenAPI document states no maximum): a huge one as the largest.
+    ("huge _page", "0.17", [("_page", "9" * 30)], PageRequest(MAX_PAGE, 10)),
+    ("huge _per_page", "0.17", [("_per_page", "9" * 4000)], PageRequest(1, 1000, clamp=True)),
+    ("huge _limit", "0.17", [("_limit", "0" * 30 + "5")], Slice(0, 5)),  # leading zeros are no size
+    ("huge _start and _end", "0.17", [("_start", "9" * 19), ("_end", "9" * 40)], Slice(MAX_OFFSET, MAX_OFFSET)),
     (
         "_per_page over _limit",
         "0.17",
@@ -282,7 +288,7 @@ ERRORS: list[tuple[str, Pairs, tuple[str, ...]]] = [
     ("_page=-1", [("_page", "-1")], ("`_page`",)),
     ("_page=1.5", [("_page", "1.5")], ("`_page`",)),
     ("_page empty", [("_page", "")], ("`_page`",)),
-    ("_page huge", [("_page", "9" * 30)], ("`_page`",)),
+    ("_page too long", [("_page", "9" * 4097)], ("too long",)),
     ("_limit=-1", [("_limit", "-1")], ("`_limit`", "≥ 0")),
     ("_limit=x", [("_limit", "x")], ("`_limit`",)),
     ("_per_page=0", [("_per_page", "0")], ("`_per_page`", "≥ 1")),

@@ -2,7 +2,8 @@
 
 Built from the service's :class:`~jsonserve.service.catalogue.Catalogue` alone, which knows what is
 served now (so a collection added by ``--auto-create`` or an edit under ``--watch`` appears at once),
-the shapes it keeps current without rescans, and the schemas ``--schema`` declares.
+the shapes it keeps current without rescans, the schemas ``--schema`` declares, and the first
+records anyone may read (the examples, :mod:`jsonserve.openapi.examples`).
 :class:`Documents` keeps the last document built and builds again only when the catalogue's
 version moves.
 
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jsonserve import __version__
+from jsonserve.openapi.examples import NONE, Examples, examples, singular_examples
 from jsonserve.openapi.models import VALUE_SCHEMAS, Managed, RecordModels, record_models, singular_models
 from jsonserve.openapi.operations import CollectionOps, Names, collection_paths, singular_paths
 from jsonserve.openapi.parameters import filterable
@@ -29,6 +31,7 @@ from jsonserve.service.catalogue import Catalogue
 
 Json = dict[str, Any]
 MAX_SERVER_URLS = 8
+SAMPLED = 5  # records read per collection for its examples (a few may not fit)
 
 
 class Documents:
@@ -68,6 +71,7 @@ async def build_document(catalogue: Catalogue, server_url: str) -> Json:
     shapes = {name: await catalogue.shape(name) for name in kinds}
     fields = {name: list(shapes[name].fields) for name in plural}
     components: dict[str, Names] = {}
+    shown = await _examples(catalogue, kinds, managed)
     for name, kind in kinds.items():
         declared = _declared(catalogue, name)
         if kind is Kind.SINGULAR:
@@ -77,7 +81,7 @@ async def build_document(catalogue: Catalogue, server_url: str) -> Json:
         components[name] = names.add(name, models, schemas)
     for name, kind in kinds.items():
         if kind is Kind.SINGULAR:
-            paths.update(singular_paths(name, _path(name), components[name], catalogue.compat))
+            paths.update(singular_paths(name, _path(name), components[name], catalogue.compat, shown[name]))
             continue
         children = _children(relations, name, fields)
         ops = CollectionOps(
@@ -87,10 +91,12 @@ async def build_document(catalogue: Catalogue, server_url: str) -> Json:
             fields=filterable([managed.id_field, *fields[name]], managed.id_field),
             embeds=children + _parents(relations, fields[name]),
             expands=_parents(relations, fields[name]),
-            children=[(child, _path(child), components[child]) for child in children],
+            children=[(child, _path(child), components[child], shown[child]) for child in children],
             compat=catalogue.compat,
             id_field=managed.id_field,
             collections=sorted(plural),
+            examples=shown[name],
+            max_page_size=catalogue.max_page_size,
         )
         paths.update(collection_paths(ops))
     if "db" not in kinds:
@@ -132,6 +138,18 @@ class _ComponentNames:
         return Names(*(f"#/components/schemas/{refs[s]}" for s in ("", "_create", "_replace", "_patch")))
 
 
+async def _examples(catalogue: Catalogue, kinds: dict[str, Kind], managed: Managed) -> dict[str, Examples]:
+    """Each resource's examples, from the first records anyone may read."""
+    found: dict[str, Examples] = {}
+    for name, kind in kinds.items():
+        samples, declared = await catalogue.samples(name, SAMPLED), catalogue.declared(name)
+        if kind is Kind.SINGULAR:
+            found[name] = singular_examples(samples[0], declared) if samples else NONE
+        else:
+            found[name] = examples(samples, managed, declared)
+    return found
+
+
 def _declared(catalogue: Catalogue, name: str) -> Json | None:
     schema = catalogue.declared(name)
     return None if schema is None else schema.schema
@@ -158,7 +176,7 @@ def _db_path() -> Json:
         "get": {
             "tags": ["db"],
             "operationId": "get_db",
-            "summary": "The whole database",
+            "summary": "Get the whole database",
             "responses": {
                 "200": {
                     "description": "Every resource, keyed by name.",

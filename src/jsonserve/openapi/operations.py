@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from jsonserve._types import Record
+from jsonserve.openapi.examples import Examples
 from jsonserve.openapi.parameters import (
     LIST_DESCRIPTION,
     filter_parameters,
@@ -26,6 +28,7 @@ from jsonserve.openapi.parameters import (
     sort_parameters,
 )
 from jsonserve.openapi.responses import NOT_MODIFIED, header, json_response, problem_responses
+from jsonserve.openapi.words import one
 
 Json = dict[str, Any]
 # `If-Match` is described, not listed: any value but the current ETag is (rightly) a 412, which a
@@ -33,6 +36,8 @@ Json = dict[str, Any]
 IF_MATCH_NOTE = " Send `If-Match: <ETag>` to write only if the record is unchanged (else 412)."
 IF_NONE_MATCH: Json = {"$ref": "#/components/parameters/IfNoneMatch"}
 WRITE_ERRORS = (400, 403, 404, 413, 415, 422, 503)
+REPLACES = "Replaces the whole record with the body (the id stays)."
+MERGES = "Merges the body's fields into the record (validated as merged)."
 
 
 class Names(NamedTuple):
@@ -54,71 +59,75 @@ class CollectionOps:
     fields: list[str]
     embeds: list[str]
     expands: list[str]
-    children: list[tuple[str, str, Names]]  # (collection, path, schemas) of nested collections
+    children: list[tuple[str, str, Names, Examples]]  # (collection, path, schemas, examples) of nested collections
     compat: str
     id_field: str
     collections: list[str]
+    examples: Examples
+    max_page_size: int
 
 
 def collection_paths(ops: CollectionOps) -> Json:
     """``/name``, ``/name/{id}`` and ``/name/{id}/child`` path items."""
     item_path = f"{ops.path}/{{id}}"
     paths: Json = {
-        ops.path: {"get": _list(ops, ops.name, ops.component), "post": _create(ops, ops.name, ops.component)},
+        ops.path: {
+            "get": _list(ops, ops.name, ops.component, ops.examples),
+            "post": _create(ops, ops.name, ops.component, ops.examples),
+        },
         item_path: {
             "parameters": [_id_parameter(ops.name)],
             "get": _get(ops),
-            "put": _write(ops, "replace", ops.component.replace, "Replace a record (the id stays)"),
-            "patch": _write(ops, "patch", ops.component.patch, "Merge fields into a record (validated as merged)"),
+            "put": _write(ops, "replace", ops.component.replace, f"Replace {one(ops.name)}", REPLACES),
+            "patch": _write(ops, "patch", ops.component.patch, f"Update {one(ops.name)}", MERGES),
             "delete": _delete(ops),
         },
     }
-    for child, child_path, names in ops.children:
+    for child, child_path, names, shown in ops.children:
         paths[f"{item_path}{child_path}"] = {
             "parameters": [_id_parameter(ops.name)],
-            "get": _list(ops, child, names, parent=ops.name),
-            "post": _create(ops, child, names, parent=ops.name),
+            "get": _list(ops, child, names, shown, parent=ops.name),
+            "post": _create(ops, child, names, shown, parent=ops.name),
         }
     return paths
 
 
-def singular_paths(name: str, path: str, names: Names, compat: str) -> Json:
+def singular_paths(name: str, path: str, names: Names, compat: str, shown: Examples) -> Json:
     """``/profile``: read, replace, merge (and 0.17's POST, which replaces too)."""
-    tag = [name]
+    read = json_response("The object.", {"$ref": names.record}, example=shown.record)
     item: Json = {
         "get": {
-            "tags": tag,
+            "tags": [name],
             "operationId": _op_id("get", name),
-            "summary": f"The {name} object",
+            "summary": f"Get the {name}",
             "parameters": [IF_NONE_MATCH],
-            "responses": {"200": json_response("The object.", {"$ref": names.record}), "304": NOT_MODIFIED},
+            "responses": {"200": read, "304": NOT_MODIFIED},
         },
-        "put": _singular_write(name, "replace", names.replace, names.record, "Replace the object"),
-        "patch": _singular_write(name, "patch", names.patch, names.record, "Merge fields into the object"),
+        "put": _singular_write(name, "replace", (names.replace, shown.body), read, f"Replace the {name}"),
+        "patch": _singular_write(name, "patch", (names.patch, shown.patch), read, f"Update the {name}"),
     }
     if compat != "1":
-        item["post"] = _singular_write(
-            name, "post", names.replace, names.record, "Replace the object (json-server 0.17)"
-        )
+        summary = f"Replace the {name} (json-server 0.17's POST)"
+        item["post"] = _singular_write(name, "post", (names.replace, shown.body), read, summary)
     return {path: item}
 
 
 # -- operations --------------------------------------------------------------------------------------
 
 
-def _list(ops: CollectionOps, collection: str, names: Names, parent: str | None = None) -> Json:
+def _list(ops: CollectionOps, collection: str, names: Names, shown: Examples, parent: str | None = None) -> Json:
     fields = ops.fields if parent is None else []
     parameters = [
-        *paging_parameters(),
+        *paging_parameters(ops.max_page_size),
         *sort_parameters(),
         search_parameter(),
         *(join_parameters(ops.embeds, ops.expands) if parent is None else []),
-        *filter_parameters(fields),
+        *filter_parameters(fields, shown.record),
         IF_NONE_MATCH,
     ]
     record = {"$ref": names.record}
     listing = {"anyOf": [{"type": "array", "items": record}, _envelope(record)]}
-    summary = f"List {collection}" + (f" of one {parent} record" if parent else "")
+    summary = f"List the {collection} of {one(parent)}" if parent else f"List {collection}"
     return {
         "tags": [parent or collection],
         "operationId": _op_id("list", collection, parent),
@@ -130,6 +139,7 @@ def _list(ops: CollectionOps, collection: str, names: Names, parent: str | None 
                 "The matching records (an array, or 1.x's envelope with `_per_page`).",
                 listing,
                 {"X-Total-Count": header("X-Total-Count"), "Link": header("Link")},
+                example=shown.listing,
             ),
             "304": NOT_MODIFIED,
             **problem_responses(400, 404),
@@ -137,10 +147,9 @@ def _list(ops: CollectionOps, collection: str, names: Names, parent: str | None 
     }
 
 
-def _create(ops: CollectionOps, collection: str, names: Names, parent: str | None = None) -> Json:
-    created = json_response(
-        "The stored record.", {"$ref": names.record}, {"Location": header("Location", required=True)}
-    )
+def _create(ops: CollectionOps, collection: str, names: Names, shown: Examples, parent: str | None = None) -> Json:
+    location = {"Location": header("Location", required=True)}
+    created = json_response("The stored record.", {"$ref": names.record}, location, example=shown.record)
     if parent is None:
         created["links"] = {
             verb: {"operationId": _op_id(verb, collection), "parameters": {"id": f"$response.body#/{ops.id_field}"}}
@@ -150,9 +159,9 @@ def _create(ops: CollectionOps, collection: str, names: Names, parent: str | Non
     return {
         "tags": [parent or collection],
         "operationId": _op_id("create", collection, parent),
-        "summary": f"Create a {collection} record" + (f" under one {parent} record" if parent else ""),
+        "summary": f"Create {one(collection)}" + (f" for {one(parent)}" if parent else ""),
         "description": f"Stores the record; {how}.",
-        "requestBody": _body(names.create),
+        "requestBody": _body(names.create, shown.body),
         "responses": {"201": created, **problem_responses(*WRITE_ERRORS, 409)},
     }
 
@@ -161,25 +170,26 @@ def _get(ops: CollectionOps) -> Json:
     return {
         "tags": [ops.name],
         "operationId": _op_id("get", ops.name),
-        "summary": f"One {ops.name} record",
+        "summary": f"Get {one(ops.name)}",
         "parameters": [*join_parameters(ops.embeds, ops.expands), IF_NONE_MATCH],
         "responses": {
-            "200": json_response("The record.", {"$ref": ops.component.record}),
+            "200": json_response("The record.", {"$ref": ops.component.record}, example=ops.examples.record),
             "304": NOT_MODIFIED,
             **problem_responses(400, 404),
         },
     }
 
 
-def _write(ops: CollectionOps, verb: str, schema: str, summary: str) -> Json:
+def _write(ops: CollectionOps, verb: str, schema: str, summary: str, description: str) -> Json:
+    shown = ops.examples
     return {
         "tags": [ops.name],
         "operationId": _op_id(verb, ops.name),
         "summary": summary,
-        "description": summary + "." + IF_MATCH_NOTE,
-        "requestBody": _body(schema),
+        "description": description + IF_MATCH_NOTE,
+        "requestBody": _body(schema, shown.body if verb == "replace" else shown.patch),
         "responses": {
-            "200": json_response("The stored record.", {"$ref": ops.component.record}),
+            "200": json_response("The stored record.", {"$ref": ops.component.record}, example=shown.record),
             **problem_responses(*WRITE_ERRORS, 412),
         },
     }
@@ -198,9 +208,9 @@ def _delete(ops: CollectionOps) -> Json:
     return {
         "tags": [ops.name],
         "operationId": _op_id("delete", ops.name),
-        "summary": f"Delete a {ops.name} record and sweep what points at it",
-        "description": "0.17 deletes the children too; 1.x sets their key to null unless `_dependent` names them."
-        + IF_MATCH_NOTE,
+        "summary": f"Delete {one(ops.name)}",
+        "description": "Deletes the record and sweeps what points at it: 0.17 deletes the children too; "
+        "1.x sets their key to null unless `_dependent` names them." + IF_MATCH_NOTE,
         "parameters": parameters,
         "responses": {
             "200": json_response(f"Deleted: {what}.", deleted),
@@ -209,16 +219,17 @@ def _delete(ops: CollectionOps) -> Json:
     }
 
 
-def _singular_write(name: str, verb: str, schema: str, record: str, summary: str) -> Json:
+def _singular_write(name: str, verb: str, body: tuple[str, Record | None], read: Json, summary: str) -> Json:
+    """A write of a singular resource: ``body`` is its schema's reference and example; it answers as ``read`` does."""
     status = "201" if verb == "post" else "200"
     return {
         "tags": [name],
         "operationId": _op_id(verb, name),
         "summary": summary,
         "description": summary + "." + IF_MATCH_NOTE,
-        "requestBody": _body(schema),
+        "requestBody": _body(*body),
         "responses": {
-            status: json_response("The stored object.", {"$ref": record}),
+            status: {**read, "description": "The stored object."},
             **problem_responses(*WRITE_ERRORS, 412),
         },
     }
@@ -232,13 +243,16 @@ def _id_parameter(collection: str) -> Json:
         "name": "id",
         "in": "path",
         "required": True,
-        "description": f'The id of a {collection} record (`1` and `"1"` name the same record).',
+        "description": f'The id of {one(collection)} (`1` and `"1"` name the same record).',
         "schema": {"type": "string"},
     }
 
 
-def _body(schema: str) -> Json:
-    return {"required": True, "content": {"application/json": {"schema": {"$ref": schema}}}}
+def _body(schema: str, example: Record | None = None) -> Json:
+    media: Json = {"schema": {"$ref": schema}}
+    if example is not None:
+        media["example"] = example
+    return {"required": True, "content": {"application/json": media}}
 
 
 def _envelope(record: Json) -> Json:

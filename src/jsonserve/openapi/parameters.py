@@ -6,7 +6,7 @@ Parameters whose valid values no JSON Schema can state are described in the oper
 instead: ``_like`` (an RE2 pattern), ``_where`` (a JSON filter tree) and ``_delay``.
 
 Example:
-    >>> [p["name"] for p in paging_parameters()][:2]
+    >>> [p["name"] for p in paging_parameters(1000)][:2]
     ['_page', '_per_page']
 """
 
@@ -17,10 +17,10 @@ from typing import Any
 
 from jsonserve.openapi.models import NO_NUL
 from jsonserve.query.limits import MAX_CONDITIONS, MAX_PATH_SEGMENTS, MAX_SORT_KEYS, MAX_VALUES
-from jsonserve.query.params import MAX_INTEGER_DIGITS, MAX_JOINS, MAX_VALUE_LENGTH
+from jsonserve.query.params import DEFAULT_PAGE_SIZE, MAX_JOINS, MAX_VALUE_LENGTH
+from jsonserve.query.text import NUL
 
 Parameter = dict[str, Any]
-BIGGEST = 10**MAX_INTEGER_DIGITS - 1
 _ORDER = "([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc])"
 _LIST = "^,*({item}(,+{item})*)?,*$"  # a comma-separated list; empty items are ignored
 # The parser refuses NUL anywhere in a query (params.py): `_sort` and `q` say so in their patterns. The
@@ -41,21 +41,41 @@ def query(name: str, schema: dict[str, Any], description: str, **extra: Any) -> 
 
 
 def _integer(low: int) -> dict[str, Any]:
-    return {"type": "integer", "minimum": low, "maximum": BIGGEST}
+    # No maximum: the parser reads a number above its ceiling as the ceiling (the page size), or as
+    # an offset past every record; a maximum here would have been 10**18 (ReDoc showed it).
+    return {"type": "integer", "minimum": low}
 
 
 def _text(**constraints: Any) -> dict[str, Any]:
     return {"type": "string", "maxLength": MAX_VALUE_LENGTH, **constraints}
 
 
-def paging_parameters() -> list[Parameter]:
-    """``_page``/``_per_page`` (pages) and ``_start``/``_end``/``_limit`` (slices)."""
+def paging_parameters(max_page_size: int) -> list[Parameter]:
+    """``_page``/``_per_page`` (pages) and ``_start``/``_end``/``_limit`` (slices) of ``max_page_size`` at most."""
+    at_most = f"At most {max_page_size} records (a larger value is read as {max_page_size})."
+    size = min(DEFAULT_PAGE_SIZE, max_page_size)
     return [
-        query("_page", _integer(1), "Page number (from 1). 0.17: a plain array with `Link`; 1.x: the envelope."),
-        query("_per_page", _integer(1), "1.x page size; answers with the `{first, prev, next, last, data}` envelope."),
-        query("_limit", _integer(0), "0.17 page size with `_page`, or the number of records from `_start`."),
-        query("_start", _integer(0), "0.17 slice start (0-based)."),
-        query("_end", _integer(0), "0.17 slice end (exclusive)."),
+        query(
+            "_page",
+            _integer(1),
+            "Page number (from 1). 0.17: a plain array with `Link` (empty past the last page); 1.x: the envelope "
+            "(the last page past it).",
+            example=1,
+        ),
+        query(
+            "_per_page",
+            _integer(1),
+            f"1.x page size; answers with the `{{first, prev, next, last, data}}` envelope. {at_most}",
+            example=size,
+        ),
+        query(
+            "_limit",
+            _integer(0),
+            f"0.17 page size with `_page`, or the number of records from `_start`. {at_most}",
+            example=size,
+        ),
+        query("_start", _integer(0), "0.17 slice start (0-based).", example=size),
+        query("_end", _integer(0), "0.17 slice end (exclusive).", example=2 * size),
     ]
 
 
@@ -95,7 +115,7 @@ def join_parameters(embeds: list[str], expands: list[str]) -> list[Parameter]:
     return found
 
 
-def filter_parameters(fields: list[str]) -> list[Parameter]:
+def filter_parameters(fields: list[str], record: dict[str, Any] | None = None) -> list[Parameter]:
     """Field filters as one exploded object: ``field=v``, 0.17's ``field_op=v`` and 1.x's ``field:op=v``.
 
     One object rather than a parameter per field and operator: a collection with a dozen fields would
@@ -112,7 +132,7 @@ def filter_parameters(fields: list[str]) -> list[Parameter]:
         f"^({fields_re}):({'|'.join(FILTER_OPS_1)})$": _text(description="1.x operators (`in` takes a comma list)"),
     }
     schema = {"type": "object", "patternProperties": patterns, "additionalProperties": False}
-    example = {fields[0]: "1"}
+    example = {fields[0]: _text_of(record.get(fields[0])) if record else "1"}
     description = (
         "Filters by field, sent as separate query parameters: `field=value`, `field_ne=value` (0.17: "
         f"{', '.join(FILTER_OPS_017)}), `field:gt=value` (1.x: {', '.join(FILTER_OPS_1)}). "
@@ -121,6 +141,13 @@ def filter_parameters(fields: list[str]) -> list[Parameter]:
         + "."
     )
     return [query("filter", schema, description, style="form", explode=True, example=example)]
+
+
+def _text_of(value: Any) -> str:
+    """A scalar as a query string writes it (the example of a filter on it); "1" for anything else."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int | float | str) and NUL not in str(value) else "1"
 
 
 def filterable(fields: list[str], id_field: str) -> list[str]:

@@ -104,12 +104,15 @@ def problem_components() -> Json:
     return responses
 
 
-def json_response(description: str, schema: Json, headers: Json | None = None) -> Json:
-    """A JSON response whose ``ETag`` is always sent."""
+def json_response(description: str, schema: Json, headers: Json | None = None, *, example: Any = None) -> Json:
+    """A JSON response whose ``ETag`` is always sent; ``example`` (unless ``None``) is what ReDoc shows of it."""
+    media: Json = {"schema": schema}
+    if example is not None:
+        media["example"] = example
     return {
         "description": description,
         "headers": {"ETag": header("ETag", required=True), **(headers or {})},
-        "content": {JSON: {"schema": schema}},
+        "content": {JSON: media},
     }
 
 

@@ -46,6 +46,7 @@ MAX_JOINS = 10
 MAX_VALUE_LENGTH = 4096
 MAX_PAGE = 10**12  # a larger _page is read as this one (page x size must fit a SQL OFFSET)
 MAX_INTEGER_DIGITS = 18
+MAX_OFFSET = 10**MAX_INTEGER_DIGITS - 1  # a larger _start or _end is read as this one (no store holds as many)
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,9 @@ def parse_dependents(items: Iterable[tuple[str, str]]) -> tuple[str, ...]:
 def parse_integer(key: str, raw: str, low: int, high: int | None, *, clamp: bool = True) -> int:
     """Read an integer parameter as json-server's whole numbers: ``low`` or more, at most ``high``.
 
-    Above ``high`` it is ``high`` (``clamp``) or a :class:`QueryError`; anything but a whole number (at
-    most 18 characters) is a :class:`QueryError` naming ``key``.
+    Above ``high`` it is ``high`` (``clamp``, whatever its number of digits) or a :class:`QueryError`;
+    anything else but a whole number (at most 18 characters) is a :class:`QueryError` naming ``key``.
+    (So the OpenAPI document states no maximum for a clamped parameter: every whole number is read.)
 
     Example:
         >>> parse_integer("_limit", " 5000", 0, 1000)
@@ -99,7 +101,10 @@ def parse_integer(key: str, raw: str, low: int, high: int | None, *, clamp: bool
     """
     # int() of the stripped text: str.strip() removes more than int() skips (e.g. U+001C, a 500 once).
     digits = raw.strip()
-    if not digits.isdecimal() or len(raw) > MAX_INTEGER_DIGITS or int(digits) < low:
+    bounded = clamp and high is not None
+    # int() takes up to 4300 digits; a query value is at most MAX_VALUE_LENGTH (4096) characters.
+    too_long = len(raw) > (MAX_VALUE_LENGTH if bounded else MAX_INTEGER_DIGITS)
+    if not digits.isdecimal() or too_long or int(digits) < low:
         raise QueryError(
             f"`{key}` must be a whole number ≥ {low}, not {raw!r}",
             [FieldError(key, f"expected an integer ≥ {low}", "invalid_integer")],
@@ -238,8 +243,8 @@ def _window(params: dict[str, list[str]], options: ParseOptions) -> Slice | Page
     page = _integer(params, "_page", 1, MAX_PAGE)
     per_page = _integer(params, "_per_page", 1, limit_max)
     limit = _integer(params, "_limit", 0, limit_max)
-    start = _integer(params, "_start", 0, None)  # checked even when a page wins: a bad value is a 400
-    end = _integer(params, "_end", 0, None)
+    start = _integer(params, "_start", 0, MAX_OFFSET)  # checked even when a page wins: a bad value is a 400
+    end = _integer(params, "_end", 0, MAX_OFFSET)
     if page is not None or per_page is not None:
         size = per_page or limit or DEFAULT_PAGE_SIZE
         # json-server 1.x's pages (`_per_page`, or any page with --compat 1) serve the last page past the end.
@@ -252,6 +257,6 @@ def _window(params: dict[str, list[str]], options: ParseOptions) -> Slice | Page
     return Slice(first, stop)
 
 
-def _integer(params: dict[str, list[str]], key: str, low: int, high: int | None) -> int | None:
+def _integer(params: dict[str, list[str]], key: str, low: int, high: int) -> int | None:
     values: Sequence[str] = params.get(key, ())
     return parse_integer(key, values[-1], low, high) if values else None  # the last value wins

@@ -48,6 +48,7 @@ def build_service(settings: Settings, storage: Storage | None = None, hub: Hub |
         timestamps=settings.timestamps,
         auto_create=settings.auto_create,
         reserved=RESERVED_NAMES,
+        max_page_size=settings.max_page_size,
     )
     schemas = load_schemas(settings.schema_file) if settings.schema_file else {}
     return Service(storage or build_storage(settings), hub or Hub(), options, schemas)

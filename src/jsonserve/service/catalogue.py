@@ -23,8 +23,9 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
+from jsonserve._types import Record
 from jsonserve.errors import NotFound
 from jsonserve.schema.declared import RecordSchema
 from jsonserve.schema.infer import Shape, infer
@@ -40,15 +41,27 @@ STAMPS = (CREATED_AT, UPDATED_AT)
 NEW_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 _Seen = tuple[int, tuple[tuple[str, Kind], ...]]
+Sampler = Callable[[str, int], Awaitable[list[Record]]]
 
 
 class Catalogue:
-    """The resources one storage serves, with their relations, shapes and schemas, versioned."""
+    """The resources one storage serves, with their relations, shapes and schemas, versioned.
 
-    def __init__(self, storage: Storage, options: ServiceOptions, schemas: Mapping[str, RecordSchema]) -> None:
+    ``sampler`` reads a few records of a resource for the examples of a public document: the
+    Service gives its read path for an anonymous caller (without one there are no examples).
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        options: ServiceOptions,
+        schemas: Mapping[str, RecordSchema],
+        sampler: Sampler | None = None,
+    ) -> None:
         self._storage = storage
         self._options = options
         self._schemas = dict(schemas)
+        self._sampler = sampler
         self._shapes = Shapes(storage)
         self._version = 0
         self._seen: _Seen | None = None
@@ -74,6 +87,11 @@ class Catalogue:
     def auto_create(self) -> bool:
         """Whether a POST may create a new collection (``--auto-create``)."""
         return self._options.auto_create
+
+    @property
+    def max_page_size(self) -> int:
+        """The most records a page or a ``_limit`` holds (``--max-page-size``): larger values are read as it."""
+        return self._options.max_page_size
 
     @property
     def id_field(self) -> str:
@@ -129,6 +147,10 @@ class Catalogue:
         if self.kind(name) is Kind.SINGULAR:
             return infer([await self._storage.get_singular(name)])
         return await self._shapes.shape(name)
+
+    async def samples(self, name: str, count: int) -> list[Record]:
+        """Up to ``count`` records of ``name`` (a singular's object) that anyone may read, for examples."""
+        return [] if self._sampler is None else await self._sampler(name, count)
 
     # -- versions ----------------------------------------------------------------------------
 

@@ -67,7 +67,7 @@ class Service:
         self.storage = storage
         self.hub = hub
         self.options = options or ServiceOptions()
-        self.catalogue = Catalogue(storage, self.options, schemas or {})
+        self.catalogue = Catalogue(storage, self.options, schemas or {}, self._samples)
         self._read_rule: ReadRule = read_rule or AllowAll()
         self._clock = clock
 
@@ -179,6 +179,15 @@ class Service:
             name: (await self._read(principal, Query(name, window=Slice(0, 0)))).total if kind is Kind.PLURAL else None
             for name, kind in self.kinds().items()
         }
+
+    async def _samples(self, name: str, count: int) -> list[Record]:
+        """The catalogue's examples: the first records of ``name`` an anonymous caller may read."""
+        if self.kind(name) is Kind.PLURAL:
+            return (await self._read(ANONYMOUS, Query(name, window=Slice(0, count)))).items
+        try:
+            return [await self.get_singular(name)]
+        except NotFound:
+            return []
 
     # -- the read path: every read of records comes through here ---------------------------
 

@@ -16,7 +16,8 @@ class ServiceOptions:
 
     ``timestamps`` stamps ``createdAt``/``updatedAt`` on records (clients cannot set them);
     ``auto_create`` lets a POST create a collection that does not exist yet; ``reserved`` are names
-    a new collection may not take (routes of their own, such as ``docs``).
+    a new collection may not take (routes of their own, such as ``docs``); ``max_page_size`` is the
+    most records a page or a ``_limit`` holds (what the OpenAPI document tells clients).
     """
 
     compat: str = "0.17"
@@ -25,3 +26,4 @@ class ServiceOptions:
     timestamps: bool = False
     auto_create: bool = False
     reserved: frozenset[str] = frozenset()
+    max_page_size: int = 1000

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from jsonserve.errors import BackendUnavailable, StorageCorrupt
 from jsonserve.storage.base import Storage
@@ -59,3 +60,28 @@ def load_backend(name: str) -> type[Storage]:
         raise BackendUnavailable(f"the {name} backend needs {error.name}: pip install 'jsonserve[{extra}]'") from None
     cls: Any = getattr(module, attribute)
     return cls  # type: ignore[no-any-return]
+
+
+def masked(source: str) -> str:
+    """``source`` as the user typed it, with any password shown as ``***`` (in messages and logs).
+
+    Both places a PostgreSQL URL can hold one are masked: ``user:password@`` and ``?password=``.
+
+    Example:
+        >>> masked("postgres://app:s3cret@db.local/app?sslmode=require&password=s3cret")
+        'postgres://app:***@db.local/app?sslmode=require&password=***'
+    """
+    try:
+        parts = urlsplit(source)
+    except ValueError:  # not a URL (e.g. an unbalanced "[" in a file name): nothing to mask
+        return source
+    netloc, query = parts.netloc, parts.query
+    user_info, at, host = netloc.rpartition("@")
+    if at and ":" in user_info:
+        netloc = f"{user_info.split(':', 1)[0]}:***@{host}"
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(key == "password" for key, _ in pairs):
+        query = urlencode([(key, "***" if key == "password" else value) for key, value in pairs], safe="*")
+    if (netloc, query) == (parts.netloc, parts.query):
+        return source  # unchanged, to the character
+    return urlunsplit(parts._replace(netloc=netloc, query=query))

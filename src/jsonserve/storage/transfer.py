@@ -113,7 +113,7 @@ class _Copy:
         storage = _sql_storage(self.source, self.id_field)
         from jsonserve.storage.sql.bulk import read_database  # once the backend's driver is known to be there
 
-        return read_database(storage, self.source.location)
+        return read_database(storage)
 
     def _writer(self) -> contextlib.AbstractAsyncContextManager[Writer]:
         if self.target.backend == "json":
@@ -123,7 +123,7 @@ class _Copy:
         storage = _sql_storage(self.target, self.id_field)
         from jsonserve.storage.sql.bulk import write_database
 
-        return write_database(storage, self.target.location, force=self.force, indexes=self.indexes)
+        return write_database(storage, force=self.force, indexes=self.indexes)
 
 
 def _reporter(reader: Reader, progress: Progress) -> Callable[[int], None]:

@@ -78,7 +78,7 @@ def _routes(settings: Settings, resources: Resources, static_dir: Path | None) -
     async def home(request: Request) -> Response:
         if static_dir is not None and (static_dir / "index.html").is_file() and resources.static is not None:
             return Fallthrough(resources.static)
-        return await home_page(request, resources.service, api_root(request))
+        return await home_page(request, resources.service, api_root(request), docs=settings.docs)
 
     async def rules(request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):

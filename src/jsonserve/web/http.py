@@ -43,6 +43,11 @@ def api_root(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}{request.scope.get('root_path', '')}".rstrip("/")
 
 
+def too_large(max_body: int) -> PayloadTooLarge:
+    """The 413 for a body over ``max_body`` bytes: it names the option that raises the limit."""
+    return PayloadTooLarge(f"the body is larger than the {max_body}-byte limit (set by the server's --max-body option)")
+
+
 def is_json(content_type: str | None) -> bool:
     """``application/json`` or ``application/<anything>+json``, with any parameters."""
     if not content_type:
@@ -64,13 +69,13 @@ async def read_json(request: Request, max_body: int, max_depth: int) -> Record:
         if not declared.isdecimal():
             raise BodyError("Content-Length is not a number")
         if int(declared) > max_body:
-            raise PayloadTooLarge(f"the body is larger than the {max_body}-byte limit")
+            raise too_large(max_body)
     chunks, size = [], 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > max_body:
-                raise PayloadTooLarge(f"the body is larger than the {max_body}-byte limit")
+                raise too_large(max_body)
             chunks.append(chunk)
     except ClientDisconnect:  # the client gave up mid-body: a client error, not a logged 500
         raise BodyError("the connection closed before the whole body arrived") from None

@@ -35,6 +35,15 @@ def presentation(query: Query, items: Iterable[tuple[str, str]]) -> Presentation
     # json-server 1.x answers its pages, and only those, in the envelope, and the envelope reports the
     # page it clamped to: so a clamped page is an envelope page.
     envelope = isinstance(query.window, PageRequest) and query.window.clamp
+    return Presentation(envelope, requested_delay(items))
+
+
+def requested_delay(items: Iterable[tuple[str, str]]) -> int | None:
+    """The ``_delay`` a request asks for in ms (the last one wins), or ``None``; a malformed one is a 400.
+
+    Example:
+        >>> requested_delay([("_delay", "9"), ("_delay", "20")])
+        20
+    """
     delays = [value for key, value in items if key == "_delay"]
-    delay = parse_integer("_delay", delays[-1], 0, MAX_DELAY_MS, clamp=False) if delays else None
-    return Presentation(envelope, delay)
+    return parse_integer("_delay", delays[-1], 0, MAX_DELAY_MS, clamp=False) if delays else None

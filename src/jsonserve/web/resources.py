@@ -7,6 +7,7 @@ Paths that name no resource fall through to the static folder (or a 404), so ``/
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -18,13 +19,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jsonserve._types import Record
 from jsonserve.config import Settings
-from jsonserve.errors import MethodNotAllowed, NotFound
+from jsonserve.errors import MethodNotAllowed, NotFound, QueryError
 from jsonserve.query import ParseOptions, Query, parse_dependents, parse_params
 from jsonserve.schema import Kind
 from jsonserve.service import Listing, Service
 from jsonserve.web.http import api_root, json_response, principal_of, read_json
 from jsonserve.web.paging import list_headers, list_payload
-from jsonserve.web.presentation import Presentation, presentation
+from jsonserve.web.presentation import Presentation, presentation, requested_delay
 
 PLURAL_ALLOW = ("GET", "HEAD", "POST", "OPTIONS")
 ITEM_ALLOW = ("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -65,11 +66,11 @@ class Resources:
         name = request.path_params["name"]
         kind = self.service.kinds().get(name)
         if kind is None and not (request.method == "POST" and self.service.creatable(name)):
-            return self._not_a_resource(name)
+            return await self._not_a_resource(request, name)
+        await self._delay(request)
         if kind is Kind.SINGULAR:
             return await self._singular(request, name)
         query, shown = self._query(request, name)
-        await self._delay(shown)
         method = request.method
         if method in ("GET", "HEAD"):
             return self._listing(request, await self.service.find(query, principal=principal_of(request.scope)), shown)
@@ -82,7 +83,7 @@ class Resources:
 
     async def _singular(self, request: Request, name: str) -> Response:
         method = request.method
-        await self._delay(self._query(request, name)[1])
+        self._query(request, name)  # a malformed query is a 400 here too
         if method in ("GET", "HEAD"):
             return json_response(request, await self.service.get_singular(name, principal=principal_of(request.scope)))
         allow = ("GET", "HEAD", "PUT", "PATCH", "OPTIONS") + (("POST",) if self.settings.compat != "1" else ())
@@ -105,11 +106,11 @@ class Resources:
         name, record_id = request.path_params["name"], request.path_params["id"]
         kind = self.service.kinds().get(name)
         if kind is None:
-            return self._not_a_resource(name)
+            return await self._not_a_resource(request, name)
+        await self._delay(request)
         if kind is Kind.SINGULAR:
             raise NotFound(f"{name} is a singular resource; it has no /{name}/{{id}}")
-        query, shown = self._query(request, name)
-        await self._delay(shown)
+        query, _shown = self._query(request, name)
         handler = self._item_handlers.get(request.method)
         if handler is None:
             return self._options_or_405(request.method, ITEM_ALLOW, f"{name}/{record_id} is a record")
@@ -154,11 +155,11 @@ class Resources:
         name, record_id, child = (request.path_params[key] for key in ("name", "id", "child"))
         kinds = self.service.kinds()
         if name not in kinds:
-            return self._not_a_resource(name)
+            return await self._not_a_resource(request, name)
+        await self._delay(request)
         if kinds.get(name) is not Kind.PLURAL or kinds.get(child) is not Kind.PLURAL:
             raise NotFound(f"no nested collection /{name}/{{id}}/{child}")
         query, shown = self._query(request, child)
-        await self._delay(shown)
         if request.method in ("GET", "HEAD"):
             listing = await self.service.list_nested(name, record_id, query, principal=principal_of(request.scope))
             return self._listing(request, listing, shown)
@@ -177,6 +178,7 @@ class Resources:
         if "db" in self.service.kinds():
             request.path_params["name"] = "db"
             return await self.collection(request)
+        await self._delay(request)
         if request.method not in ("GET", "HEAD"):
             return self._options_or_405(request.method, ("GET", "HEAD", "OPTIONS"), "/db is read-only")
         return json_response(request, await self.service.dump(principal=principal_of(request.scope)))
@@ -196,8 +198,17 @@ class Resources:
         query = parse_params(name, items, self.parse_options)
         return query, presentation(query, items)
 
-    async def _delay(self, shown: Presentation) -> None:
-        delay = shown.delay_ms if shown.delay_ms is not None else self.settings.delay_ms
+    async def _delay(self, request: Request) -> None:
+        """Wait ``_delay`` ms, else ``--delay``: before any answer of the API, errors included (json-server 0.17).
+
+        Read before the query is parsed, so a 400 is delayed too; a malformed ``_delay`` counts as
+        absent here and is then refused by the parser (after its query's other errors, as always).
+        """
+        delay = self.settings.delay_ms
+        if request.scope["query_string"]:
+            with contextlib.suppress(QueryError):
+                asked = requested_delay(request.query_params.multi_items())
+                delay = delay if asked is None else asked
         if delay:
             await asyncio.sleep(delay / 1000)
 
@@ -219,9 +230,10 @@ class Resources:
     def _options_or_405(self, method: str, allow: tuple[str, ...], what: str) -> Response:
         return options_or_405(method, allow, what)
 
-    def _not_a_resource(self, name: str) -> Response:
+    async def _not_a_resource(self, request: Request, name: str) -> Response:
         if self.static is not None:
-            return Fallthrough(self.static)
+            return Fallthrough(self.static)  # a static file is no API answer: never delayed
+        await self._delay(request)
         raise NotFound(f"no resource named {name!r}")
 
 

@@ -21,7 +21,7 @@ from typing import IO, Literal
 
 from jsonserve._types import Record
 from jsonserve.storage.file.atomic import atomic_write, fsync_dir, temp_prefix
-from jsonserve.storage.file.document import Encoder, IdRules, Section, stream_sections
+from jsonserve.storage.file.document import Encoder, IdRules, Section, naming, stream_sections
 from jsonserve.storage.file.journal import encode_meta, journal_path, lock_for, read_journal
 from jsonserve.storage.stream import BATCH, Reader, TargetNotEmpty, TransferError, Writer
 
@@ -59,7 +59,7 @@ async def read_file(path: Path, id_field: str, *, exact: bool = False) -> AsyncI
     lock = lock_for(path)
     lock.acquire()
     try:
-        with path.open("rb") as file:
+        with naming(path), path.open("rb") as file:  # a broken rule (checked by the consumer) names the file
             yield FileReader(file, path.stat().st_size, replay.high, exact)
     finally:
         lock.release()

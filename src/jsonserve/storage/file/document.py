@@ -5,7 +5,10 @@ with an id), an object is a singular resource, and a ``$``-key (``$schema``) is 
 routed. The rules are checked by the same code, with the same messages, whether the document is read
 whole (the ``memory`` and ``jsonfile`` backends, a database's seed) or streamed a record at a time
 (``import``/``export``): :func:`section_kind` for a top-level key, :class:`IdRules` for the records of a
-collection. One :class:`Encoder` writes the file two-space indented like json-server, whole
+collection. A broken rule is a :class:`DocumentError`; whoever knows the file the data came from names
+it in the message (:func:`naming`), so the user is told which file to fix.
+
+One :class:`Encoder` writes the file two-space indented like json-server, whole
 (:func:`encode_parts`) or as the sections of a stream arrive.
 
 Example:
@@ -25,13 +28,56 @@ import orjson
 
 from jsonserve._types import JSONValue, Record
 from jsonserve.errors import StorageCorrupt
+from jsonserve.schema.infer import json_type
 from jsonserve.storage.ids import id_key
 
 SectionKind = Literal["plural", "singular", "extra"]
 CHUNK = 2000  # records per orjson call when a whole document is encoded
 INT_RANGE = (-(2**63), 2**64 - 1)  # what orjson (and so every backend) holds as an integer
-NOT_AN_OBJECT = "the data must be a JSON object whose keys are resources"
 ARRAY: Any = object()  # for section_kind: the value is an array whose items are still unread
+
+
+class DocumentError(StorageCorrupt):
+    """The data breaks a rule of the format (a top level that is no object, a record that is no object …)."""
+
+    def __init__(self, message: str, *, named: bool = False) -> None:
+        super().__init__(message)
+        self.named = named  # the message already names the file
+
+
+@contextlib.contextmanager
+def naming(source: str | Path) -> Iterator[None]:
+    """Name ``source`` in a :class:`DocumentError` raised inside: ``db.json: posts[0] is not an object``.
+
+    Example:
+        >>> with naming("db.json"):  # doctest: +SKIP
+        ...     storage.load(document)
+    """
+    try:
+        yield
+    except DocumentError as error:
+        if error.named:
+            raise
+        raise DocumentError(f"{source}: {error}", named=True) from None
+
+
+def not_an_object(kind: str, source: str | Path | None = None) -> DocumentError:
+    """The error for a document whose top level is a JSON ``kind`` (``array``, ``string`` …) instead of an object.
+
+    A top-level array is what a user with one list of records tries first: say how to serve it.
+    """
+    where = "the data is" if source is None else f"{source} holds"
+    kind = "number" if kind == "integer" else kind
+    if kind == "array":
+        return DocumentError(
+            f"{where} a JSON array, but the data must be a JSON object whose keys are resources: "
+            'to serve these records at /items, write the file as {"items": [...]}',
+            named=source is not None,
+        )
+    return DocumentError(
+        f'{where} a JSON {kind}; it must be a JSON object whose keys are resources, such as {{"posts": []}}',
+        named=source is not None,
+    )
 
 
 class IntegerOverflow(Exception):
@@ -53,16 +99,16 @@ class Section:
 
 
 def section_kind(name: str, value: object) -> SectionKind:
-    """The kind of the top-level key ``name`` holding ``value`` (or :data:`ARRAY`), or :class:`StorageCorrupt`."""
+    """The kind of the top-level key ``name`` holding ``value`` (or :data:`ARRAY`), or :class:`DocumentError`."""
     if name.startswith("$"):
         return "extra"
     if not name or "/" in name or not name.isprintable():
-        raise StorageCorrupt(f"resource name {name!r} cannot be routed (empty, '/' or control characters)")
+        raise DocumentError(f"resource name {name!r} cannot be routed (empty, '/' or control characters)")
     if value is ARRAY or isinstance(value, list):
         return "plural"
     if isinstance(value, dict):
         return "singular"
-    raise StorageCorrupt(f"resource {name!r} must be an array or an object, not {type(value).__name__}")
+    raise DocumentError(f"resource {name!r} must be an array or an object, not {type(value).__name__}")
 
 
 class IdRules:
@@ -91,13 +137,13 @@ class IdRules:
     def accept(self, index: int, item: object) -> Record | None:
         """Check the item at ``index``: the record when it has an id, ``None`` when it waits for one."""
         if not isinstance(item, dict):
-            raise StorageCorrupt(f"{self.name}[{index}] is not an object")
+            raise DocumentError(f"{self.name}[{index}] is not an object")
         value = item.get(self.id_field)
         if value is None:
             self._missing.append(item)
             return None
         if isinstance(value, bool) or not isinstance(value, int | str | float):
-            raise StorageCorrupt(f"{self.name}[{index}] has an id that is not a number or a string: {value!r}")
+            raise DocumentError(f"{self.name}[{index}] has an id that is not a number or a string: {value!r}")
         if isinstance(value, int):
             self.largest = max(self.largest, value)
         else:
@@ -105,7 +151,7 @@ class IdRules:
         if self._seen is not None:
             key = id_key(value)  # type: ignore[arg-type]  # a float id keys by its text too
             if key in self._seen:
-                raise StorageCorrupt(f"{self.name} has two records with id {value!r}")
+                raise DocumentError(f"{self.name} has two records with id {value!r}")
             self._seen.add(key)
         return item
 
@@ -182,15 +228,18 @@ def read_document(path: Path) -> JSONValue:
     if not raw.strip():
         raise StorageCorrupt(f'{path} is empty; it must hold a JSON object such as {{"posts": []}}')
     try:
-        return orjson.loads(raw)  # type: ignore[no-any-return]
+        document: JSONValue = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise _not_json(path, error) from None
+    if not isinstance(document, dict):
+        raise not_an_object(json_type(document), path)
+    return document
 
 
 def items(document: object) -> Iterator[tuple[str, SectionKind, JSONValue]]:
     """A document's top-level keys in order, each with its kind (checked) and value."""
     if not isinstance(document, dict):
-        raise StorageCorrupt(NOT_AN_OBJECT)
+        raise not_an_object(json_type(document))  # type: ignore[arg-type]  # a JSON value, not an object
     for name, value in document.items():
         yield name, section_kind(name, value), value
 
@@ -216,6 +265,7 @@ async def _aiter(values: Iterable[Any]) -> AsyncIterator[Any]:
 # -- streaming -------------------------------------------------------------------------------------
 
 Event = tuple[str, str, Any]
+_EVENT_TYPES = {"start_array": "array", "string": "string", "number": "number", "boolean": "boolean", "null": "null"}
 
 
 async def stream_sections(file: IO[bytes], highs: dict[str, int], *, exact: bool = False) -> AsyncIterator[Section]:
@@ -230,7 +280,7 @@ async def stream_sections(file: IO[bytes], highs: dict[str, int], *, exact: bool
     parser = ijson.get_backend("python" if exact else ijson.backend_name)  # the C one (yajl2_c) when built
     events = parser.parse(file, use_float=True)
     with _parsing(file):
-        for parsed in _sections(events, highs, parser):
+        for parsed in _sections(events, highs, parser, file.name):
             section = parsed if parsed.records is None else replace(parsed, records=_guarded(file, parsed.records))
             yield section
             if section.records is not None:
@@ -238,10 +288,10 @@ async def stream_sections(file: IO[bytes], highs: dict[str, int], *, exact: bool
                     pass
 
 
-def _sections(events: Iterator[Event], highs: dict[str, int], parser: Any) -> Iterator[Section]:
+def _sections(events: Iterator[Event], highs: dict[str, int], parser: Any, source: str) -> Iterator[Section]:
     _, event, _ = next(events, ("", "end", None))
     if event != "start_map":
-        raise StorageCorrupt(NOT_AN_OBJECT)
+        raise not_an_object(_EVENT_TYPES.get(event, "value"), source)
     for _, event, name in events:
         if event == "end_map":
             return

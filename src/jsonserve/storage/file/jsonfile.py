@@ -31,7 +31,7 @@ from pathlib import Path
 from jsonserve.errors import StorageCorrupt, StorageUnavailable
 from jsonserve.storage.changelog import Change
 from jsonserve.storage.file.atomic import Signature, atomic_write, remove_stale_temps
-from jsonserve.storage.file.document import encode_document, encode_parts, read_document
+from jsonserve.storage.file.document import encode_document, encode_parts, naming, read_document
 from jsonserve.storage.file.journal import Journal, Op, encode_line, journal_path, lock_for, read_journal
 from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.storage.file.watch import watch_file
@@ -117,7 +117,8 @@ class JsonFileStorage(MemoryStorage):
         for stale in [*remove_stale_temps(self.path), *remove_stale_temps(self._journal.path)]:
             log.info("removed %s left by an interrupted write", stale.name)
         self._known = Signature.of(self.path)
-        self.load(read_document(self.path))
+        with naming(self.path):
+            self.load(read_document(self.path))
         replay = read_journal(self._journal.path)
         for name, high in replay.high.items():
             if name in self._tables:
@@ -294,7 +295,8 @@ class JsonFileStorage(MemoryStorage):
         signature = Signature.of(self.path)
         try:
             document = await asyncio.to_thread(read_document, self.path)
-            self.load(document)
+            with naming(self.path):
+                self.load(document)
         except StorageCorrupt as error:
             if self._invalid_edit is None:
                 log.error("%s; keeping the last good data and refusing writes until it is fixed", error)

@@ -33,7 +33,7 @@ from jsonserve.storage.sql import writes
 from jsonserve.storage.sql.bulk import Loader
 from jsonserve.storage.sql.changes import SqlChangeLog, add_missing_columns
 from jsonserve.storage.sql.compile import JsonAccess, compile_order, compile_where, metadata, records, resources
-from jsonserve.storage.sql.database import Database, describe
+from jsonserve.storage.sql.database import Database
 from jsonserve.storage.sql.indexes import create_indexes
 from jsonserve.storage.stream import pipe
 
@@ -81,7 +81,7 @@ class SqlStorage(Database, Storage):
             if not self._kinds and self._seed is not None:
                 await self.load_document(self._seed)
         except (sa.exc.SQLAlchemyError, OSError, StorageUnavailable) as error:
-            raise StorageCorrupt(f"cannot open the database {self.location()}: {describe(error)}") from None
+            raise StorageCorrupt(f"cannot open the database {self.location()}: {self.explain(error)}") from None
 
     @property
     def changes(self) -> SqlChangeLog:

@@ -7,7 +7,7 @@ and ``import`` (:func:`write_database`) load through it. Loaded records sort bef
 insert, whose position is a change's ``seq`` (> 0).
 
 Example:
-    >>> async with write_database(storage, "app.db", force=True) as loader:  # doctest: +SKIP
+    >>> async with write_database(storage, force=True) as loader:  # doctest: +SKIP
     ...     await pipe(reader.sections(), loader, "id", unique=False)
 """
 
@@ -22,8 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from jsonserve._types import Record
-from jsonserve.errors import StorageCorrupt
-from jsonserve.storage.file.document import IdRules, Section
+from jsonserve.storage.file.document import DocumentError, IdRules, Section
 from jsonserve.storage.ids import id_key
 from jsonserve.storage.sql.compile import records, resources
 from jsonserve.storage.sql.indexes import analyze, create_indexes
@@ -36,14 +35,12 @@ FIRST_POS = -(2**62)  # loaded records sort before every later insert, whose pos
 
 
 @contextlib.contextmanager
-def sql_errors(location: str) -> Iterator[None]:
-    """A database error (unreachable, refused, …) as a :class:`TransferError` naming the location."""
+def sql_errors(storage: SqlStorage) -> Iterator[None]:
+    """A database error (unreachable, refused, …) as a :class:`TransferError` naming the database as typed."""
     try:
         yield
-    except sa.exc.SQLAlchemyError as error:
-        raise TransferError(f"{location}: {getattr(error, 'orig', None) or error}") from None
-    except OSError as error:  # e.g. the database server is unreachable
-        raise TransferError(f"{location}: {error}") from None
+    except (sa.exc.SQLAlchemyError, OSError) as error:  # OSError: e.g. the database server is unreachable
+        raise TransferError(f"{storage.location()}: {storage.explain(error)}") from None
 
 
 class SqlReader(Reader):
@@ -80,13 +77,13 @@ class SqlReader(Reader):
 
 
 @contextlib.asynccontextmanager
-async def read_database(storage: SqlStorage, location: str) -> AsyncIterator[SqlReader]:
+async def read_database(storage: SqlStorage) -> AsyncIterator[SqlReader]:
     """A reader of the (unopened) ``storage``'s database; closes ``storage`` at the end."""
     try:
-        with sql_errors(location):
-            connection = await _snapshot(storage, location)
+        with sql_errors(storage):
+            connection = await _snapshot(storage)
         try:
-            with sql_errors(location):
+            with sql_errors(storage):
                 total = (await connection.execute(sa.select(sa.func.count()).select_from(records))).scalar_one()
             yield SqlReader(connection, int(total))
         finally:
@@ -95,8 +92,9 @@ async def read_database(storage: SqlStorage, location: str) -> AsyncIterator[Sql
         await storage.aclose()
 
 
-async def _snapshot(storage: SqlStorage, location: str) -> AsyncConnection:
+async def _snapshot(storage: SqlStorage) -> AsyncConnection:
     """A connection that sees one state of the database throughout, if it holds jsonserve data."""
+    location = storage.location()
     database = storage.engine.url.database
     if storage.engine.dialect.name == "sqlite" and not (database and Path(database).is_file()):
         raise TransferError(f"{location} does not exist")
@@ -159,12 +157,12 @@ class Loader(Writer):
             await self.connection.execute(records.insert(), batch)
         except sa.exc.IntegrityError:
             first, last = batch[0]["key"], batch[-1]["key"]
-            raise StorageCorrupt(f"{name} has two records with the same id (between ids {first} and {last})") from None
+            raise DocumentError(f"{name} has two records with the same id (between ids {first} and {last})") from None
 
 
 @contextlib.asynccontextmanager
 async def write_database(
-    storage: SqlStorage, location: str, *, force: bool = False, indexes: Sequence[str] = ()
+    storage: SqlStorage, *, force: bool = False, indexes: Sequence[str] = ()
 ) -> AsyncIterator[Loader]:
     """A loader that replaces the database's data if the ``async with`` body completes (one transaction).
 
@@ -172,12 +170,12 @@ async def write_database(
     ``indexes`` (``COLLECTION.FIELD``) are built after the load. Closes ``storage`` at the end.
     """
     try:
-        with sql_errors(location):
+        with sql_errors(storage):
             await storage.open()
             async with storage.transaction() as connection:
                 loader = Loader(connection)
                 if await loader.holds_data() and not force:
-                    raise TargetNotEmpty(f"{location} already holds data (use --force to replace it)")
+                    raise TargetNotEmpty(f"{storage.location()} already holds data (use --force to replace it)")
                 await loader.clear()
                 yield loader
             # Indexes are built after the load (one sort instead of a million updates), then statistics.

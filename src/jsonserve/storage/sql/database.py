@@ -69,6 +69,10 @@ class Database:
         """The database as messages name it (the URL without its password)."""
         return self.engine.url.render_as_string()
 
+    def explain(self, error: BaseException) -> str:
+        """Why the database could not be opened or read, in one line; dialects add what to do about it."""
+        return describe(error)
+
     def outage(self, error: sa.exc.DBAPIError) -> Outage | None:
         """Whether ``error`` means the database cannot serve now (``None``: it is a bug, answered with a 500).
 

@@ -42,9 +42,10 @@ from typing_extensions import override
 from jsonserve.errors import QueryError
 from jsonserve.query.model import Page, Query
 from jsonserve.query.text import number_value, to_number
+from jsonserve.storage.registry import masked
 from jsonserve.storage.sql.base import SqlStorage
 from jsonserve.storage.sql.compile import LISTED_VALUES, MAX_INDEX_READINGS, Expr, JsonAccess, Path
-from jsonserve.storage.sql.database import Outage, database_message
+from jsonserve.storage.sql.database import Outage, database_message, describe
 
 T = TypeVar("T")
 RETRIED = {"40001", "40P01"}
@@ -265,6 +266,20 @@ class PostgresStorage(SqlStorage):
         self.json = PostgresJson()
         super().__init__(engine, self.json, **options)
         self.schema = schema
+        self.source = source
+
+    @override
+    def location(self) -> str:
+        """The URL as the user typed it (``postgres://``, no driver name), its password masked."""
+        return masked(self.source)
+
+    @override
+    def explain(self, error: BaseException) -> str:
+        """A missing database says how to create it (``createdb NAME``): a new user's first step."""
+        reason = describe(error)
+        if isinstance(error, DBAPIError) and _sqlstate(error) == "3D000" and self.engine.url.database:
+            return f"{reason} (create it first: createdb {self.engine.url.database})"
+        return reason
 
     @override
     def insert_ignoring_conflicts(self, table: sa.Table, **values: Any) -> sa.Insert:
