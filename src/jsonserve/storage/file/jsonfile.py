@@ -8,6 +8,10 @@ How a write becomes durable (see ``docs/storage.md``):
 3. a compactor rewrites the JSON file (temp + fsync + rename + fsync of the folder) within about a
    second of a write and at shutdown, then starts a new journal. The file therefore always parses.
 
+After a clean shutdown whose last rewrite holds every write, the journal holds nothing but the
+store's ``seq`` and id high-water marks: they move into an attribute of the file (:mod:`.meta`), and
+the journal and the lock file are removed, leaving the user's file alone in its folder.
+
 At start the journal is replayed on top of the file. External edits are noticed (with ``watch``, at
 once; without it, before the next compaction) by the file's signature, so our own writes never
 trigger a reload; an external edit is merged with the writes the file does not hold yet, and an
@@ -30,10 +34,11 @@ from pathlib import Path
 
 from jsonserve.errors import StorageCorrupt, StorageUnavailable
 from jsonserve.storage.changelog import Change
-from jsonserve.storage.file.atomic import Signature, atomic_write, remove_stale_temps
+from jsonserve.storage.file.atomic import Signature, atomic_write, fsync_dir, remove_stale_temps
 from jsonserve.storage.file.document import encode_document, encode_parts, read_document
 from jsonserve.storage.file.journal import Journal, Op, encode_line, journal_path, lock_for, read_journal
 from jsonserve.storage.file.memory import MemoryStorage
+from jsonserve.storage.file.meta import Meta, read_meta, write_meta
 from jsonserve.storage.file.watch import watch_file
 from jsonserve.storage.ids import IdFactory, random_id
 
@@ -76,6 +81,7 @@ class JsonFileStorage(MemoryStorage):
         self._compactor: asyncio.Task[None] | None = None
         self._journal_lock = asyncio.Lock()  # appends and the journal swap never overlap
         self._closing = False
+        self._open = False
         self.reloads = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -95,9 +101,13 @@ class JsonFileStorage(MemoryStorage):
         self._tasks.append(asyncio.create_task(self._writer(), name="jsonserve-writer"))
         if self.watch:
             self._tasks.append(asyncio.create_task(self._watcher(), name="jsonserve-watcher"))
+        self._open = True
 
     async def aclose(self) -> None:
-        """Flush queued writes, write the file a last time, and release the lock."""
+        """Flush queued writes, write the file a last time, and release the lock (removing its file).
+
+        When the file then holds every write, the journal is retired too (:meth:`_retire_journal`).
+        """
         self._closing = True
         self._wake.set()
         for task in self._tasks:
@@ -106,6 +116,9 @@ class JsonFileStorage(MemoryStorage):
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._open and not (self._queue or self._unsaved or self._failed or self._invalid_edit):
+            await asyncio.to_thread(self._retire_journal)
+        self._open = False
         self._journal.close()
         self._lock.release()
 
@@ -113,19 +126,34 @@ class JsonFileStorage(MemoryStorage):
         """How many times the file was reloaded after an outside edit."""
         return self.reloads
 
+    def _retire_journal(self) -> None:
+        """Move the journal's numbers into the file's attribute, then remove the journal (and make that durable).
+
+        Called once the last rewrite holds every write, so the journal holds nothing else. Where the
+        file system keeps no attributes the journal stays. A crash in between leaves both, which agree.
+        """
+        self._journal.close()
+        if not write_meta(self.path, Meta(self.seq, self.high_water())):
+            return
+        self._journal.path.unlink(missing_ok=True)
+        fsync_dir(self.path.parent)
+
     def _load_and_replay(self) -> None:
         for stale in [*remove_stale_temps(self.path), *remove_stale_temps(self._journal.path)]:
             log.info("removed %s left by an interrupted write", stale.name)
         self._known = Signature.of(self.path)
         self.load(read_document(self.path))
         replay = read_journal(self._journal.path)
-        for name, high in replay.high.items():
+        # The numbers a clean shutdown left in the file's attribute; the journal's are newer once it exists,
+        # but both only grow, so the larger of each is right either way.
+        kept = read_meta(self.path).merged(Meta(replay.seq, replay.high))
+        for name, high in kept.high.items():
             if name in self._tables:
                 self._tables[name].high = max(self._tables[name].high, high)
         for seq, ops in replay.commits:
             self._apply_ops(ops)
             self.seq = max(self.seq, seq)
-        self.seq = max(self.seq, replay.seq)
+        self.seq = max(self.seq, kept.seq)
         if replay.commits:
             log.info("replayed %d journaled writes into %s", len(replay.commits), self.path.name)
         if replay.commits or replay.torn:
