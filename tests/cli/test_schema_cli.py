@@ -20,7 +20,7 @@ def folder(tmp_path: Path) -> Path:
 
 def assert_refused(folder: Path, schema_file: str, *expected: str, source: str = "db.json") -> None:
     """The server refuses to start: exit 1, one stderr line holding ``expected``, the data untouched."""
-    result = run_cli(source, "--schema", schema_file, "--port", "1", "--quiet", cwd=folder, timeout=30)
+    result = run_cli(source, "--schema", schema_file, "--port", "0", "--quiet", cwd=folder, timeout=30)
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     assert result.stdout == ""

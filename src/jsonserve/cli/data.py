@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
+from jsonserve.cli import HELP_OPTIONS
 from jsonserve.cli.options import INDEX_HELP, console, err, index_specs
 from jsonserve.demo import STARTER
 from jsonserve.errors import BackendUnavailable, StorageCorrupt, StorageLocked
@@ -25,8 +26,10 @@ from jsonserve.storage.transfer import TransferError, transfer
 if TYPE_CHECKING:
     from jsonserve.storage.transfer import Tally
 
-init_app = typer.Typer(add_completion=False, help="Write a starter data file.")
-transfer_app = typer.Typer(add_completion=False, help="Copy all data from SOURCE to TARGET.")
+init_app = typer.Typer(add_completion=False, context_settings=HELP_OPTIONS, help="Write a starter data file.")
+transfer_app = typer.Typer(
+    add_completion=False, context_settings=HELP_OPTIONS, help="Copy all data from SOURCE to TARGET."
+)
 
 
 @init_app.command()
@@ -38,8 +41,14 @@ def init(
     if file.exists() and not force:
         err.print(f"[red]{escape(str(file))} already exists[/] (use --force to overwrite it)")
         raise typer.Exit(1)
-    file.write_bytes(encode_document(STARTER))
-    console.print(f"wrote {file}; serve it with: jsonserve {file}")
+    try:
+        if not file.parent.is_dir():
+            raise NotADirectoryError(f"the folder {file.parent} does not exist")
+        file.write_bytes(encode_document(STARTER))
+    except OSError as error:
+        err.print(f"[red]cannot write {escape(str(file))}:[/] {escape(error.strerror or str(error))}")
+        raise typer.Exit(1) from None
+    console.print(f"wrote {escape(str(file))}; serve it with: jsonserve {escape(str(file))}")
 
 
 @transfer_app.command()

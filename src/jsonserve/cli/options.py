@@ -33,6 +33,13 @@ def parse_size(text: str) -> int:
     return int(match.group(1)) * {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
 
 
+def port_number(port: int) -> int:
+    """``--port``: 1-65535, or 0 for a free port the system chooses (a larger number is not taken modulo 65536)."""
+    if not 0 <= port <= 65535:
+        raise typer.BadParameter(f"{port} is not a port: give one from 1 to 65535, or 0 for any free port")
+    return port
+
+
 def load_routes(path: Path | None) -> dict[str, str]:
     """The rewrite rules of a ``--routes`` file (a JSON object of strings)."""
     if path is None:
