@@ -195,6 +195,8 @@ class SqliteStorage(SqlStorage):
     async def open(self) -> None:
         """Refuse an existing empty file that would be seeded (it is not a database), then open as usual."""
         path = self.path
+        if path is not None and not path.parent.is_dir():
+            raise StorageCorrupt(f"cannot open the database {path}: the folder {path.parent} does not exist")
         if self._seed is not None and path is not None and _empty_file(path):
             raise StorageCorrupt(
                 f"{path} is empty (0 bytes), not a SQLite database; remove it to start a new database there"
