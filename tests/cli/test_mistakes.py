@@ -90,6 +90,32 @@ def test_a_url_source_says_to_download_it_first(folder: Path, url: str) -> None:
     assert leftovers(folder) == []
 
 
+@pytest.mark.parametrize("source", ["sqlite://", "sqlite:///", "sqlite:///:memory:"])
+def test_an_in_memory_sqlite_database(folder: Path, source: str) -> None:
+    """Each pooled connection would see its own empty database (it was a TypeError from SQLAlchemy's pool)."""
+    result = run_cli(source, "--get", "/posts", cwd=folder)
+    assert result.returncode == 1
+    line = one_line(result)
+    assert f"cannot serve {source!r}: an in-memory SQLite database is not supported" in line, line
+
+
+def test_ctrl_c_before_the_server_handles_it_is_no_traceback(folder: Path) -> None:
+    """Ctrl+C while modules load or the data opens (here: raised as the server would start) exits 130, quietly."""
+    code = (
+        "import jsonserve.cli.serve as serve\n"
+        "def interrupted(*args, **kwargs): raise KeyboardInterrupt\n"
+        "serve.run = interrupted\n"
+        "from jsonserve.cli import main; main()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, "db.json", "--port", "0", "--quiet"],
+        cwd=folder, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 130
+    assert result.stderr == ""
+    assert leftovers(folder) == []
+
+
 def test_a_source_no_backend_serves(folder: Path) -> None:
     result = run_cli("data.yaml", "--port", str(free_port()), cwd=folder)
     assert result.returncode == 1
@@ -110,6 +136,10 @@ def test_a_routes_file_that_does_not_exist(folder: Path) -> None:
         ("--header-timeout", "soon", "--header-timeout"),
         ("--compat", "2", "--compat takes 0.17 or 1"),
         ("--index", "userId", "is not COLLECTION.FIELD"),
+        ("--host", "", "Invalid value for '--host': must not be empty"),  # listened everywhere, printed http://:3000
+        ("--id", " ", "Invalid value for '--id' / '-i': must not be empty"),
+        ("--base", "api v1", "'api v1' is not a URL path such as /api/v1"),  # served nothing
+        ("--get", "http://[bad", "'http://[bad' is not a URL or a path such as /posts/1"),  # answered the home page
     ],
 )
 def test_a_bad_option_value_is_a_usage_error(folder: Path, option: str, value: str, words: str) -> None:

@@ -8,17 +8,21 @@ Where the attribute cannot be written, or the last rewrite failed, the journal s
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from jsonserve.errors import StorageLocked
 from jsonserve.storage.base import Dependent
 from jsonserve.storage.file import atomic
-from jsonserve.storage.file.journal import read_journal
+from jsonserve.storage.file.document import read_document
+from jsonserve.storage.file.journal import lock_for, read_journal
 from jsonserve.storage.file.jsonfile import JsonFileStorage
 from jsonserve.storage.file.meta import ATTRIBUTE, Meta, read_meta
 
@@ -164,3 +168,40 @@ async def test_a_store_that_failed_to_open_leaves_its_journal_alone(data: Path) 
     await storage.aclose()
     assert journal.exists()
     assert folder(data) == [".db.json.journal", "db.json"]
+
+
+async def test_an_open_cancelled_while_loading_keeps_the_lock_until_the_load_ends(
+    data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl+C while a large file loads cancels the open, not its thread; the lock is held until the thread ends.
+
+    Released earlier, a second server could start and then have its journal replaced by the first
+    one's thread. The journal the thread created is removed again: the folder is as it was.
+    """
+    started, release, ended = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_read(path: Path) -> Any:
+        started.set()
+        release.wait(10)
+        try:
+            return read_document(path)
+        finally:
+            ended.set()
+
+    monkeypatch.setattr("jsonserve.storage.file.jsonfile.read_document", slow_read)
+    storage = JsonFileStorage(data)
+    opening = asyncio.ensure_future(storage.open())
+    await asyncio.to_thread(started.wait, 10)
+    opening.cancel()
+    await asyncio.sleep(0.05)
+    assert not opening.done(), "the open must wait for its loading thread"
+    with pytest.raises(StorageLocked):
+        lock_for(data).acquire()  # still held
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    assert ended.is_set()
+    assert folder(data) == ["db.json"]
+    second = lock_for(data)
+    second.acquire()
+    second.release()

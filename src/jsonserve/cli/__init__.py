@@ -41,16 +41,21 @@ HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # every command's contex
 def main(argv: list[str] | None = None) -> None:
     """Entry point: ``jsonserve COMMAND ...`` (one of :data:`COMMANDS`), else ``jsonserve [SOURCE] [options]``."""
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] == "help":
-        args = _help(args[1:])
-    if args and args[0] in COMMANDS:
-        module, _, attribute = COMMANDS[args[0]].app.partition(":")
-        app = getattr(importlib.import_module(module), attribute)
-        typer.main.get_command(app).main(args[1:], prog_name=f"jsonserve {args[0]}")
-    else:
-        from jsonserve.cli.serve import serve_app
+    try:
+        if args and args[0] == "help":
+            args = _help(args[1:])
+        if args and args[0] in COMMANDS:
+            module, _, attribute = COMMANDS[args[0]].app.partition(":")
+            app = getattr(importlib.import_module(module), attribute)
+            typer.main.get_command(app).main(args[1:], prog_name=f"jsonserve {args[0]}")
+        else:
+            from jsonserve.cli.serve import serve_app
 
-        typer.main.get_command(serve_app).main(args, prog_name="jsonserve")
+            typer.main.get_command(serve_app).main(args, prog_name="jsonserve")
+    except KeyboardInterrupt:
+        # Ctrl+C before the server handles it (while modules load, say) or during a copy: no traceback.
+        # A copy cleans up as the interrupt unwinds; 130 is the shell's status for SIGINT.
+        raise SystemExit(130) from None
 
 
 def _help(args: list[str]) -> list[str]:

@@ -28,6 +28,8 @@ from jsonserve.cli.options import (
     err,
     index_specs,
     load_routes,
+    not_empty,
+    one_url,
     origins,
     parse_size,
     port_number,
@@ -53,7 +55,9 @@ serve_app = typer.Typer(add_completion=False, context_settings=HELP_OPTIONS, ric
 @serve_app.command(epilog=EPILOG)
 def serve(
     source: Annotated[str | None, typer.Argument(metavar="SOURCE", help=SOURCE_HELP, show_default=False)] = None,
-    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(callback=not_empty, help="Address to bind (0.0.0.0: every IPv4 interface).")
+    ] = "127.0.0.1",
     port: Annotated[
         int, typer.Option("--port", "-p", callback=port_number, help="Port to listen on, 1-65535 (0: any free port).")
     ] = 3000,
@@ -69,10 +73,12 @@ def serve(
     delay: Annotated[int, typer.Option("--delay", "-d", min=0, max=60_000, help="Delay every API response (ms).")] = 0,
     base: Annotated[str, typer.Option(help="Serve the API under this path, e.g. /api/v1.")] = "",
     routes: Annotated[Path | None, typer.Option("--routes", "-r", help="JSON file of rewrite rules.")] = None,
-    id_field: Annotated[str, typer.Option("--id", "-i", help="The id field.")] = "id",
+    id_field: Annotated[str, typer.Option("--id", "-i", callback=not_empty, help="The id field.")] = "id",
     fks: Annotated[str, typer.Option("--fks", help="Foreign-key suffix.")] = "Id",
     compat: Annotated[str, typer.Option(help="Dialect defaults: 0.17 or 1.")] = "0.17",
-    get: Annotated[str | None, typer.Option("--get", help="Answer one GET in-process, print it, exit.")] = None,
+    get: Annotated[
+        str | None, typer.Option("--get", callback=one_url, help="Answer one GET in-process, print its body, exit.")
+    ] = None,
     cors: Annotated[str, typer.Option(help="Allowed origins, comma-separated ('*' = any, no credentials).")] = "*",
     no_cors: Annotated[bool, typer.Option("--no-cors", help="Send no CORS headers.")] = False,
     max_body: Annotated[str, typer.Option(help="Largest accepted request body.")] = "1MiB",

@@ -82,6 +82,7 @@ class JsonFileStorage(MemoryStorage):
         self._journal_lock = asyncio.Lock()  # appends and the journal swap never overlap
         self._closing = False
         self._open = False
+        self._created_journal = False  # by this open: nothing was there to replay
         self.reloads = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -89,10 +90,11 @@ class JsonFileStorage(MemoryStorage):
     async def open(self) -> None:
         """Lock, load the file, replay the journal, and start the writer (and the watcher)."""
         self._lock.acquire()
+        loading = asyncio.ensure_future(asyncio.to_thread(self._load_and_replay))
         try:
-            await asyncio.to_thread(self._load_and_replay)
+            await asyncio.shield(loading)
         except BaseException:
-            self._lock.release()
+            await self._abandon(loading)
             raise
         self.start_log()  # seq goes on from the journal's; the changes before this start are not retained
         # The records live as long as the process: keep them out of the cyclic GC's full collections
@@ -125,6 +127,21 @@ class JsonFileStorage(MemoryStorage):
     def generation(self) -> int:
         """How many times the file was reloaded after an outside edit."""
         return self.reloads
+
+    async def _abandon(self, loading: asyncio.Future[None]) -> None:
+        """An open that failed, or was cancelled (Ctrl+C while a large file loads): release the lock.
+
+        A cancelled open leaves its loading thread running, and the thread may still write the
+        journal: the lock is released only once it has ended, or a server started meanwhile could
+        have its journal replaced. A journal this open created (it holds only what the file and its
+        attribute say) is removed again; one that existed, or that a replay rewrote, stays.
+        """
+        with contextlib.suppress(BaseException):  # its own error is the one being raised
+            await loading
+        self._journal.close()
+        if self._created_journal:
+            self._journal.path.unlink(missing_ok=True)
+        self._lock.release()
 
     def _retire_journal(self) -> None:
         """Move the journal's numbers into the file's attribute, then remove the journal (and make that durable).
@@ -161,6 +178,7 @@ class JsonFileStorage(MemoryStorage):
         elif not self._journal.path.exists():
             # First start on this file: only the journal is created; the user's file is left as it is.
             self._journal.replace(self.seq, self.high_water(), ())
+            self._created_journal = True
         self._journal.open()
 
     def _apply_ops(self, ops: list[Op]) -> None:
