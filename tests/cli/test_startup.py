@@ -60,6 +60,15 @@ def test_port_0_takes_a_free_port_and_the_banner_says_which(folder: Path) -> Non
     assert stopped.returncode == 0, stopped.stderr
 
 
+@pytest.mark.e2e
+def test_port_0_with_workers(tmp_path: Path) -> None:
+    """uvicorn's supervisor binds the port for its workers: the free port found first is the one it binds."""
+    stopped = serve_until_up(["app.db", "--workers", "2", "--port", "0"], tmp_path)
+    assert stopped.url, f"the server never answered where its banner said:\n{stopped.stdout}\n{stopped.stderr}"
+    assert ":0/" not in stopped.stdout
+    assert stopped.returncode == 0, stopped.stderr
+
+
 # -- 5. a port in use ------------------------------------------------------------------------------
 
 
