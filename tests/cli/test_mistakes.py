@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -63,9 +64,23 @@ def test_static_must_be_a_folder(folder: Path, static: str) -> None:
 def test_a_json_source_in_a_missing_folder(folder: Path) -> None:
     result = run_cli("nosuchdir/db.json", "--port", str(free_port()), cwd=folder)
     assert result.returncode == 1
-    assert one_line(result) == (
-        "jsonserve: cannot start: cannot create nosuchdir/db.json: the folder nosuchdir does not exist"
+    missing = folder.resolve() / "nosuchdir"
+    assert (
+        one_line(result)
+        == f"jsonserve: cannot start: cannot open {missing}/db.json: the folder {missing} does not exist"
     )
+    assert leftovers(folder) == []
+
+
+def test_a_port_in_use_creates_no_json_file(folder: Path) -> None:
+    """A missing JSON file is created with the sample data once the port is bound (and the file locked), not before."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = run_cli("new.json", "--port", str(port), cwd=folder)
+    assert result.returncode == 1
+    assert one_line(result) == f"jsonserve: cannot start: 127.0.0.1:{port} is in use (try --port)"
     assert leftovers(folder) == []
 
 

@@ -35,10 +35,8 @@ from jsonserve.cli.options import (
     port_number,
 )
 from jsonserve.config import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Compat, Settings
-from jsonserve.demo import STARTER
 from jsonserve.errors import StorageCorrupt
 from jsonserve.server import CannotStart, Ready, one_shot, run
-from jsonserve.storage.file.document import encode_document
 from jsonserve.storage.registry import backend_name, masked
 
 SQL_BACKENDS = ("sqlite", "postgresql")
@@ -128,26 +126,11 @@ def serve(
     logging.basicConfig(level=logging.WARNING if quiet_logs else logging.INFO, format="%(levelname)s: %(message)s")
     on_ready = None if quiet else functools.partial(_banner, settings)
     try:
-        _prepare_source(source)
         code = run(settings, on_ready) if get is None else _get(settings, get)
-    except (CannotStart, StorageCorrupt) as error:
+    except CannotStart as error:
         err.print(f"[red]jsonserve: cannot start:[/] {escape(str(error))}")
         code = 1
     raise typer.Exit(code)
-
-
-def _prepare_source(source: str | None) -> None:
-    """Refuse a source no backend serves; create a missing JSON file with the sample data."""
-    if source is None or backend_name(source) != "json" or Path(source).exists():
-        return
-    path = Path(source)
-    if not path.parent.is_dir():
-        raise CannotStart(f"cannot create {source}: the folder {path.parent} does not exist")
-    try:
-        path.write_bytes(encode_document(STARTER))
-    except OSError as error:
-        raise CannotStart(f"cannot create {source}: {error.strerror or error}") from None
-    err.print(f"[yellow]{escape(source)} did not exist: created it with sample data[/]")
 
 
 def _check_shareable(source: str | None) -> None:

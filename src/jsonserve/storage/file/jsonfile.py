@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from jsonserve._types import JSONValue
 from jsonserve.errors import StorageCorrupt, StorageUnavailable
 from jsonserve.storage.changelog import Change
 from jsonserve.storage.file.atomic import Signature, atomic_write, fsync_dir, remove_stale_temps
@@ -61,10 +62,12 @@ class JsonFileStorage(MemoryStorage):
         id_field: str = "id",
         id_factory: IdFactory = random_id,
         clock: Callable[[], float] = time.time,
+        seed: dict[str, JSONValue] | None = None,
     ) -> None:
         super().__init__(None, id_field=id_field, id_factory=id_factory, clock=clock)
         self.path = path.resolve()
         self.watch = watch
+        self._seed = seed  # what a missing file is created with at open (else it is an error)
         self._journal = Journal(journal_path(self.path))
         self._lock = lock_for(self.path)
         self._queue: list[tuple[bytes, list[Change], asyncio.Future[None]]] = []
@@ -88,7 +91,9 @@ class JsonFileStorage(MemoryStorage):
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Lock, load the file, replay the journal, and start the writer (and the watcher)."""
+        """Lock, load the file (created from the seed if missing), replay the journal, and start the writer."""
+        if not self.path.parent.is_dir():
+            raise StorageCorrupt(f"cannot open {self.path}: the folder {self.path.parent} does not exist")
         self._lock.acquire()
         loading = asyncio.ensure_future(asyncio.to_thread(self._load_and_replay))
         try:
@@ -158,6 +163,9 @@ class JsonFileStorage(MemoryStorage):
     def _load_and_replay(self) -> None:
         for stale in [*remove_stale_temps(self.path), *remove_stale_temps(self._journal.path)]:
             log.info("removed %s left by an interrupted write", stale.name)
+        if self._seed is not None and not self.path.exists():  # under the lock, once the port is bound
+            atomic_write(self.path, encode_document(self._seed))
+            log.warning("%s did not exist: created it with sample data", self.path.name)
         self._known = Signature.of(self.path)
         self.load(read_document(self.path))
         replay = read_journal(self._journal.path)
