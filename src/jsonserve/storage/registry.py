@@ -8,10 +8,9 @@ Example:
 from __future__ import annotations
 
 import importlib
-import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from jsonserve.errors import BackendUnavailable, StorageCorrupt
 from jsonserve.storage.base import Storage
@@ -27,7 +26,6 @@ DRIVERS = {"sqlite": ("sqlalchemy", "aiosqlite"), "postgresql": ("sqlalchemy", "
 # What to install when one is missing: SQLite comes with jsonserve itself, PostgreSQL with an extra.
 INSTALL = {"sqlite": "pip install --force-reinstall jsonserve", "postgresql": "pip install 'jsonserve[postgres]'"}
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
-_PASSWORD_PARAMETER = re.compile(r"(?i)([?&]password=)[^&]*")
 
 
 def backend_name(source: str | None) -> str:
@@ -52,24 +50,6 @@ def backend_name(source: str | None) -> str:
     )
 
 
-def masked(source: str) -> str:
-    """``source`` as the user typed it, but a password in it replaced by ``***`` (for banners and messages).
-
-    Example:
-        >>> masked("postgresql://app:s3cret@db.example/shop"), masked("db.json")
-        ('postgresql://app:***@db.example/shop', 'db.json')
-    """
-    try:
-        parts = urlsplit(source)
-        password = parts.password
-    except ValueError:  # not a URL (an unbalanced "[" in a file name, say)
-        password = None
-    if password is not None:
-        user, _, where = parts.netloc.rpartition("@")
-        source = urlunsplit(parts._replace(netloc=f"{user.partition(':')[0]}:***@{where}"))
-    return _PASSWORD_PARAMETER.sub(r"\1***", source)
-
-
 def local_path(source: str) -> Path | None:
     """The file a ``.json`` or SQLite source names, resolved (``None`` for PostgreSQL)."""
     if backend_name(source) == "postgresql":
@@ -92,3 +72,28 @@ def load_backend(name: str) -> type[Storage]:
         ) from None
     cls: Any = getattr(module, attribute)
     return cls  # type: ignore[no-any-return]
+
+
+def masked(source: str) -> str:
+    """``source`` as the user typed it, with any password shown as ``***`` (in messages and logs).
+
+    Both places a PostgreSQL URL can hold one are masked: ``user:password@`` and ``?password=``.
+
+    Example:
+        >>> masked("postgres://app:s3cret@db.local/app?sslmode=require&password=s3cret")
+        'postgres://app:***@db.local/app?sslmode=require&password=***'
+    """
+    try:
+        parts = urlsplit(source)
+    except ValueError:  # not a URL (e.g. an unbalanced "[" in a file name): nothing to mask
+        return source
+    netloc, query = parts.netloc, parts.query
+    user_info, at, host = netloc.rpartition("@")
+    if at and ":" in user_info:
+        netloc = f"{user_info.split(':', 1)[0]}:***@{host}"
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(key == "password" for key, _ in pairs):
+        query = urlencode([(key, "***" if key == "password" else value) for key, value in pairs], safe="*")
+    if (netloc, query) == (parts.netloc, parts.query):
+        return source  # unchanged, to the character
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
