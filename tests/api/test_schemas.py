@@ -16,6 +16,7 @@ import httpx
 import orjson
 import pytest
 
+from jsonserve.schema.declared import SchemaFileError
 from jsonserve.testing import serve
 
 pytestmark = pytest.mark.anyio
@@ -68,7 +69,6 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"title": {"type": "string"}, "createdAt": {"type": "string", "format": "date-time"}},
     },
     "typed": {"type": "object", "properties": {"id": {"type": "integer"}, "label": {"type": "string"}}},
-    "notes": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},  # no data yet
     # Keywords whose jsonschema messages would quote Python reprs (True, None, {'a': 1}).
     "rules": {
         "type": "object",
@@ -369,19 +369,29 @@ async def test_a_nested_post_is_validated_against_the_childs_schema(api: httpx.A
     ]
 
 
-async def test_a_declared_schema_makes_a_missing_collection_creatable(api: httpx.AsyncClient) -> None:
-    assert (await api.get("/notes")).status_code == 404
-    assert_422(
-        await api.post("/notes", json={"text": 1}), [{"path": "/text", "message": "must be a string", "code": "type"}]
-    )
-    assert (await api.get("/notes")).status_code == 404
-    assert "notes" not in await snapshot(api)
-    created = await api.post("/notes", json={"text": "remember"})
-    assert created.status_code == 201, created.text
-    assert created.headers["location"] == f"{ORIGIN}/notes/1"
-    assert (await api.get("/notes")).json() == [{"text": "remember", "id": 1}]
-    # Only declared names: an undeclared one is still unknown without --auto-create.
-    assert (await api.post("/memos", json={"text": "x"})).status_code == 404
+NOTES = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
+
+
+async def test_a_schema_for_a_missing_collection_needs_auto_create(tmp_path: Path) -> None:
+    """Without --auto-create a schema for a name the data lacks is refused at start (a typo would leave
+    validation off); with it, the schema validates the POST that creates the collection."""
+    path = tmp_path / "with-notes.json"
+    path.write_text(json.dumps({**SCHEMAS, "notes": NOTES}))
+    with pytest.raises(SchemaFileError, match=r"--schema declares 'notes', but the data has no resource"):
+        async with serve(copy.deepcopy(DATA), schema_file=path):
+            pass
+    async with serve(copy.deepcopy(DATA), schema_file=path, auto_create=True) as api:
+        assert (await api.get("/notes")).status_code == 404
+        assert_422(
+            await api.post("/notes", json={"text": 1}),
+            [{"path": "/text", "message": "must be a string", "code": "type"}],
+        )
+        assert (await api.get("/notes")).status_code == 404
+        assert "notes" not in await snapshot(api)
+        created = await api.post("/notes", json={"text": "remember"})
+        assert created.status_code == 201, created.text
+        assert created.headers["location"] == f"{ORIGIN}/notes/1"
+        assert (await api.get("/notes")).json() == [{"text": "remember", "id": 1}]
 
 
 async def test_timestamps_are_managed_fields_never_required(schema_file: Path) -> None:

@@ -32,8 +32,19 @@ def test_get_prints_the_json_and_exits_0(tmp_path: Path) -> None:
 def test_get_of_a_missing_record_exits_1(tmp_path: Path) -> None:
     result = run("--get", "/posts/999", "--quiet", cwd=tmp_path)
     assert result.returncode == 1
-    assert json.loads(result.stdout)["status"] == 404
-    assert "404" in result.stderr
+    assert json.loads(result.stdout)["status"] == 404  # the problem+json body says why
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("quiet", [[], ["--quiet"]], ids=["", "quiet"])
+@pytest.mark.parametrize("source", [[], ["db.json"]], ids=["demo", "file"])
+def test_get_prints_the_answer_on_stdout_and_nothing_else(tmp_path: Path, quiet: list[str], source: list[str]) -> None:
+    """An in-process request: no httpx log line ("HTTP Request: GET ..."), no status line, on stderr (issue 13, 9)."""
+    (tmp_path / "db.json").write_text(json.dumps({"posts": [{"id": 1}]}))
+    result = run(*source, "--get", "/posts/1", *quiet, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert json.loads(result.stdout)["id"] == 1
 
 
 def test_get_reads_a_data_file(tmp_path: Path) -> None:

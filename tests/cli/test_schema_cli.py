@@ -20,7 +20,7 @@ def folder(tmp_path: Path) -> Path:
 
 def assert_refused(folder: Path, schema_file: str, *expected: str, source: str = "db.json") -> None:
     """The server refuses to start: exit 1, one stderr line holding ``expected``, the data untouched."""
-    result = run_cli(source, "--schema", schema_file, "--port", "1", "--quiet", cwd=folder, timeout=30)
+    result = run_cli(source, "--schema", schema_file, "--port", "0", "--quiet", cwd=folder, timeout=30)
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
@@ -90,3 +90,32 @@ def test_markup_like_text_in_a_collection_name_is_printed_as_is(folder: Path) ->
 
 def test_markup_like_text_in_a_file_name_is_printed_as_is(folder: Path) -> None:
     assert_refused(folder, "schemas[v2].json", "cannot read the schema file schemas[v2].json")
+
+
+# -- a schema for a name the data does not have (issue 13, point 8) ------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["db.json", "app.db"])
+def test_a_schema_for_a_missing_collection_is_refused_with_the_valid_names(folder: Path, source: str) -> None:
+    """A typo ("post" for "posts") would leave validation quietly off: refuse, naming the resources there are."""
+    if source == "app.db":
+        assert run_cli("import", "db.json", "app.db", "-q", cwd=folder).returncode == 0
+    (folder / "shapes.json").write_text(json.dumps({"post": {"type": "object", "required": ["title"]}}))
+    assert_refused(
+        folder,
+        "shapes.json",
+        "--schema declares 'post', but the data has no resource of that name (its resources: posts); "
+        "correct the name, or add --auto-create to let a POST create it",
+        source=source,
+    )
+
+
+def test_with_auto_create_a_schema_for_a_missing_collection_is_a_warning(folder: Path) -> None:
+    (folder / "shapes.json").write_text(json.dumps({"notes": {"type": "object", "required": ["text"]}}))
+    args = ["db.json", "--schema", "shapes.json", "--auto-create", "--get", "/posts"]
+    result = run_cli(*args, cwd=folder, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "WARNING: --schema declares 'notes', not in the data yet: a POST will create it (--auto-create)"
+    ]
+    assert json.loads(result.stdout) == DB["posts"]

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import sqlite3
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
 import httpx
 import pytest
 
-from jsonserve import testing
 from jsonserve.storage.file.document import encode_document
 from jsonserve.storage.sql.indexes import index_name
-from tests.api.conftest import postgres_reachable
 from tests.support.cli import run_cli
 from tests.support.server import start_server
 
@@ -91,33 +84,6 @@ def test_help_says_index_is_ignored_for_json(tmp_path: Path) -> None:
     assert "--index" in result.stdout
     assert "--workers" in result.stdout
     assert "ignored for JSON files" in " ".join(result.stdout.replace("│", "").split())
-
-
-@pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A throw-away PostgreSQL database (a URL is all the CLI takes), dropped afterwards."""
-    if why := postgres_reachable():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{why}; PostgreSQL is required under CI=true")
-        pytest.skip(why)
-    name = f"jsonserve_cli_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield urlunparse(urlparse(testing.POSTGRES_URL)._replace(path=f"/{name}"))
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _admin(statement: str) -> None:
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    url = urlunparse(urlparse(testing.POSTGRES_URL)._replace(path="/postgres"))
-    engine = create_async_engine(url.replace("postgresql://", "postgresql+asyncpg://", 1), isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.exec_driver_sql(statement)
-    finally:
-        await engine.dispose()
 
 
 def test_round_trip_through_sqlite_and_postgres(tmp_path: Path, source: Path, pg_database: str) -> None:

@@ -8,6 +8,7 @@ plain-text 503). The protocol is driven in-process through a recording transport
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from typing import Any
 
@@ -108,6 +109,8 @@ def test_the_methods_we_override_are_uvicorns() -> None:
     for name in ("capture_signals", "handle_exit"):
         assert callable(getattr(uvicorn.Server, name, None)), f"uvicorn.Server.{name} is gone"
     assert issubclass(GracefulServer, uvicorn.Server)
+    # server.lifecycle binds the port itself and hands uvicorn the socket
+    assert "sockets" in inspect.signature(uvicorn.Server.serve).parameters, "uvicorn.Server.serve(sockets=) is gone"
 
 
 async def test_the_attributes_we_read_are_set_by_uvicorn() -> None:

@@ -1,9 +1,10 @@
 """The ``jsonserve`` command: parse options -> Settings -> ``server.run(settings)``.
 
-jsonserve [SOURCE] [options]     serve SOURCE (a .json file), or the built-in demo data
+jsonserve [SOURCE] [options]     serve SOURCE (a .json file, a SQLite file or a PostgreSQL URL), or the demo data
 jsonserve init [FILE]            write a starter db.json
 jsonserve import SOURCE TARGET   copy all data between backends (json, sqlite, postgresql)
 jsonserve export SOURCE TARGET   the same copy, named for the other direction
+jsonserve help [COMMAND]         the help of the server, or of a command
 
 Each command's module is imported when it runs, not here: the copy command's (with Rich's progress
 bar) costs ~40 ms of every server's start-up, which does not need it.
@@ -11,23 +12,58 @@ bar) costs ~40 ms of every server's start-up, which does not need it.
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import NamedTuple
 
 import typer
 
 
+class Command(NamedTuple):
+    """A sub-command: its usage, what it does, and the Typer app (``module:attribute``) that runs it."""
+
+    usage: str
+    summary: str
+    app: str
+
+
+COMMANDS = {
+    "init": Command("init [FILE]", "write a starter db.json", "jsonserve.cli.data:init_app"),
+    "import": Command("import SOURCE TARGET", "copy all data between backends", "jsonserve.cli.data:transfer_app"),
+    "export": Command(
+        "export SOURCE TARGET", "the same copy, named for the other direction", "jsonserve.cli.data:transfer_app"
+    ),
+    "help": Command("help [COMMAND]", "this help, or a command's", ""),
+}
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # every command's context_settings
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: ``jsonserve init ...``, ``jsonserve import|export ...`` or ``jsonserve [SOURCE] [options]``."""
+    """Entry point: ``jsonserve COMMAND ...`` (one of :data:`COMMANDS`), else ``jsonserve [SOURCE] [options]``."""
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] == "init":
-        from jsonserve.cli.data import init_app
+    try:
+        if args and args[0] == "help":
+            args = _help(args[1:])
+        if args and args[0] in COMMANDS:
+            module, _, attribute = COMMANDS[args[0]].app.partition(":")
+            app = getattr(importlib.import_module(module), attribute)
+            typer.main.get_command(app).main(args[1:], prog_name=f"jsonserve {args[0]}")
+        else:
+            from jsonserve.cli.serve import serve_app
 
-        typer.main.get_command(init_app).main(args[1:], prog_name="jsonserve init")
-    elif args and args[0] in ("import", "export"):
-        from jsonserve.cli.data import transfer_app
+            typer.main.get_command(serve_app).main(args, prog_name="jsonserve")
+    except KeyboardInterrupt:
+        # Ctrl+C before the server handles it (while modules load, say) or during a copy: no traceback.
+        # A copy cleans up as the interrupt unwinds; 130 is the shell's status for SIGINT.
+        raise SystemExit(130) from None
 
-        typer.main.get_command(transfer_app).main(args[1:], prog_name=f"jsonserve {args[0]}")
-    else:
-        from jsonserve.cli.serve import serve_app
 
-        typer.main.get_command(serve_app).main(args, prog_name="jsonserve")
+def _help(args: list[str]) -> list[str]:
+    """``jsonserve help`` is ``jsonserve --help``; ``jsonserve help import`` is ``jsonserve import --help``."""
+    if not args or args[0] == "help":
+        return ["--help"]
+    if args[0] in COMMANDS:
+        return [args[0], "--help"]
+    names = ", ".join(COMMANDS)
+    print(f"jsonserve: no command named {args[0]!r} (commands: {names}); see: jsonserve --help", file=sys.stderr)  # noqa: T201
+    raise SystemExit(2)

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from jsonserve.cli.options import INDEX_HELP, console, err, index_specs
+from jsonserve.cli import HELP_OPTIONS
+from jsonserve.cli.options import INDEX_HELP, console, err, index_specs, not_empty
 from jsonserve.demo import STARTER
 from jsonserve.errors import BackendUnavailable, StorageCorrupt, StorageLocked
 from jsonserve.server import run_coroutine
@@ -25,8 +26,10 @@ from jsonserve.storage.transfer import TransferError, transfer
 if TYPE_CHECKING:
     from jsonserve.storage.transfer import Tally
 
-init_app = typer.Typer(add_completion=False, help="Write a starter data file.")
-transfer_app = typer.Typer(add_completion=False, help="Copy all data from SOURCE to TARGET.")
+init_app = typer.Typer(add_completion=False, context_settings=HELP_OPTIONS, help="Write a starter data file.")
+transfer_app = typer.Typer(
+    add_completion=False, context_settings=HELP_OPTIONS, help="Copy all data from SOURCE to TARGET."
+)
 
 
 @init_app.command()
@@ -38,8 +41,14 @@ def init(
     if file.exists() and not force:
         err.print(f"[red]{escape(str(file))} already exists[/] (use --force to overwrite it)")
         raise typer.Exit(1)
-    file.write_bytes(encode_document(STARTER))
-    console.print(f"wrote {file}; serve it with: jsonserve {file}")
+    try:
+        if not file.parent.is_dir():
+            raise NotADirectoryError(f"the folder {file.parent} does not exist")
+        file.write_bytes(encode_document(STARTER))
+    except OSError as error:
+        err.print(f"[red]cannot write {escape(str(file))}:[/] {escape(error.strerror or str(error))}")
+        raise typer.Exit(1) from None
+    console.print(f"wrote {escape(str(file))}; serve it with: jsonserve {escape(str(file))}")
 
 
 @transfer_app.command()
@@ -50,7 +59,7 @@ def copy_data(
     target: Annotated[str, typer.Argument(help="Where to copy to (the same kinds of location).")],
     force: Annotated[bool, typer.Option("--force", help="Replace a target that already holds data.")] = False,
     index: Annotated[list[str] | None, typer.Option("--index", metavar="COLLECTION.FIELD", help=INDEX_HELP)] = None,
-    id_field: Annotated[str, typer.Option("--id", "-i", help="The id field.")] = "id",
+    id_field: Annotated[str, typer.Option("--id", "-i", callback=not_empty, help="The id field.")] = "id",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Copy every collection, record and singular object from SOURCE to TARGET, streaming."""

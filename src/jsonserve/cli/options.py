@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import orjson
 import typer
@@ -18,6 +19,7 @@ console = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _INDEX = re.compile(r"^[^.]+(\.[^.]+)+$")
+_PATH = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")  # what a URL path may hold (RFC 3986), unencoded
 INDEX_HELP = (
     "Expression index on a filtered or sorted field, COLLECTION.FIELD (dotted paths allowed; repeatable). "
     "SQLite and PostgreSQL only; accepted and ignored for JSON files and the demo data."
@@ -31,6 +33,13 @@ def parse_size(text: str) -> int:
         raise typer.BadParameter(f"{text!r} is not a size such as 1MiB, 512k or 1048576")
     unit = (match.group(2) or "b").lower()[0]
     return int(match.group(1)) * {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+
+
+def port_number(port: int) -> int:
+    """``--port``: 1-65535, or 0 for a free port the system chooses (a larger number is not taken modulo 65536)."""
+    if not 0 <= port <= 65535:
+        raise typer.BadParameter(f"{port} is not a port: give one from 1 to 65535, or 0 for any free port")
+    return port
 
 
 def load_routes(path: Path | None) -> dict[str, str]:
@@ -57,7 +66,27 @@ def index_specs(values: list[str] | None) -> tuple[str, ...]:
 def base_path(base: str) -> str:
     """``--base``: ``api/v1/`` -> ``/api/v1``; empty for none."""
     base = base.strip().rstrip("/")
+    if not _PATH.match(base):
+        raise typer.BadParameter(f"{base!r} is not a URL path such as /api/v1", param_hint="--base")
     return "" if not base else base if base.startswith("/") else "/" + base
+
+
+def not_empty(value: str) -> str:
+    """``--host``, ``--id``: a value, not blank (``--host ""`` would listen everywhere and print ``http://:3000``)."""
+    if not value.strip():
+        raise typer.BadParameter("must not be empty")
+    return value.strip()
+
+
+def one_url(url: str | None) -> str | None:
+    """``--get``: a path (``/posts?q=x``) or a URL that parses (``http://[bad`` does not)."""
+    if url is None:
+        return None
+    try:
+        urlsplit(url)
+    except ValueError as error:
+        raise typer.BadParameter(f"{url!r} is not a URL or a path such as /posts/1 ({error})") from None
+    return url
 
 
 def origins(cors: str) -> list[str]:

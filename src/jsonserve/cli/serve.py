@@ -1,7 +1,8 @@
 """``jsonserve [SOURCE] [options]``: options -> :class:`~jsonserve.config.Settings` -> ``server.run(settings)``.
 
-The server opens the data, calls back (the banner) and serves; an error opening the data is one
-line, ``jsonserve: cannot start: ...``, and exit status 1, before any banner.
+The server binds the port, opens the data, calls back (the banner) and serves; a port in use or
+an error opening the data is one line, ``jsonserve: cannot start: ...``, and exit status 1, before
+any banner. Mistakes in the options are Typer's usage errors (exit status 2); none is a traceback.
 
 Example:
     >>> typer.main.get_command(serve_app).main(["db.json", "--port", "3001"], prog_name="jsonserve")  # doctest: +SKIP
@@ -19,37 +20,63 @@ import typer
 from rich.markup import escape
 
 from jsonserve import __version__
-from jsonserve.cli.options import INDEX_HELP, base_path, console, err, index_specs, load_routes, origins, parse_size
+from jsonserve.cli import COMMANDS, HELP_OPTIONS
+from jsonserve.cli.options import (
+    INDEX_HELP,
+    base_path,
+    console,
+    err,
+    index_specs,
+    load_routes,
+    not_empty,
+    one_url,
+    origins,
+    parse_size,
+    port_number,
+)
 from jsonserve.config import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Compat, Settings
-from jsonserve.demo import STARTER
 from jsonserve.errors import StorageCorrupt
-from jsonserve.schema import Kind
-from jsonserve.server import CannotStart, one_shot, run
-from jsonserve.storage.file.document import encode_document
-from jsonserve.storage.registry import backend_name
+from jsonserve.server import CannotStart, Ready, one_shot, run
+from jsonserve.storage.registry import backend_name, masked
 
 SQL_BACKENDS = ("sqlite", "postgresql")
-serve_app = typer.Typer(add_completion=False, help="Serve a JSON file as a REST API (json-server's dialect).")
+SOURCE_HELP = (
+    "A .json file (created with sample data if missing), a SQLite file (.db, .sqlite, sqlite:///path) "
+    "or a PostgreSQL URL (postgresql://user@host/db); without it, the built-in demo data."
+)
+EPILOG = "[bold]Commands[/]\n\n" + "\n".join(
+    f"  [bold]jsonserve {command.usage:<22}[/] {command.summary}" for command in COMMANDS.values()
+)
+serve_app = typer.Typer(add_completion=False, context_settings=HELP_OPTIONS, rich_markup_mode="rich")
 
 
-@serve_app.command()
+@serve_app.command(epilog=EPILOG)
 def serve(
-    source: Annotated[str | None, typer.Argument(help="A .json file; without it, the built-in demo data.")] = None,
-    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on.")] = 3000,
+    source: Annotated[str | None, typer.Argument(metavar="SOURCE", help=SOURCE_HELP, show_default=False)] = None,
+    host: Annotated[
+        str, typer.Option(callback=not_empty, help="Address to bind (0.0.0.0: every IPv4 interface).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", "-p", callback=port_number, help="Port to listen on, 1-65535 (0: any free port).")
+    ] = 3000,
     watch: Annotated[bool | None, typer.Option("--watch/--no-watch", "-w", help="Reload on external edits.")] = None,
     static: Annotated[
-        Path | None, typer.Option("--static", "-s", help="Static files folder (default ./public).")
+        Path | None,
+        typer.Option(
+            "--static", "-s", exists=True, file_okay=False, help="Static files folder (default ./public, if it exists)."
+        ),
     ] = None,
     no_static: Annotated[bool, typer.Option("--no-static", help="Serve no static files.")] = False,
     read_only: Annotated[bool, typer.Option("--read-only", "--ro", help="Allow only GET, HEAD, OPTIONS.")] = False,
     delay: Annotated[int, typer.Option("--delay", "-d", min=0, max=60_000, help="Delay every API response (ms).")] = 0,
     base: Annotated[str, typer.Option(help="Serve the API under this path, e.g. /api/v1.")] = "",
     routes: Annotated[Path | None, typer.Option("--routes", "-r", help="JSON file of rewrite rules.")] = None,
-    id_field: Annotated[str, typer.Option("--id", "-i", help="The id field.")] = "id",
+    id_field: Annotated[str, typer.Option("--id", "-i", callback=not_empty, help="The id field.")] = "id",
     fks: Annotated[str, typer.Option("--fks", help="Foreign-key suffix.")] = "Id",
     compat: Annotated[str, typer.Option(help="Dialect defaults: 0.17 or 1.")] = "0.17",
-    get: Annotated[str | None, typer.Option("--get", help="Answer one GET in-process, print it, exit.")] = None,
+    get: Annotated[
+        str | None, typer.Option("--get", callback=one_url, help="Answer one GET in-process, print its body, exit.")
+    ] = None,
     cors: Annotated[str, typer.Option(help="Allowed origins, comma-separated ('*' = any, no credentials).")] = "*",
     no_cors: Annotated[bool, typer.Option("--no-cors", help="Send no CORS headers.")] = False,
     max_body: Annotated[str, typer.Option(help="Largest accepted request body.")] = "1MiB",
@@ -76,9 +103,9 @@ def serve(
     max_connections: Annotated[
         int, typer.Option(min=0, help="Open connections served per process; beyond it 503 (0: no limit).")
     ] = DEFAULT_MAX_CONNECTIONS,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", "-v", help="Print the version and exit.")] = False,
 ) -> None:
-    """Serve SOURCE as a REST API on http://HOST:PORT."""
+    """Serve SOURCE as a REST API on http://HOST:PORT, in json-server's dialect."""
     if version:
         console.print(f"jsonserve {__version__}")
         raise typer.Exit
@@ -94,10 +121,9 @@ def serve(
     )  # fmt: skip
     if workers > 1 and get is None:
         _check_shareable(source)
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s: %(message)s")
-    if source is not None and source.lower().endswith(".json") and not Path(source).exists():
-        Path(source).write_bytes(encode_document(STARTER))
-        err.print(f"[yellow]{source} did not exist: created it with sample data[/]")
+    # httpx logs every request at INFO; --get's one is in-process, and its answer is all it prints.
+    quiet_logs = quiet or get is not None
+    logging.basicConfig(level=logging.WARNING if quiet_logs else logging.INFO, format="%(levelname)s: %(message)s")
     on_ready = None if quiet else functools.partial(_banner, settings)
     try:
         code = run(settings, on_ready) if get is None else _get(settings, get)
@@ -121,18 +147,19 @@ def _check_shareable(source: str | None) -> None:
 
 
 def _get(settings: Settings, url: str) -> int:
+    """The answer's body on stdout, nothing else (exit status 1 for a 4xx or 5xx: the body says why)."""
     reply = one_shot(settings, url)
-    err.print(f"{reply.status} {reply.reason}")
     sys.stdout.write(reply.text + ("" if reply.text.endswith("\n") else "\n"))
     return 0 if reply.status < 400 else 1
 
 
-def _banner(settings: Settings, kinds: dict[str, Kind]) -> None:
-    root = f"http://{settings.host}:{settings.port}{settings.base}"
-    console.print(f"\n[bold cyan]jsonserve {__version__}[/]  [dim]{settings.source or 'built-in demo data'}[/]\n")
+def _banner(settings: Settings, ready: Ready) -> None:
+    root = ready.url + settings.base
+    source = escape(masked(settings.source)) if settings.source else "built-in demo data"
+    console.print(f"\n[bold cyan]jsonserve {__version__}[/]  [dim]{source}[/]\n")
     console.print("[bold]Resources[/]")
-    for name in kinds:
-        console.print(f"  {root}/{name}")
+    for name in ready.kinds:
+        console.print(f"  {root}/{escape(name)}")
     console.print(f"\n[bold]Home[/]      {root}/")
     console.print(f"[bold]Database[/]  {root}/db")
     if settings.docs:
@@ -140,7 +167,7 @@ def _banner(settings: Settings, kinds: dict[str, Kind]) -> None:
     switches = (
         ("watching", settings.watching),
         ("read-only", settings.read_only),
-        (f"schemas from {settings.schema_file}", settings.schema_file is not None),
+        (f"schemas from {escape(str(settings.schema_file))}", settings.schema_file is not None),
         ("timestamps", settings.timestamps),
         ("auto-create", settings.auto_create),
     )

@@ -1,16 +1,18 @@
 """The server: the only package that imports uvicorn (lifecycle, worker processes, the hardened protocol).
 
 ``run(settings)`` serves until SIGINT/SIGTERM and returns the exit code; ``one_shot(settings, url)``
-answers one GET in-process; both raise :class:`CannotStart` when the data cannot be opened.
+answers one GET in-process; both raise :class:`CannotStart` when the data cannot be opened (and
+``run`` when the address cannot be bound).
 
 Example:
-    >>> code = run(Settings(source="db.json"), on_ready=lambda kinds: print(*kinds))  # doctest: +SKIP
-    posts comments profile
+    >>> show = lambda ready: print(ready.url, *ready.kinds)
+    >>> code = run(Settings(source="db.json", port=0), on_ready=show)  # doctest: +SKIP
+    http://127.0.0.1:41033 posts comments profile
 """
 
-from jsonserve.server.lifecycle import CannotStart, OnReady, open_service
+from jsonserve.server.lifecycle import CannotStart, OnReady, Ready, open_service
 from jsonserve.server.loop import run_coroutine
 from jsonserve.server.main import run
 from jsonserve.server.oneshot import Reply, one_shot
 
-__all__ = ["CannotStart", "OnReady", "Reply", "one_shot", "open_service", "run", "run_coroutine"]
+__all__ = ["CannotStart", "OnReady", "Ready", "Reply", "one_shot", "open_service", "run", "run_coroutine"]

@@ -1,7 +1,8 @@
-"""One server process: open the service, serve it with uvicorn until SIGINT/SIGTERM, close it.
+"""One server process: bind, open the service, serve it with uvicorn until SIGINT/SIGTERM, close it.
 
-The storage is opened before the server binds, so that a damaged, locked or unreachable store is
-reported (:class:`CannotStart`) before anything is served or printed, and closed (flushing every
+The port is bound first (a port in use, or an address that is not this machine's, changes nothing
+on disk), then the storage is opened, so that a damaged, locked or unreachable store is reported
+(:class:`CannotStart`) before anything is served or printed; the storage is closed (flushing every
 acknowledged write) after the last connection is done.
 
 Example:
@@ -11,8 +12,11 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -25,15 +29,84 @@ from jsonserve.server.protocol import protocol_factory
 from jsonserve.service import Service, build_service
 from jsonserve.web.app import create_app
 
-OnReady = Callable[[dict[str, Kind]], None]
-"""Called with the routable names once the storage is open, just before the server binds (the CLI's banner)."""
+
+@dataclass(frozen=True)
+class Ready:
+    """What a server about to serve tells ``on_ready``: the routable names, and where it listens.
+
+    Example:
+        >>> Ready({}, "::1", 3000).url
+        'http://[::1]:3000'
+    """
+
+    kinds: dict[str, Kind]
+    host: str
+    port: int  # the port bound: the one the system chose when 0 was asked for
+
+    @property
+    def url(self) -> str:
+        """The server's root URL (an IPv6 address in brackets)."""
+        return f"http://{display_host(self.host)}:{self.port}"
+
+
+OnReady = Callable[[Ready], None]
+"""Called once the port is bound and the storage open, just before serving (the CLI's banner)."""
 
 # What opening the data may raise that is the data's fault, not a bug: reported in one line.
 OPEN_ERRORS = (StorageCorrupt, StorageLocked, BackendUnavailable, SchemaFileError, OSError)
 
 
 class CannotStart(Exception):
-    """The data cannot be opened (damaged, locked, unreachable, or a bad ``--schema`` file); ``str()`` says why."""
+    """The server cannot start: the address cannot be bound, or the data cannot be opened; ``str()`` says why.
+
+    The data may be damaged, locked by another server, unreachable, or name a bad ``--schema`` file.
+    """
+
+
+def display_host(host: str) -> str:
+    """``host`` as it appears in a URL or an address: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` and listening (port 0: one the system chooses).
+
+    uvicorn's choices: IPv6 when ``host`` holds a colon, ``SO_REUSEADDR`` (a restart need not wait
+    for the old connections' TIME_WAIT). It listens at once: with ``SO_REUSEADDR`` a socket that is
+    only bound does not keep another program from binding the same port.
+
+    Raises :class:`CannotStart` with one line a person can act on.
+
+    Example:
+        >>> with listen("127.0.0.1", 0) as sock:  # doctest: +SKIP
+        ...     sock.getsockname()[1] > 0
+        True
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    address = f"{display_host(host)}:{port}"
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(socket.SOMAXCONN)
+    except (OSError, OverflowError) as error:
+        sock.close()
+        raise CannotStart(_bind_error(host, port, address, error)) from None
+    sock.set_inheritable(True)  # as uvicorn's: the worker processes of ``--workers`` inherit it
+    return sock
+
+
+def _bind_error(host: str, port: int, address: str, error: OSError | OverflowError) -> str:
+    if isinstance(error, OverflowError):
+        return f"port {port} is not between 0 and 65535"
+    if isinstance(error, socket.gaierror):
+        return f"{host} is not a known host name or address ({error.strerror})"
+    reasons = {
+        errno.EADDRINUSE: f"{address} is in use (try --port)",
+        errno.EACCES: f"{address}: permission denied (ports below 1024 need privileges; try --port 3000)",
+        errno.EADDRNOTAVAIL: f"{host} is not an address of this machine (try --host 127.0.0.1, or 0.0.0.0 for all)",
+    }
+    return reasons.get(error.errno or 0, f"cannot listen on {address}: {error.strerror or error}")
 
 
 @contextlib.asynccontextmanager
@@ -75,16 +148,19 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 async def serve(settings: Settings, on_ready: OnReady | None = None) -> int:
-    """Serve ``settings`` in this process until SIGINT or SIGTERM; the exit code (1: it could not bind).
+    """Serve ``settings`` in this process until SIGINT or SIGTERM; the exit code (1: it could not start).
 
-    Raises :class:`CannotStart` (before ``on_ready`` is called) when the data cannot be opened.
+    Raises :class:`CannotStart` (before ``on_ready`` is called) when the address cannot be bound or
+    the data cannot be opened.
     """
-    async with open_service(settings) as service:
-        app = create_app(settings, service, manage_storage=False)
-        server = GracefulServer(uvicorn.Config(app, **uvicorn_options(settings)))
-        if on_ready is not None:
-            on_ready(service.kinds())
-        await server.serve()
+    with listen(settings.host, settings.port) as sock:
+        port = sock.getsockname()[1]
+        async with open_service(settings) as service:
+            app = create_app(settings, service, manage_storage=False)
+            server = GracefulServer(uvicorn.Config(app, **uvicorn_options(settings.replace(port=port))))
+            if on_ready is not None:
+                on_ready(Ready(service.kinds(), settings.host, port))
+            await server.serve(sockets=[sock])
     return 0 if server.started or not server.should_exit else 1
 
 

@@ -15,9 +15,10 @@ from jsonserve.server.workers import serve_workers
 def run(settings: Settings, on_ready: OnReady | None = None) -> int:
     """Serve ``settings`` until SIGINT or SIGTERM, then close the storage (flushing writes); the exit code.
 
-    One process, or ``settings.workers`` uvicorn worker processes (SQL sources only). ``on_ready(kinds)``
-    is called once the data is open, just before the server binds: a banner printed there never
-    precedes an error opening the data, which raises :class:`~jsonserve.server.lifecycle.CannotStart`.
+    One process, or ``settings.workers`` uvicorn worker processes (SQL sources only). ``on_ready(ready)``
+    (a :class:`~jsonserve.server.lifecycle.Ready`: the resources and the port bound) is called once
+    the port is bound and the data open, just before serving: a banner printed there never precedes
+    a port in use or an error opening the data, which raise :class:`~jsonserve.server.lifecycle.CannotStart`.
     """
     if settings.workers > 1:
         return serve_workers(settings, on_ready)

@@ -7,6 +7,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from jsonserve.config import Settings
@@ -38,5 +41,18 @@ async def _get(settings: Settings, url: str) -> Reply:
     async with open_service(settings) as service:
         app = create_app(settings, service, manage_storage=False)
         async with open_client(app, f"http://{settings.host}:{settings.port}") as client:
-            response = await client.get(url)
+            with _quiet("httpx"):
+                response = await client.get(url)
     return Reply(response.status_code, response.reason_phrase, response.text)
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """Silence a logger's INFO lines meanwhile: httpx logs every request, and this one never left the process."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

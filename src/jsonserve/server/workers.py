@@ -22,7 +22,7 @@ import uvicorn
 
 from jsonserve.config import Settings
 from jsonserve.schema import Kind
-from jsonserve.server.lifecycle import OnReady, open_service, uvicorn_options
+from jsonserve.server.lifecycle import OnReady, Ready, listen, open_service, uvicorn_options
 from jsonserve.server.loop import run_coroutine
 from jsonserve.server.protocol import ASGIApp
 from jsonserve.web.app import create_app
@@ -37,11 +37,17 @@ def serve_workers(settings: Settings, on_ready: OnReady | None = None) -> int:
     """Serve ``settings`` with ``settings.workers`` uvicorn processes until SIGINT or SIGTERM; the exit code.
 
     Raises :class:`~jsonserve.server.lifecycle.CannotStart` (before ``on_ready`` is called) when the
-    data cannot be opened.
+    address cannot be bound or the data cannot be opened.
     """
-    kinds = run_coroutine(_prepare(settings))
+    # uvicorn's supervisor binds the port itself (it takes no socket from us across the uvicorn
+    # versions we support): hold it meanwhile, so that a port in use is reported in one line before
+    # the data is touched, and port 0 becomes the free port the banner prints. It is free again for
+    # uvicorn's bind a moment later (the only window another program could take it).
+    with listen(settings.host, settings.port) as sock:
+        settings = settings.replace(port=sock.getsockname()[1])
+        kinds = run_coroutine(_prepare(settings))
     if on_ready is not None:
-        on_ready(kinds)
+        on_ready(Ready(kinds, settings.host, settings.port))
     os.environ[ENV] = encode_settings(settings)
     uvicorn.run(APP, factory=True, workers=settings.workers, **uvicorn_options(settings))
     return 0

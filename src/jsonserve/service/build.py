@@ -31,7 +31,8 @@ def build_storage(settings: Settings) -> Storage:
     if name == "memory":
         return cls(demo_data(), id_field=settings.id_field)  # type: ignore[no-any-return]
     if name == "json":
-        return cls(Path(str(settings.source)), watch=settings.watching, id_field=settings.id_field)  # type: ignore[no-any-return]
+        path = Path(str(settings.source))
+        return cls(path, watch=settings.watching, id_field=settings.id_field, seed=STARTER)  # type: ignore[no-any-return]
     # A new, empty database starts with the sample data, as a missing JSON file does.
     return cls(settings.source, id_field=settings.id_field, seed=STARTER, indexes=settings.indexes)  # type: ignore[no-any-return]
 

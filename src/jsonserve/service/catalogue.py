@@ -22,12 +22,13 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 
 from jsonserve._types import Record
 from jsonserve.errors import NotFound
-from jsonserve.schema.declared import RecordSchema
+from jsonserve.schema.declared import RecordSchema, SchemaFileError
 from jsonserve.schema.infer import Shape, infer
 from jsonserve.schema.kind import Kind
 from jsonserve.schema.relations import Relations
@@ -39,6 +40,7 @@ from jsonserve.storage.changelog import Change
 CREATED_AT, UPDATED_AT = "createdAt", "updatedAt"
 STAMPS = (CREATED_AT, UPDATED_AT)
 NEW_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+log = logging.getLogger("jsonserve.service")
 
 _Seen = tuple[int, tuple[tuple[str, Kind], ...]]
 Sampler = Callable[[str, int], Awaitable[list[Record]]]
@@ -132,6 +134,29 @@ class Catalogue:
     def declared(self, name: str) -> RecordSchema | None:
         """The schema ``--schema`` declares for ``name``, if any."""
         return self._schemas.get(name)
+
+    def check_declared(self) -> None:
+        """Refuse schemas (``--schema``) for names the data does not have: a typo would leave validation off.
+
+        With ``--auto-create`` such a schema may be meant for a collection a POST will create: a
+        warning then, and the schema applies to that collection's first POST.
+
+        Raises :class:`SchemaFileError` naming the unknown names and the resources there are.
+        """
+        kinds = self.kinds()
+        unknown = [name for name in self._schemas if name not in kinds]
+        if not unknown:
+            return
+        listed = ", ".join(repr(name) for name in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        if self.auto_create:
+            log.warning("--schema declares %s, not in the data yet: a POST will create it (--auto-create)", listed)
+            return
+        resources = ", ".join(kinds) or "none"
+        raise SchemaFileError(
+            f"--schema declares {listed}, but the data has no resource{plural} of that name (its resources: "
+            f"{resources}); correct the name, or add --auto-create to let a POST create it"
+        )
 
     def creatable(self, name: str) -> bool:
         """Whether a POST may create ``name`` as a new collection (``--auto-create`` or a declared schema)."""

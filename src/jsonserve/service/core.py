@@ -27,7 +27,7 @@ from jsonserve.errors import NotFound, ReadOnly, ValidationFailed
 from jsonserve.query.evaluate import matches, run
 from jsonserve.query.model import AllOf, Condition, Node, Op, Page, Query, Slice
 from jsonserve.realtime.hub import Hub
-from jsonserve.schema.declared import RecordSchema
+from jsonserve.schema.declared import RecordSchema, SchemaFileError
 from jsonserve.schema.kind import Kind
 from jsonserve.service.catalogue import Catalogue
 from jsonserve.service.embed import Join, apply_joins, plan_joins
@@ -77,8 +77,10 @@ class Service:
         """Open the storage: load the file or connect to the database.
 
         Raises :class:`StorageCorrupt`, :class:`StorageLocked` or :class:`BackendUnavailable` when
-        that is impossible (and ``OSError`` when a file cannot be read). ``async with service:`` calls
-        it, and :meth:`aclose` on the way out.
+        that is impossible (and ``OSError`` when a file cannot be read), and :class:`SchemaFileError`
+        (the storage closed again) when ``--schema`` names a resource the data does not have
+        (:meth:`Catalogue.check_declared`). ``async with service:`` calls it, and :meth:`aclose` on
+        the way out.
 
         Example:
             >>> async with build_service(Settings(source="db.json")) as service:  # doctest: +SKIP
@@ -86,6 +88,11 @@ class Service:
             ['posts', 'comments', 'profile']
         """
         await self.storage.open()
+        try:
+            self.catalogue.check_declared()
+        except SchemaFileError:
+            await self.storage.aclose()
+            raise
         await self.hub.start()
 
     async def aclose(self) -> None:

@@ -21,7 +21,10 @@ BACKENDS = {
     "sqlite": "jsonserve.storage.sql.sqlite:SqliteStorage",
     "postgresql": "jsonserve.storage.sql.postgres:PostgresStorage",
 }
-EXTRAS = {"sqlite": "sqlite", "postgresql": "postgres"}
+# The modules a backend needs beyond its own (SQLAlchemy imports its driver only when it connects).
+DRIVERS = {"sqlite": ("sqlalchemy", "aiosqlite"), "postgresql": ("sqlalchemy", "asyncpg")}
+# What to install when one is missing: SQLite comes with jsonserve itself, PostgreSQL with an extra.
+INSTALL = {"sqlite": "pip install --force-reinstall jsonserve", "postgresql": "pip install 'jsonserve[postgres]'"}
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
@@ -30,6 +33,12 @@ def backend_name(source: str | None) -> str:
     if source is None:
         return "memory"
     lowered = source.lower()
+    if lowered.startswith(("http://", "https://")):
+        # json-server 0.17 serves a remote JSON document (a read-only snapshot); jsonserve writes to its data.
+        raise StorageCorrupt(
+            f"cannot serve {source!r}: a URL is not supported, jsonserve serves (and writes) local data; "
+            f"download it first, e.g. curl -o db.json {source}, then: jsonserve db.json"
+        )
     if lowered.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
         return "postgresql"
     if lowered.startswith("sqlite") or lowered.endswith(SQLITE_SUFFIXES):
@@ -51,13 +60,16 @@ def local_path(source: str) -> Path | None:
 
 
 def load_backend(name: str) -> type[Storage]:
-    """Import a backend class by its registry name; a missing driver names the extra to install."""
+    """Import a backend class by its registry name; a missing driver names what to install."""
     module_name, _, attribute = BACKENDS[name].partition(":")
     try:
         module = importlib.import_module(module_name)
+        for driver in DRIVERS.get(name, ()):
+            importlib.import_module(driver)
     except ImportError as error:
-        extra = EXTRAS.get(name, name)
-        raise BackendUnavailable(f"the {name} backend needs {error.name}: pip install 'jsonserve[{extra}]'") from None
+        raise BackendUnavailable(
+            f"the {name} backend needs {error.name}: {INSTALL.get(name, 'pip install jsonserve')}"
+        ) from None
     cls: Any = getattr(module, attribute)
     return cls  # type: ignore[no-any-return]
 

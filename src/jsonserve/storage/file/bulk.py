@@ -3,8 +3,9 @@
 Reading first lets the journal's writes into the file (a crash may have left some), then holds the
 file's lock so that no server writes it meanwhile, and streams it with the declared id high-water
 marks. Writing fills a temporary file beside the target, under the target's lock; only a complete
-document replaces the target (atomically), with a fresh journal that keeps the high-water marks the
-records alone do not show. Ids, record order, singular objects and ``$``-keys are kept.
+document replaces the target (atomically), carrying the high-water marks the records alone do not
+show (in its attribute, see :mod:`.meta`, or else a fresh journal). Ids, record order, singular
+objects and ``$``-keys are kept.
 
 Example:
     >>> async with read_file(Path("db.json"), "id") as reader:  # doctest: +SKIP
@@ -23,6 +24,7 @@ from jsonserve._types import Record
 from jsonserve.storage.file.atomic import atomic_write, fsync_dir, temp_prefix
 from jsonserve.storage.file.document import Encoder, IdRules, Section, naming, stream_sections
 from jsonserve.storage.file.journal import encode_meta, journal_path, lock_for, read_journal
+from jsonserve.storage.file.meta import Meta, read_meta, write_meta
 from jsonserve.storage.stream import BATCH, Reader, TargetNotEmpty, TransferError, Writer
 
 
@@ -56,11 +58,12 @@ async def read_file(path: Path, id_field: str, *, exact: bool = False) -> AsyncI
     if replay.commits or replay.torn:
         await _compact(path, id_field)
         replay = read_journal(journal_path(path))
+    highs = dict(read_meta(path).merged(Meta(replay.seq, replay.high)).high)
     lock = lock_for(path)
     lock.acquire()
     try:
         with naming(path), path.open("rb") as file:  # a broken rule (checked by the consumer) names the file
-            yield FileReader(file, path.stat().st_size, replay.high, exact)
+            yield FileReader(file, path.stat().st_size, highs, exact)
     finally:
         lock.release()
 
@@ -79,7 +82,7 @@ class FileWriter(Writer):
     def __init__(self, file: IO[bytes]) -> None:
         self.file = file
         self.encoder = Encoder()
-        self.highs: dict[str, int] = {}  # high-water marks above the largest id: only the journal can keep them
+        self.highs: dict[str, int] = {}  # high-water marks above the largest id: the records do not show them
 
     async def value(self, section: Section) -> None:
         """Write a singular object or a ``$``-key."""
@@ -108,6 +111,8 @@ async def write_file(path: Path, *, force: bool = False) -> AsyncIterator[FileWr
     A file that exists and is not empty is replaced only with ``force`` (else :class:`TargetNotEmpty`).
     """
     path = path.resolve()
+    if not path.parent.is_dir():
+        raise TransferError(f"cannot write {path}: the folder {path.parent} does not exist")
     if path.exists() and path.stat().st_size and not force:
         raise TargetNotEmpty(f"{path} already exists (use --force to replace it)")
     lock = lock_for(path)
@@ -121,8 +126,9 @@ async def write_file(path: Path, *, force: bool = False) -> AsyncIterator[FileWr
             file.flush()
             os.fsync(file.fileno())
         # The journal first: a stale one (its writes belong to the replaced data) must never be replayed.
+        # The high-water marks go with the new file (its attribute), or where it can have none, in a fresh journal.
         journal = journal_path(path)
-        if writer.highs:
+        if writer.highs and not write_meta(temp, Meta(0, writer.highs)):
             atomic_write(journal, encode_meta(0, writer.highs))
         else:
             journal.unlink(missing_ok=True)

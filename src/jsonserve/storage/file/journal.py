@@ -148,7 +148,17 @@ class Journal:
 
 
 class FileLock:
-    """An exclusive ``flock`` on ``.<name>.lock``: a second server on the same file refuses to start."""
+    """An exclusive ``flock`` on ``.<name>.lock``: a second server on the same file refuses to start.
+
+    The lock file exists only while the lock is held: :meth:`release` removes it, so that a clean
+    shutdown leaves the user's file alone. Removing a lock file is racy in general: another process
+    may have opened it just before, and would then lock a file no longer in the folder while a third
+    creates and locks a new one. Two rules close that race: the holder removes the file *before*
+    unlocking it, and whoever takes the lock checks that the path still names the file it locked
+    (same device and inode), starting over when it does not.
+    """
+
+    ATTEMPTS = 100  # starts over this often at most (each one means a holder released just then)
 
     def __init__(self, path: Path, data_path: Path) -> None:
         self.path = path
@@ -157,24 +167,43 @@ class FileLock:
 
     def acquire(self) -> None:
         """Take the lock or raise :class:`StorageLocked` at once."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise StorageLocked(
-                f"{self.data_path} is already being served by another jsonserve (pid {holder}); "
-                "stop it first, or serve a copy of the file"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
+        for _ in range(self.ATTEMPTS):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
+                os.close(fd)
+                raise self._locked(holder) from None
+            if self._names(fd):
+                os.ftruncate(fd, 0)
+                os.write(fd, str(os.getpid()).encode())
+                self._fd = fd
+                return
+            os.close(fd)  # its holder removed it as we opened it: lock the file now in the folder
+        raise self._locked("another process")
 
     def release(self) -> None:
-        """Release the lock."""
+        """Remove the lock file, then release the lock (in that order: see the class)."""
         if self._fd is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
             with contextlib.suppress(OSError):
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+    def _names(self, fd: int) -> bool:
+        """Whether the lock file's path still names the open file ``fd``."""
+        try:
+            named = self.path.stat()
+        except FileNotFoundError:
+            return False
+        held = os.fstat(fd)
+        return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+    def _locked(self, holder: str) -> StorageLocked:
+        return StorageLocked(
+            f"{self.data_path} is already being served by another jsonserve (pid {holder}); "
+            "stop it first, or serve a copy of the file"
+        )

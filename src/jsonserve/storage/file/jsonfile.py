@@ -8,6 +8,10 @@ How a write becomes durable (see ``docs/storage.md``):
 3. a compactor rewrites the JSON file (temp + fsync + rename + fsync of the folder) within about a
    second of a write and at shutdown, then starts a new journal. The file therefore always parses.
 
+After a clean shutdown whose last rewrite holds every write, the journal holds nothing but the
+store's ``seq`` and id high-water marks: they move into an attribute of the file (:mod:`.meta`), and
+the journal and the lock file are removed, leaving the user's file alone in its folder.
+
 At start the journal is replayed on top of the file. External edits are noticed (with ``watch``, at
 once; without it, before the next compaction) by the file's signature, so our own writes never
 trigger a reload; an external edit is merged with the writes the file does not hold yet, and an
@@ -28,12 +32,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from jsonserve._types import JSONValue
 from jsonserve.errors import StorageCorrupt, StorageUnavailable
 from jsonserve.storage.changelog import Change
-from jsonserve.storage.file.atomic import Signature, atomic_write, remove_stale_temps
+from jsonserve.storage.file.atomic import Signature, atomic_write, fsync_dir, remove_stale_temps
 from jsonserve.storage.file.document import encode_document, encode_parts, naming, read_document
 from jsonserve.storage.file.journal import Journal, Op, encode_line, journal_path, lock_for, read_journal
 from jsonserve.storage.file.memory import MemoryStorage
+from jsonserve.storage.file.meta import Meta, read_meta, write_meta
 from jsonserve.storage.file.watch import watch_file
 from jsonserve.storage.ids import IdFactory, random_id
 
@@ -56,10 +62,12 @@ class JsonFileStorage(MemoryStorage):
         id_field: str = "id",
         id_factory: IdFactory = random_id,
         clock: Callable[[], float] = time.time,
+        seed: dict[str, JSONValue] | None = None,
     ) -> None:
         super().__init__(None, id_field=id_field, id_factory=id_factory, clock=clock)
         self.path = path.resolve()
         self.watch = watch
+        self._seed = seed  # what a missing file is created with at open (else it is an error)
         self._journal = Journal(journal_path(self.path))
         self._lock = lock_for(self.path)
         self._queue: list[tuple[bytes, list[Change], asyncio.Future[None]]] = []
@@ -76,17 +84,22 @@ class JsonFileStorage(MemoryStorage):
         self._compactor: asyncio.Task[None] | None = None
         self._journal_lock = asyncio.Lock()  # appends and the journal swap never overlap
         self._closing = False
+        self._open = False
+        self._created_journal = False  # by this open: nothing was there to replay
         self.reloads = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Lock, load the file, replay the journal, and start the writer (and the watcher)."""
+        """Lock, load the file (created from the seed if missing), replay the journal, and start the writer."""
+        if not self.path.parent.is_dir():
+            raise StorageCorrupt(f"cannot open {self.path}: the folder {self.path.parent} does not exist")
         self._lock.acquire()
+        loading = asyncio.ensure_future(asyncio.to_thread(self._load_and_replay))
         try:
-            await asyncio.to_thread(self._load_and_replay)
+            await asyncio.shield(loading)
         except BaseException:
-            self._lock.release()
+            await self._abandon(loading)
             raise
         self.start_log()  # seq goes on from the journal's; the changes before this start are not retained
         # The records live as long as the process: keep them out of the cyclic GC's full collections
@@ -95,9 +108,13 @@ class JsonFileStorage(MemoryStorage):
         self._tasks.append(asyncio.create_task(self._writer(), name="jsonserve-writer"))
         if self.watch:
             self._tasks.append(asyncio.create_task(self._watcher(), name="jsonserve-watcher"))
+        self._open = True
 
     async def aclose(self) -> None:
-        """Flush queued writes, write the file a last time, and release the lock."""
+        """Flush queued writes, write the file a last time, and release the lock (removing its file).
+
+        When the file then holds every write, the journal is retired too (:meth:`_retire_journal`).
+        """
         self._closing = True
         self._wake.set()
         for task in self._tasks:
@@ -106,6 +123,9 @@ class JsonFileStorage(MemoryStorage):
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._open and not (self._queue or self._unsaved or self._failed or self._invalid_edit):
+            await asyncio.to_thread(self._retire_journal)
+        self._open = False
         self._journal.close()
         self._lock.release()
 
@@ -113,20 +133,53 @@ class JsonFileStorage(MemoryStorage):
         """How many times the file was reloaded after an outside edit."""
         return self.reloads
 
+    async def _abandon(self, loading: asyncio.Future[None]) -> None:
+        """An open that failed, or was cancelled (Ctrl+C while a large file loads): release the lock.
+
+        A cancelled open leaves its loading thread running, and the thread may still write the
+        journal: the lock is released only once it has ended, or a server started meanwhile could
+        have its journal replaced. A journal this open created (it holds only what the file and its
+        attribute say) is removed again; one that existed, or that a replay rewrote, stays.
+        """
+        with contextlib.suppress(BaseException):  # its own error is the one being raised
+            await loading
+        self._journal.close()
+        if self._created_journal:
+            self._journal.path.unlink(missing_ok=True)
+        self._lock.release()
+
+    def _retire_journal(self) -> None:
+        """Move the journal's numbers into the file's attribute, then remove the journal (and make that durable).
+
+        Called once the last rewrite holds every write, so the journal holds nothing else. Where the
+        file system keeps no attributes the journal stays. A crash in between leaves both, which agree.
+        """
+        self._journal.close()
+        if not write_meta(self.path, Meta(self.seq, self.high_water())):
+            return
+        self._journal.path.unlink(missing_ok=True)
+        fsync_dir(self.path.parent)
+
     def _load_and_replay(self) -> None:
         for stale in [*remove_stale_temps(self.path), *remove_stale_temps(self._journal.path)]:
             log.info("removed %s left by an interrupted write", stale.name)
+        if self._seed is not None and not self.path.exists():  # under the lock, once the port is bound
+            atomic_write(self.path, encode_document(self._seed))
+            log.warning("%s did not exist: created it with sample data", self.path.name)
         self._known = Signature.of(self.path)
         with naming(self.path):
             self.load(read_document(self.path))
         replay = read_journal(self._journal.path)
-        for name, high in replay.high.items():
+        # The numbers a clean shutdown left in the file's attribute; the journal's are newer once it exists,
+        # but both only grow, so the larger of each is right either way.
+        kept = read_meta(self.path).merged(Meta(replay.seq, replay.high))
+        for name, high in kept.high.items():
             if name in self._tables:
                 self._tables[name].high = max(self._tables[name].high, high)
         for seq, ops in replay.commits:
             self._apply_ops(ops)
             self.seq = max(self.seq, seq)
-        self.seq = max(self.seq, replay.seq)
+        self.seq = max(self.seq, kept.seq)
         if replay.commits:
             log.info("replayed %d journaled writes into %s", len(replay.commits), self.path.name)
         if replay.commits or replay.torn:
@@ -134,6 +187,7 @@ class JsonFileStorage(MemoryStorage):
         elif not self._journal.path.exists():
             # First start on this file: only the journal is created; the user's file is left as it is.
             self._journal.replace(self.seq, self.high_water(), ())
+            self._created_journal = True
         self._journal.open()
 
     def _apply_ops(self, ops: list[Op]) -> None:

@@ -11,6 +11,8 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from abc import abstractmethod
@@ -81,7 +83,19 @@ class SqlStorage(Database, Storage):
             if not self._kinds and self._seed is not None:
                 await self.load_document(self._seed)
         except (sa.exc.SQLAlchemyError, OSError, StorageUnavailable) as error:
+            await self._abandon()
             raise StorageCorrupt(f"cannot open the database {self.location()}: {self.explain(error)}") from None
+
+    async def _abandon(self) -> None:
+        """Close the pools of a database that failed to open, and let a failed connection's thread end.
+
+        aiosqlite answers a failed connect by queueing its worker thread's stop without awaiting it:
+        if the event loop closed first, the thread would print a traceback ("Event loop is closed")
+        after our one-line message. A moment on the loop lets it finish.
+        """
+        with contextlib.suppress(sa.exc.SQLAlchemyError, OSError):
+            await self.aclose()
+        await asyncio.sleep(0.05)
 
     @property
     def changes(self) -> SqlChangeLog:

@@ -65,12 +65,23 @@ _OUTAGES = {
 
 
 def sqlite_url(source: str) -> str:
-    """``app.db`` or ``sqlite:///app.db`` -> SQLAlchemy's aiosqlite URL."""
-    if source.startswith("sqlite+aiosqlite://"):
-        return source
+    """``app.db`` or ``sqlite:///app.db`` -> SQLAlchemy's aiosqlite URL.
+
+    An in-memory database (``sqlite://``, ``sqlite:///:memory:``) is refused: each of our connections
+    would see a database of its own.
+    """
+    url = source
     if source.startswith("sqlite://"):
-        return "sqlite+aiosqlite://" + source.removeprefix("sqlite://")
-    return f"sqlite+aiosqlite:///{Path(source).resolve()}"
+        url = "sqlite+aiosqlite://" + source.removeprefix("sqlite://")
+    elif not source.startswith("sqlite+aiosqlite://"):
+        return f"sqlite+aiosqlite:///{Path(source).resolve()}"
+    database = url.removeprefix("sqlite+aiosqlite://").removeprefix("/")
+    if database in ("", ":memory:") or "mode=memory" in database:
+        raise StorageCorrupt(
+            f"cannot serve {source!r}: an in-memory SQLite database is not supported (the server's connections "
+            "would each see their own); give a file, e.g. sqlite:///app.db, or no source for in-memory demo data"
+        )
+    return url
 
 
 class SqliteJson(JsonAccess):
@@ -215,6 +226,8 @@ class SqliteStorage(SqlStorage):
     async def open(self) -> None:
         """Refuse an existing empty file that would be seeded (it is not a database), then open as usual."""
         path = self.path
+        if path is not None and not path.parent.is_dir():
+            raise StorageCorrupt(f"cannot open the database {path}: the folder {path.parent} does not exist")
         if self._seed is not None and path is not None and _empty_file(path):
             raise StorageCorrupt(
                 f"{path} is empty (0 bytes), not a SQLite database; remove it to start a new database there"
