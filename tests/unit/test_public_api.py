@@ -27,7 +27,9 @@ PUBLIC = {
     ],
     "jsonserve.realtime": ["Change", "Hub", "HubBackend", "MemoryHubBackend", "Subscription"],
     "jsonserve.schema": ["Kind", "Relations"],
-    "jsonserve.server": ["CannotStart", "OnReady", "Ready", "Reply", "one_shot", "open_service", "run", "run_coroutine"],
+    "jsonserve.server": [
+        "CannotStart", "OnReady", "Ready", "Reply", "one_shot", "open_service", "run", "run_coroutine",
+    ],
     "jsonserve.service": [
         "Catalogue", "Listing", "Service", "ServiceOptions", "build_service", "build_storage", "etag_for",
         "etag_matches", "parse_body", "record_etag", "render",
