@@ -16,11 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-from jsonserve.storage.file.memory import MemoryStorage
-from jsonserve.storage.sql.sqlite import SqliteStorage
 
 from jsonserve.config import Settings
 from jsonserve.service import Service, build_service
+from jsonserve.storage.file.memory import MemoryStorage
+from jsonserve.storage.sql.sqlite import SqliteStorage
 from jsonserve.testing import serve
 from jsonserve.web import fastpath
 from jsonserve.web.app import create_app

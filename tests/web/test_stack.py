@@ -6,13 +6,13 @@ import copy
 from typing import Any
 
 import pytest
-from jsonserve.storage.file.memory import MemoryStorage
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jsonserve.config import Settings
 from jsonserve.service import build_service
+from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.web import fastpath, stack
 from jsonserve.web.app import create_app
 from jsonserve.web.errors import CatchAll, problem
