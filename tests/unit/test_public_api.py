@@ -13,7 +13,7 @@ import pytest
 
 PUBLIC = {
     "jsonserve": ["__version__"],
-    "jsonserve.auth": ["ANONYMOUS", "AllowAll", "Principal", "ReadRule"],
+    "jsonserve.auth": ["ANONYMOUS", "AllowAll", "Guard", "Principal", "ReadRule", "WriteRule"],
     "jsonserve.errors": [
         "BackendUnavailable", "BadRequest", "BodyError", "Conflict", "EmailTaken", "FieldError", "InvalidCredentials",
         "InvalidId", "InvalidToken", "JsonServeError", "MethodNotAllowed", "NotFound", "PayloadTooLarge",

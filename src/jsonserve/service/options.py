@@ -16,7 +16,9 @@ class ServiceOptions:
 
     ``timestamps`` stamps ``createdAt``/``updatedAt`` on records (clients cannot set them);
     ``auto_create`` lets a POST create a collection that does not exist yet; ``reserved`` are names
-    a new collection may not take (routes of their own, such as ``docs``).
+    a new collection may not take (routes of their own, such as ``docs``); ``reveal_forbidden``
+    answers a read of one existing record the caller may not read with
+    :class:`~jsonserve.errors.PermissionDenied` (json-server-auth's 403) instead of ``NotFound``.
     """
 
     compat: str = "0.17"
@@ -25,3 +27,4 @@ class ServiceOptions:
     timestamps: bool = False
     auto_create: bool = False
     reserved: frozenset[str] = frozenset()
+    reveal_forbidden: bool = False
