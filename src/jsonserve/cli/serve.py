@@ -20,7 +20,15 @@ from rich.markup import escape
 
 from jsonserve import __version__
 from jsonserve.cli.options import INDEX_HELP, base_path, console, err, index_specs, load_routes, origins, parse_size
-from jsonserve.config import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Compat, Settings
+from jsonserve.cli.security import auth_banner, with_auth
+from jsonserve.config import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TOKEN_TTL,
+    Compat,
+    Settings,
+)
 from jsonserve.demo import STARTER
 from jsonserve.errors import StorageCorrupt
 from jsonserve.schema import Kind
@@ -76,6 +84,11 @@ def serve(
     max_connections: Annotated[
         int, typer.Option(min=0, help="Open connections served per process; beyond it 503 (0: no limit).")
     ] = DEFAULT_MAX_CONNECTIONS,
+    auth: Annotated[bool, typer.Option("--auth", help="Users, login and JWT; access rules (./rules.json).")] = False,
+    rules: Annotated[Path | None, typer.Option("--rules", help="Access rules file (implies --auth).")] = None,
+    jwt_secret_file: Annotated[Path | None, typer.Option(help="File holding the JWT signing key.")] = None,
+    token_ttl: Annotated[int, typer.Option(min=1, help="Seconds an access token is valid.")] = DEFAULT_TOKEN_TTL,
+    hide_forbidden: Annotated[bool, typer.Option(help="404, not 403, for a record the caller may not read.")] = False,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
     """Serve SOURCE as a REST API on http://HOST:PORT."""
@@ -92,6 +105,7 @@ def serve(
         schema_file=schema, timestamps=timestamps, auto_create=auto_create, docs=not no_docs,
         header_timeout=header_timeout, body_timeout=body_timeout, max_connections=max_connections,
     )  # fmt: skip
+    settings = with_auth(settings, auth, rules, jwt_secret_file, token_ttl, hide_forbidden)
     if workers > 1 and get is None:
         _check_shareable(source)
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s: %(message)s")
@@ -146,5 +160,6 @@ def _banner(settings: Settings, kinds: dict[str, Kind]) -> None:
     )
     flags = [f"compat {settings.compat}"] + [label for label, on in switches if on]
     console.print(f"[dim]{', '.join(flags)}[/]\n")
+    auth_banner(settings)
     if settings.workers > 1:
         console.print(f"[dim]{settings.workers} workers[/]\n")

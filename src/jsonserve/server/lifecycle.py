@@ -17,6 +17,8 @@ from typing import Any
 
 import uvicorn
 
+from jsonserve.auth.access import RulesError
+from jsonserve.auth.keys import WeakKey
 from jsonserve.config import Settings
 from jsonserve.errors import BackendUnavailable, StorageCorrupt, StorageLocked
 from jsonserve.schema import Kind
@@ -29,7 +31,7 @@ OnReady = Callable[[dict[str, Kind]], None]
 """Called with the routable names once the storage is open, just before the server binds (the CLI's banner)."""
 
 # What opening the data may raise that is the data's fault, not a bug: reported in one line.
-OPEN_ERRORS = (StorageCorrupt, StorageLocked, BackendUnavailable, SchemaFileError, OSError)
+OPEN_ERRORS = (StorageCorrupt, StorageLocked, BackendUnavailable, SchemaFileError, RulesError, WeakKey, OSError)
 
 
 class CannotStart(Exception):

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from jsonserve._types import JSONValue, Record
 from jsonserve.auth.principal import ANONYMOUS, Principal
@@ -36,6 +36,9 @@ from jsonserve.service.options import ServiceOptions
 from jsonserve.service.redact import Redaction
 from jsonserve.storage.base import Dependents, Storage
 from jsonserve.storage.changelog import Change
+
+if TYPE_CHECKING:
+    from jsonserve.service.accounts import Accounts
 
 __all__ = ["Listing", "Service", "ServiceOptions"]
 
@@ -76,6 +79,7 @@ class Service:
         self._write_rule: WriteRule = write_rule or AllowAll()
         self.redaction = redaction or Redaction()
         self._checks = WriteChecks(self.catalogue, self._write_rule, self.redaction)
+        self.accounts: Accounts | None = None  # users, logins and tokens (``--auth``; set by build_service)
         self._clock = clock
 
     # -- lifecycle: ``async with service:`` opens the storage and closes it (flushing writes) ---------
@@ -374,11 +378,15 @@ class Service:
     def _dependents(self, requested: tuple[str, ...]) -> Dependents:
         return sweep_plan(self.catalogue.relations(), requested, cascade=self.options.compat != "1")
 
-    def _publish(self, changes: list[Change], collection: str = "") -> Record:
-        """Publish ``changes``; the first one's record, as a client may see it."""
+    def publish(self, changes: list[Change]) -> None:
+        """Let the catalogue and the hub know of ``changes`` (the accounts write users through storage)."""
         for change in changes:
             self.catalogue.observe(change)
             self.hub.publish(change)
+
+    def _publish(self, changes: list[Change], collection: str = "") -> Record:
+        """Publish ``changes``; the first one's record, as a client may see it."""
+        self.publish(changes)
         return self.redaction.record(collection, changes[0].record or {})
 
 
