@@ -194,3 +194,33 @@ def test_a_generated_key_is_kept_with_mode_0600(tmp_path: Path) -> None:
 
 def test_without_a_place_for_it_the_key_is_random_and_kept_in_memory() -> None:
     assert signing_key({}, None, None) != signing_key({}, None, None)
+
+
+def test_the_throttle_blocks_after_the_limit_then_forgets() -> None:
+    from jsonserve.auth.throttle import Throttle
+
+    now = [0.0]
+    throttle = Throttle(limit=3, window=60.0, clock=lambda: now[0])
+    for _ in range(2):
+        throttle.failed("ada")
+    assert throttle.retry_after("ada") is None
+    throttle.failed("ada")
+    assert throttle.retry_after("ada") == 60
+    assert throttle.retry_after("linus") is None
+    now[0] = 59.5
+    assert throttle.retry_after("ada") == 1
+    now[0] = 60.0
+    assert throttle.retry_after("ada") is None
+    throttle.failed("ada")
+    throttle.reset("ada")
+    assert throttle.retry_after("ada") is None
+
+
+def test_the_throttle_stays_bounded_under_rotating_keys() -> None:
+    from jsonserve.auth.throttle import Throttle
+
+    throttle = Throttle(limit=1, window=60.0, clock=lambda: 0.0, max_keys=10)
+    for key in range(100):
+        throttle.failed(f"address:{key}")
+    assert len(throttle._failures) <= 10
+    assert throttle.retry_after("address:99") == 60
