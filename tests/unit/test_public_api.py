@@ -13,11 +13,12 @@ import pytest
 
 PUBLIC = {
     "jsonserve": ["__version__"],
-    "jsonserve.auth": ["ANONYMOUS", "AllowAll", "Principal", "ReadRule"],
+    "jsonserve.auth": ["ANONYMOUS", "AllowAll", "Guard", "Principal", "ReadRule", "WriteRule"],
     "jsonserve.errors": [
-        "BackendUnavailable", "BadRequest", "BodyError", "Conflict", "FieldError", "InvalidId", "JsonServeError",
-        "MethodNotAllowed", "NotFound", "PayloadTooLarge", "PreconditionFailed", "QueryError", "ReadOnly",
-        "ResyncRequired", "StorageCorrupt", "StorageLocked", "StorageUnavailable", "UnsupportedMediaType",
+        "BackendUnavailable", "BadRequest", "BodyError", "Conflict", "EmailTaken", "FieldError", "InvalidCredentials",
+        "InvalidId", "InvalidToken", "JsonServeError", "MethodNotAllowed", "NotFound", "PayloadTooLarge",
+        "PermissionDenied", "PreconditionFailed", "QueryError", "ReadOnly", "ResyncRequired", "StorageCorrupt",
+        "StorageLocked", "StorageUnavailable", "TooManyRequests", "Unauthorized", "UnsupportedMediaType",
         "ValidationFailed",
     ],
     "jsonserve.openapi": ["Documents", "build_document"],
@@ -27,7 +28,9 @@ PUBLIC = {
     ],
     "jsonserve.realtime": ["Change", "Hub", "HubBackend", "MemoryHubBackend", "Subscription"],
     "jsonserve.schema": ["Kind", "Relations"],
-    "jsonserve.server": ["CannotStart", "OnReady", "Ready", "Reply", "one_shot", "open_service", "run", "run_coroutine"],
+    "jsonserve.server": [
+        "CannotStart", "OnReady", "Ready", "Reply", "one_shot", "open_service", "run", "run_coroutine",
+    ],
     "jsonserve.service": [
         "Catalogue", "Listing", "Service", "ServiceOptions", "build_service", "build_storage", "etag_for",
         "etag_matches", "parse_body", "record_etag", "render",
