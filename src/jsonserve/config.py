@@ -23,6 +23,7 @@ MAX_DELAY_MS = 60_000
 DEFAULT_HEADER_TIMEOUT = 10.0  # seconds to send a request's headers (slowloris); 0 = no deadline
 DEFAULT_BODY_TIMEOUT = 30.0  # seconds from the end of the headers to the end of the body; 0 = no deadline
 DEFAULT_MAX_CONNECTIONS = 1000  # open connections per process; beyond it 503 (0 = no limit)
+DEFAULT_TOKEN_TTL = 3600  # seconds: an access token's lifetime (--token-ttl)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ class Settings:
     header_timeout: float = DEFAULT_HEADER_TIMEOUT  # ``--header-timeout``
     body_timeout: float = DEFAULT_BODY_TIMEOUT  # ``--body-timeout``
     max_connections: int = DEFAULT_MAX_CONNECTIONS  # ``--max-connections``
+    auth: bool = False  # ``--auth``: users, login, JWT and access rules (docs: reference/auth.md)
+    rules_file: Path | None = None  # ``--rules``: the access rules (json-server-auth modes or the long form)
+    jwt_secret_file: Path | None = None  # ``--jwt-secret-file`` (else JSONSERVE_JWT_SECRET, else a generated file)
+    token_ttl: int = DEFAULT_TOKEN_TTL  # ``--token-ttl``: seconds an access token is valid
+    hide_forbidden: bool = False  # ``--hide-forbidden``: 404 instead of 403 for one record the caller may not read
 
     @property
     def watching(self) -> bool:

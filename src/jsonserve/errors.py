@@ -18,12 +18,16 @@ __all__ = [
     "BadRequest",
     "BodyError",
     "Conflict",
+    "EmailTaken",
     "FieldError",
+    "InvalidCredentials",
     "InvalidId",
+    "InvalidToken",
     "JsonServeError",
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
+    "PermissionDenied",
     "PreconditionFailed",
     "QueryError",
     "ReadOnly",
@@ -31,6 +35,8 @@ __all__ = [
     "StorageCorrupt",
     "StorageLocked",
     "StorageUnavailable",
+    "TooManyRequests",
+    "Unauthorized",
     "UnsupportedMediaType",
     "ValidationFailed",
 ]
@@ -168,3 +174,43 @@ class ResyncRequired(JsonServeError):
     def __init__(self, detail: str, latest: int) -> None:
         super().__init__(detail)
         self.latest = latest
+
+
+class Unauthorized(JsonServeError):
+    """The request needs a signed-in user and carries no token (``--auth``)."""
+
+    code = "unauthorized"
+
+
+class InvalidToken(Unauthorized):
+    """The request's token is forged, expired, revoked or malformed."""
+
+    code = "invalid_token"
+
+
+class PermissionDenied(JsonServeError):
+    """The signed-in user may not do this (a rule, the owner field, a privilege field)."""
+
+    code = "forbidden"
+
+
+class EmailTaken(BadRequest):
+    """Registration with an email another user has (compared case-insensitively)."""
+
+    code = "email_taken"
+
+
+class InvalidCredentials(BadRequest):
+    """A login with an unknown email or a wrong password: one error for both, on purpose."""
+
+    code = "invalid_credentials"
+
+
+class TooManyRequests(JsonServeError):
+    """Too many failed attempts (login throttling); ``retry_after`` is in whole seconds."""
+
+    code = "too_many_requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

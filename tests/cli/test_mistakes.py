@@ -158,6 +158,7 @@ def test_a_routes_file_that_does_not_exist(folder: Path) -> None:
         ("--id", " ", "Invalid value for '--id' / '-i': must not be empty"),
         ("--base", "api v1", "'api v1' is not a URL path such as /api/v1"),  # served nothing
         ("--get", "http://[bad", "'http://[bad' is not a URL or a path such as /posts/1"),  # answered the home page
+        ("--get", "/posts?q=" + "x" * 70_000, "characters long; at most 65,536 are served"),  # an httpx traceback
     ],
 )
 def test_a_bad_option_value_is_a_usage_error(folder: Path, option: str, value: str, words: str) -> None:

@@ -13,11 +13,12 @@ import pytest
 
 PUBLIC = {
     "jsonserve": ["__version__"],
-    "jsonserve.auth": ["ANONYMOUS", "AllowAll", "Principal", "ReadRule"],
+    "jsonserve.auth": ["ANONYMOUS", "AllowAll", "Guard", "Principal", "ReadRule", "WriteRule"],
     "jsonserve.errors": [
-        "BackendUnavailable", "BadRequest", "BodyError", "Conflict", "FieldError", "InvalidId", "JsonServeError",
-        "MethodNotAllowed", "NotFound", "PayloadTooLarge", "PreconditionFailed", "QueryError", "ReadOnly",
-        "ResyncRequired", "StorageCorrupt", "StorageLocked", "StorageUnavailable", "UnsupportedMediaType",
+        "BackendUnavailable", "BadRequest", "BodyError", "Conflict", "EmailTaken", "FieldError", "InvalidCredentials",
+        "InvalidId", "InvalidToken", "JsonServeError", "MethodNotAllowed", "NotFound", "PayloadTooLarge",
+        "PermissionDenied", "PreconditionFailed", "QueryError", "ReadOnly", "ResyncRequired", "StorageCorrupt",
+        "StorageLocked", "StorageUnavailable", "TooManyRequests", "Unauthorized", "UnsupportedMediaType",
         "ValidationFailed",
     ],
     "jsonserve.openapi": ["Documents", "build_document"],

@@ -1,6 +1,6 @@
-"""Who is asking, and what they may read: the :class:`Principal` and the read-rule seam."""
+"""Who is asking, and what they may read and write: the :class:`Principal` and the rule seams."""
 
-from jsonserve.auth.principal import ANONYMOUS, Principal
-from jsonserve.auth.rules import AllowAll, ReadRule
+from jsonserve.auth.principal import ANONYMOUS, Guard, Principal
+from jsonserve.auth.rules import AllowAll, ReadRule, WriteRule
 
-__all__ = ["ANONYMOUS", "AllowAll", "Principal", "ReadRule"]
+__all__ = ["ANONYMOUS", "AllowAll", "Guard", "Principal", "ReadRule", "WriteRule"]

@@ -15,11 +15,24 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Guard:
+    """A json-server-auth guard prefix on the request (``/600/notes``): ``mode`` applies to ``collection`` too."""
+
+    collection: str
+    mode: str
+
+
+@dataclass(frozen=True)
 class Principal:
-    """An authenticated user (``id`` is their id as text) or, with no ``id``, the anonymous caller."""
+    """An authenticated user (``id`` is their id as text) or, with no ``id``, the anonymous caller.
+
+    ``guard`` is the request's guard prefix, if any: a rule applies its mode on top of the
+    collection's own (it travels with the caller because it belongs to this request, as the caller does).
+    """
 
     id: str | None = None
     roles: frozenset[str] = frozenset()
+    guard: Guard | None = None
 
     def __post_init__(self) -> None:
         # An anonymous caller with roles would be a privilege no token ever granted.

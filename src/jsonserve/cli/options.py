@@ -78,10 +78,15 @@ def not_empty(value: str) -> str:
     return value.strip()
 
 
+MAX_URL = 65_536  # the request line and headers uvicorn's parser accepts (64 KiB)
+
+
 def one_url(url: str | None) -> str | None:
     """``--get``: a path (``/posts?q=x``) or a URL that parses (``http://[bad`` does not)."""
     if url is None:
         return None
+    if len(url) > MAX_URL:  # httpx refuses it with a traceback; no server would answer it either
+        raise typer.BadParameter(f"the URL is {len(url):,} characters long; at most {MAX_URL:,} are served")
     try:
         urlsplit(url)
     except ValueError as error:

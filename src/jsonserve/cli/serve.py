@@ -34,7 +34,15 @@ from jsonserve.cli.options import (
     parse_size,
     port_number,
 )
-from jsonserve.config import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Compat, Settings
+from jsonserve.cli.security import auth_banner, with_auth
+from jsonserve.config import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TOKEN_TTL,
+    Compat,
+    Settings,
+)
 from jsonserve.errors import StorageCorrupt
 from jsonserve.server import CannotStart, Ready, one_shot, run
 from jsonserve.storage.registry import backend_name, masked
@@ -103,6 +111,13 @@ def serve(
     max_connections: Annotated[
         int, typer.Option(min=0, help="Open connections served per process; beyond it 503 (0: no limit).")
     ] = DEFAULT_MAX_CONNECTIONS,
+    auth: Annotated[bool, typer.Option("--auth", help="Users, login and JWT; access rules (./rules.json).")] = False,
+    rules: Annotated[Path | None, typer.Option("--rules", help="Access rules file, turning --auth on.")] = None,
+    jwt_secret_file: Annotated[Path | None, typer.Option(help="File holding the JWT signing key.")] = None,
+    token_ttl: Annotated[int, typer.Option(min=1, help="Seconds an access token is valid.")] = DEFAULT_TOKEN_TTL,
+    hide_forbidden: Annotated[
+        bool, typer.Option("--hide-forbidden", help="404, not 403, for a record the caller may not read.")
+    ] = False,
     version: Annotated[bool, typer.Option("--version", "-v", help="Print the version and exit.")] = False,
 ) -> None:
     """Serve SOURCE as a REST API on http://HOST:PORT, in json-server's dialect."""
@@ -119,6 +134,7 @@ def serve(
         schema_file=schema, timestamps=timestamps, auto_create=auto_create, docs=not no_docs,
         header_timeout=header_timeout, body_timeout=body_timeout, max_connections=max_connections,
     )  # fmt: skip
+    settings = with_auth(settings, auth, rules, jwt_secret_file, token_ttl, hide_forbidden)
     if workers > 1 and get is None:
         _check_shareable(source)
     # httpx logs every request at INFO; --get's one is in-process, and its answer is all it prints.
@@ -173,5 +189,6 @@ def _banner(settings: Settings, ready: Ready) -> None:
     )
     flags = [f"compat {settings.compat}"] + [label for label, on in switches if on]
     console.print(f"[dim]{', '.join(flags)}[/]\n")
+    auth_banner(settings)
     if settings.workers > 1:
         console.print(f"[dim]{settings.workers} workers[/]\n")

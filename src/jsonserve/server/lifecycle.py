@@ -21,6 +21,8 @@ from typing import Any
 
 import uvicorn
 
+from jsonserve.auth.access import RulesError
+from jsonserve.auth.keys import WeakKey
 from jsonserve.config import Settings
 from jsonserve.errors import BackendUnavailable, StorageCorrupt, StorageLocked
 from jsonserve.schema import Kind
@@ -53,7 +55,7 @@ OnReady = Callable[[Ready], None]
 """Called once the port is bound and the storage open, just before serving (the CLI's banner)."""
 
 # What opening the data may raise that is the data's fault, not a bug: reported in one line.
-OPEN_ERRORS = (StorageCorrupt, StorageLocked, BackendUnavailable, SchemaFileError, OSError)
+OPEN_ERRORS = (StorageCorrupt, StorageLocked, BackendUnavailable, SchemaFileError, RulesError, WeakKey, OSError)
 
 
 class CannotStart(Exception):

@@ -8,20 +8,29 @@ Example:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
+from jsonserve.auth.access import USERS, load_rules
+from jsonserve.auth.keys import key_file_beside, signing_key
+from jsonserve.auth.policy import RulePolicy
+from jsonserve.auth.tokens import Tokens
 from jsonserve.config import Settings
 from jsonserve.demo import STARTER, demo_data
 from jsonserve.realtime.hub import Hub
 from jsonserve.schema.declared import load_schemas
+from jsonserve.service.accounts import HIDDEN_FIELDS, Accounts
 from jsonserve.service.core import Service
 from jsonserve.service.options import ServiceOptions
+from jsonserve.service.redact import Redaction
 from jsonserve.storage.base import Storage
-from jsonserve.storage.registry import backend_name, load_backend
+from jsonserve.storage.registry import backend_name, load_backend, local_path
 
 # Paths with routes of their own: a POST there never creates a collection (``--auto-create``).
 RESERVED_NAMES = frozenset({"db", "docs", "redoc", "graphql"})
+AUTH_NAMES = frozenset({"auth", "register", "signup", "login", "signin"})
+KEY_FILE = ".jsonserve.jwt-secret"  # the generated key of a PostgreSQL source, in the working directory
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -40,7 +49,8 @@ def build_storage(settings: Settings) -> Storage:
 def build_service(settings: Settings, storage: Storage | None = None, hub: Hub | None = None) -> Service:
     """A Service over ``storage`` (or the one ``settings.source`` names), publishing to ``hub`` (or a fresh one).
 
-    Raises :class:`SchemaFileError` when ``--schema`` names a file that cannot be used.
+    Raises :class:`SchemaFileError` when ``--schema`` names a file that cannot be used, and with
+    ``--auth`` :class:`RulesError` (the rules file) or :class:`WeakKey` (the signing key).
     """
     options = ServiceOptions(
         compat=settings.compat,
@@ -48,8 +58,25 @@ def build_service(settings: Settings, storage: Storage | None = None, hub: Hub |
         fk_suffix=settings.fk_suffix,
         timestamps=settings.timestamps,
         auto_create=settings.auto_create,
-        reserved=RESERVED_NAMES,
+        reserved=RESERVED_NAMES | (AUTH_NAMES if settings.auth else frozenset()),
         max_page_size=settings.max_page_size,
+        reveal_forbidden=settings.auth and not settings.hide_forbidden,
     )
     schemas = load_schemas(settings.schema_file) if settings.schema_file else {}
-    return Service(storage or build_storage(settings), hub or Hub(), options, schemas)
+    storage = storage or build_storage(settings)
+    if not settings.auth:
+        return Service(storage, hub or Hub(), options, schemas)
+    policy = RulePolicy(load_rules(settings.rules_file) if settings.rules_file else None, id_field=settings.id_field)
+    redaction = Redaction({USERS: HIDDEN_FIELDS})
+    service = Service(storage, hub or Hub(), options, schemas, read_rule=policy, write_rule=policy, redaction=redaction)
+    key = signing_key(os.environ, settings.jwt_secret_file, generated_key_file(settings))
+    service.accounts = Accounts(service, policy, Tokens(key, ttl=settings.token_ttl))
+    return service
+
+
+def generated_key_file(settings: Settings) -> Path | None:
+    """Where a generated signing key is kept (``None`` for the demo data: its key lives in memory, as its data)."""
+    if settings.source is None:
+        return None
+    path = local_path(settings.source)
+    return key_file_beside(path) if path is not None else Path(KEY_FILE)

@@ -18,23 +18,27 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from jsonserve._types import JSONValue, Record
 from jsonserve.auth.principal import ANONYMOUS, Principal
-from jsonserve.auth.rules import AllowAll, ReadRule
-from jsonserve.errors import NotFound, ReadOnly, ValidationFailed
-from jsonserve.query.evaluate import matches, run
-from jsonserve.query.model import AllOf, Condition, Node, Op, Page, Query, Slice
+from jsonserve.auth.rules import AllowAll, ReadRule, WriteRule
+from jsonserve.errors import JsonServeError, NotFound, PermissionDenied, ReadOnly, Unauthorized
+from jsonserve.query.evaluate import matches
+from jsonserve.query.model import AllOf, AnyOf, Condition, Node, Op, Page, Query, Slice
 from jsonserve.realtime.hub import Hub
 from jsonserve.schema.declared import RecordSchema, SchemaFileError
 from jsonserve.schema.kind import Kind
 from jsonserve.service.catalogue import Catalogue
 from jsonserve.service.embed import Join, apply_joins, plan_joins
-from jsonserve.service.guards import precondition, stamped, sweep_plan
+from jsonserve.service.guards import WriteChecks, precondition, stamped, sweep_plan
 from jsonserve.service.options import ServiceOptions
+from jsonserve.service.redact import Redaction
 from jsonserve.storage.base import Dependents, Storage
 from jsonserve.storage.changelog import Change
+
+if TYPE_CHECKING:
+    from jsonserve.service.accounts import Accounts
 
 __all__ = ["Listing", "Service", "ServiceOptions"]
 
@@ -51,7 +55,8 @@ class Listing:
 class Service:
     """Reads and writes through one storage on behalf of a caller, publishing every change.
 
-    ``read_rule`` says what each caller may read (:class:`AllowAll` until the auth issue).
+    ``read_rule`` says what each caller may read and ``write_rule`` what they may write
+    (:class:`AllowAll` without ``--auth``); ``redaction`` names fields no answer shows.
     """
 
     def __init__(
@@ -63,12 +68,18 @@ class Service:
         clock: Callable[[], float] = time.time,
         *,
         read_rule: ReadRule | None = None,
+        write_rule: WriteRule | None = None,
+        redaction: Redaction | None = None,
     ) -> None:
         self.storage = storage
         self.hub = hub
         self.options = options or ServiceOptions()
         self.catalogue = Catalogue(storage, self.options, schemas or {}, self._samples)
         self._read_rule: ReadRule = read_rule or AllowAll()
+        self._write_rule: WriteRule = write_rule or AllowAll()
+        self.redaction = redaction or Redaction()
+        self._checks = WriteChecks(self.catalogue, self._write_rule, self.redaction)
+        self.accounts: Accounts | None = None  # users, logins and tokens (``--auth``; set by build_service)
         self._clock = clock
 
     # -- lifecycle: ``async with service:`` opens the storage and closes it (flushing writes) ---------
@@ -130,8 +141,9 @@ class Service:
     async def find(self, query: Query, *, principal: Principal = ANONYMOUS) -> Listing:
         """Filter, sort, window, then join one collection: what ``principal`` may read of it."""
         self._plural(query.collection)
+        self.redaction.check_query(query)
         joins = self._joins(query.collection, query)
-        page = await self._read(principal, query)
+        page = await self._read(principal, query, primary=True)
         return Listing(await self._join(principal, page.items, joins), page.total, query)
 
     async def list_nested(
@@ -145,9 +157,13 @@ class Service:
     async def get(
         self, collection: str, record_id: str, query: Query | None = None, *, principal: Principal = ANONYMOUS
     ) -> Record:
-        """One record (with joins when ``query`` asks), or :class:`NotFound` (also when the caller may not read it)."""
+        """One record (with joins when ``query`` asks), or :class:`NotFound`.
+
+        A record the caller may not read is :class:`NotFound` too, or :class:`PermissionDenied` with
+        ``reveal_forbidden``; :class:`Unauthorized` when the caller must sign in first.
+        """
         self._plural(collection)
-        record = await self._read_one(principal, collection, record_id)
+        record = await self._read_one(principal, collection, record_id, primary=True)
         if record is None:
             raise NotFound(f"no record in {collection} with id {record_id!r}")
         joins = self._joins(collection, query) if query is not None else []
@@ -156,10 +172,10 @@ class Service:
     async def get_singular(self, name: str, *, principal: Principal = ANONYMOUS) -> Record:
         """A singular resource (``/profile``), or :class:`NotFound` when ``principal`` may not read it."""
         record = await self.storage.get_singular(name)
-        rule = self._rule(principal, name)
+        rule = self._rule(principal, name, primary=True)
         if rule is not None and not matches(record, rule):
-            raise NotFound(f"no resource named {name!r}")
-        return record
+            raise self._unreadable(f"no resource named {name!r}", f"you may not read {name}")
+        return self.redaction.record(name, record)
 
     async def dump(self, *, principal: Principal = ANONYMOUS) -> dict[str, JSONValue]:
         """The whole database (``GET /db``): what ``principal`` may read of every resource.
@@ -169,15 +185,12 @@ class Service:
         """
         snapshot = await self.storage.dump()
         for name, kind in self.kinds().items():
-            rule = self._rule(principal, name)
-            value = snapshot.get(name)
-            if rule is None or value is None:
-                continue
-            if kind is Kind.PLURAL and isinstance(value, list):
-                records = [record for record in value if isinstance(record, dict)]
-                snapshot[name] = list(run(records, Query(name, where=rule)).items)
-            elif isinstance(value, dict) and not matches(value, rule):
-                del snapshot[name]
+            if name in snapshot:
+                shown = self.redaction.readable(name, snapshot[name], kind, self._rule(principal, name))
+                if shown is None:
+                    del snapshot[name]
+                else:
+                    snapshot[name] = shown
         return snapshot
 
     async def counts(self, *, principal: Principal = ANONYMOUS) -> dict[str, int | None]:
@@ -198,16 +211,28 @@ class Service:
 
     # -- the read path: every read of records comes through here ---------------------------
 
-    def _rule(self, principal: Principal, collection: str) -> Node | None:
-        """The one place the read rule is asked: what ``principal`` may read of ``collection``."""
-        return self._read_rule(principal, collection)
+    def _rule(self, principal: Principal, collection: str, *, primary: bool = False) -> Node | None:
+        """The one place the read rule is asked: what ``principal`` may read of ``collection``.
 
-    async def _read(self, principal: Principal, query: Query) -> Page:
+        A caller who must sign in first is :class:`Unauthorized` on the request's own collection
+        (``primary``); for joins, ``/db`` and counts that collection just shows nothing.
+        """
+        try:
+            return self._read_rule(principal, collection)
+        except Unauthorized:
+            if primary:
+                raise
+            return NOTHING
+
+    async def _read(self, principal: Principal, query: Query, *, primary: bool = False) -> Page:
         """``query`` with the caller's rule ANDed into its filter, so storage (SQL too) applies both."""
-        rule = self._rule(principal, query.collection)
-        return await self.storage.find(query if rule is None else _and_where(query, rule))
+        rule = self._rule(principal, query.collection, primary=primary)
+        page = await self.storage.find(query if rule is None else _and_where(query, rule))
+        return Page(self.redaction.records(query.collection, page.items), page.total)
 
-    async def _read_one(self, principal: Principal, collection: str, record_id: str) -> Record | None:
+    async def _read_one(
+        self, principal: Principal, collection: str, record_id: str, *, primary: bool = False
+    ) -> Record | None:
         """One record by id, if the caller may read it.
 
         By key, not as a filtered find: an id matches by its text (``"1"`` finds ``1``, ``"01"`` does
@@ -215,8 +240,18 @@ class Service:
         is then evaluated on that one record with the reference evaluator.
         """
         record = await self.storage.get(collection, record_id)
-        rule = self._rule(principal, collection)
-        return record if record is None or rule is None or matches(record, rule) else None
+        rule = self._rule(principal, collection, primary=primary)
+        if record is None:
+            return None
+        if rule is not None and not matches(record, rule):
+            raise self._unreadable(
+                f"no record in {collection} with id {record_id!r}", f"you may not read this {collection} record"
+            )
+        return self.redaction.record(collection, record)
+
+    def _unreadable(self, not_found: str, forbidden: str) -> JsonServeError:
+        """What reading one existing record the caller may not read raises: 404, or 403 (``reveal_forbidden``)."""
+        return PermissionDenied(forbidden) if self.options.reveal_forbidden else NotFound(not_found)
 
     def _joins(self, collection: str, query: Query) -> list[Join]:
         if not (query.embed or query.expand):
@@ -237,8 +272,9 @@ class Service:
         With ``auto_create`` (or a declared schema) a missing collection is created by its first record.
         """
         new_collection = self.check_creatable(collection)
-        record = self._stamp(body, None)
-        self._validate(collection, record)
+        self.redaction.check_body(collection, body)
+        record = self._write_rule.create(principal, collection, self._stamp(body, None))
+        self._checks.validate(collection, record)
         change = await self.storage.create(
             collection,
             record,
@@ -246,7 +282,7 @@ class Service:
             new_collection=new_collection,
             actor=principal.id,
         )
-        return self._publish([change])
+        return self._publish([change], collection)
 
     async def create_nested(
         self, parent: str, parent_id: str, child: str, body: Record, *, principal: Principal = ANONYMOUS
@@ -290,9 +326,9 @@ class Service:
     ) -> Record:
         """Write ``merge(current)``, stamped and validated, under the storage's lock and ``If-Match``."""
         self.check_writable(collection, Kind.PLURAL)
-        build = self._guarded(collection, lambda old: self._stamp(merge(old), old))
+        build = self._checks.guarded(collection, principal, lambda old: self._stamp(merge(old), old))
         change = await self.storage.update(collection, record_id, build, precondition(if_match), actor=principal.id)
-        return self._publish([change])
+        return self._publish([change], collection)
 
     async def delete(
         self,
@@ -306,27 +342,28 @@ class Service:
         """``DELETE``: remove a record and sweep what points at it; returns the deleted record."""
         self.check_writable(collection, Kind.PLURAL)
         sweep = self._dependents(dependents)
-        changes = await self.storage.delete(collection, record_id, sweep, precondition(if_match), actor=principal.id)
+        check = self._checks.deletable(collection, principal, precondition(if_match))
+        changes = await self.storage.delete(collection, record_id, sweep, check, actor=principal.id)
         self._publish(changes)
-        return changes[0].previous or {}
+        return self.redaction.record(collection, changes[0].previous or {})
 
     async def replace_singular(
         self, name: str, body: Record, if_match: str | None = None, *, principal: Principal = ANONYMOUS
     ) -> Record:
         """``PUT /profile`` (and 0.17's ``POST /profile``): replace the object."""
         self.check_writable(name, Kind.SINGULAR)
-        build = self._guarded(name, lambda _old: dict(body), keep_id=False)
+        build = self._checks.guarded(name, principal, lambda _old: dict(body), keep_id=False)
         change = await self.storage.update_singular(name, build, precondition(if_match), actor=principal.id)
-        return self._publish([change])
+        return self._publish([change], name)
 
     async def patch_singular(
         self, name: str, body: Record, if_match: str | None = None, *, principal: Principal = ANONYMOUS
     ) -> Record:
         """``PATCH /profile``: shallow merge."""
         self.check_writable(name, Kind.SINGULAR)
-        build = self._guarded(name, lambda old: {**old, **body}, keep_id=False)
+        build = self._checks.guarded(name, principal, lambda old: {**old, **body}, keep_id=False)
         change = await self.storage.update_singular(name, build, precondition(if_match), actor=principal.id)
-        return self._publish([change])
+        return self._publish([change], name)
 
     # -- checks the routes make before reading a body --------------------------------------
 
@@ -350,30 +387,6 @@ class Service:
         if self.kind(name) is not Kind.PLURAL:
             raise NotFound(f"{name!r} is a singular resource; it has no records by id")
 
-    def _validate(self, name: str, record: Record) -> None:
-        schema = self.catalogue.declared(name)
-        if schema is None:
-            return
-        errors = schema.errors(record, managed=self.catalogue.managed_fields)
-        if errors:
-            fields = ", ".join(dict.fromkeys(error.path for error in errors))  # a path once, however it fails
-            raise ValidationFailed(f"the {name} record does not match its schema ({fields})", errors)
-
-    def _guarded(
-        self, name: str, build: Callable[[Record], Record], *, keep_id: bool = True
-    ) -> Callable[[Record], Record]:
-        """``build``, then the declared schema checked on the result (inside the storage's atomic write)."""
-        id_field = self.storage.id_field
-
-        def checked(current: Record) -> Record:
-            new = build(current)
-            if keep_id and id_field in current:
-                new[id_field] = current[id_field]
-            self._validate(name, new)
-            return new
-
-        return checked
-
     def _stamp(self, body: Record, current: Record | None) -> Record:
         """``body`` with server-managed timestamps (``--timestamps``); a client's own values are dropped."""
         return stamped(body, current, self._clock()) if self.options.timestamps else dict(body)
@@ -381,11 +394,19 @@ class Service:
     def _dependents(self, requested: tuple[str, ...]) -> Dependents:
         return sweep_plan(self.catalogue.relations(), requested, cascade=self.options.compat != "1")
 
-    def _publish(self, changes: list[Change]) -> Record:
+    def publish(self, changes: list[Change]) -> None:
+        """Let the catalogue and the hub know of ``changes`` (the accounts write users through storage)."""
         for change in changes:
             self.catalogue.observe(change)
             self.hub.publish(change)
-        return changes[0].record or {}
+
+    def _publish(self, changes: list[Change], collection: str = "") -> Record:
+        """Publish ``changes``; the first one's record, as a client may see it."""
+        self.publish(changes)
+        return self.redaction.record(collection, changes[0].record or {})
+
+
+NOTHING: Node = AnyOf(())  # a filter no record matches
 
 
 def _and_where(query: Query, node: Node) -> Query:

@@ -1,4 +1,4 @@
-"""What a write checks and adds before storage applies it: preconditions, timestamps, the delete sweep.
+"""What a write checks and adds before storage applies it: preconditions, rules, schemas, timestamps, the sweep.
 
 Example:
     >>> stamped({"title": "x", "createdAt": "forged"}, None, 0.0)
@@ -7,14 +7,68 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from jsonserve._types import Record
-from jsonserve.errors import FieldError, PreconditionFailed, QueryError
+from jsonserve.auth.principal import Principal
+from jsonserve.auth.rules import WriteRule
+from jsonserve.errors import FieldError, PreconditionFailed, QueryError, ValidationFailed
 from jsonserve.schema.relations import Relations
-from jsonserve.service.catalogue import CREATED_AT, STAMPS, UPDATED_AT
+from jsonserve.service.catalogue import CREATED_AT, STAMPS, UPDATED_AT, Catalogue
+from jsonserve.service.redact import Redaction
 from jsonserve.service.values import etag_matches, record_etag
 from jsonserve.storage.base import Check, Dependent, Dependents
+
+
+class WriteChecks:
+    """The checks of a write on the record it produces: the write rule, hidden fields, the declared schema."""
+
+    def __init__(self, catalogue: Catalogue, rule: WriteRule, redaction: Redaction) -> None:
+        self.catalogue = catalogue
+        self.rule = rule
+        self.redaction = redaction
+
+    def validate(self, name: str, record: Record) -> None:
+        """Raise :class:`ValidationFailed` when ``record`` breaks ``name``'s declared schema."""
+        schema = self.catalogue.declared(name)
+        if schema is None:
+            return
+        errors = schema.errors(record, managed=self.catalogue.managed_fields)
+        if errors:
+            fields = ", ".join(dict.fromkeys(error.path for error in errors))  # a path once, however it fails
+            raise ValidationFailed(f"the {name} record does not match its schema ({fields})", errors)
+
+    def guarded(
+        self, name: str, principal: Principal, build: Callable[[Record], Record], *, keep_id: bool = True
+    ) -> Callable[[Record], Record]:
+        """``build``, then the write rule and the declared schema on the result (inside the storage's atomic write).
+
+        Hidden fields are kept from the current record: a client neither sees nor replaces them.
+        """
+        id_field = self.catalogue.id_field
+
+        def checked(current: Record) -> Record:
+            new = build(current)
+            self.redaction.check_body(name, {key: new[key] for key in new if new[key] != current.get(key)})
+            new = self.redaction.kept(name, current, new)
+            if keep_id and id_field in current:
+                new[id_field] = current[id_field]
+            new = self.rule.update(principal, name, current, new)
+            self.validate(name, new)
+            return new
+
+        return checked
+
+    def deletable(self, name: str, principal: Principal, check: Check) -> Check:
+        """The storage check of a delete: ``check`` (the precondition), then the write rule on the current record."""
+
+        def checked(current: Record | None) -> None:
+            check(current)
+            if current is not None:
+                self.rule.delete(principal, name, current)
+
+        return checked
 
 
 def precondition(if_match: str | None) -> Check:

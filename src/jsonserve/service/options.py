@@ -17,7 +17,9 @@ class ServiceOptions:
     ``timestamps`` stamps ``createdAt``/``updatedAt`` on records (clients cannot set them);
     ``auto_create`` lets a POST create a collection that does not exist yet; ``reserved`` are names
     a new collection may not take (routes of their own, such as ``docs``); ``max_page_size`` is the
-    most records a page or a ``_limit`` holds (what the OpenAPI document tells clients).
+    most records a page or a ``_limit`` holds (what the OpenAPI document tells clients);
+    ``reveal_forbidden`` answers a read of one existing record the caller may not read with
+    :class:`~jsonserve.errors.PermissionDenied` (json-server-auth's 403) instead of ``NotFound``.
     """
 
     compat: str = "0.17"
@@ -27,3 +29,4 @@ class ServiceOptions:
     auto_create: bool = False
     reserved: frozenset[str] = frozenset()
     max_page_size: int = 1000
+    reveal_forbidden: bool = False

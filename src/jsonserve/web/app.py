@@ -19,9 +19,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from jsonserve.config import Settings
+from jsonserve.errors import NotFound
 from jsonserve.openapi import Documents
 from jsonserve.service import Service, build_service
-from jsonserve.web import docs, stack
+from jsonserve.web import auth, docs, stack
 from jsonserve.web.errors import HANDLERS
 from jsonserve.web.home import home_page
 from jsonserve.web.http import api_root, json_response
@@ -86,7 +87,7 @@ def _routes(settings: Settings, resources: Resources, static_dir: Path | None) -
         return json_response(request, settings.routes)  # type: ignore[arg-type]
 
     pages: dict[str, Endpoint] = {"db": resources.db, **({"__rules": rules} if settings.routes else {})}
-    mounts: list[BaseRoute] = []
+    mounts: list[BaseRoute] = _auth_routes(settings, resources, pages)
     if settings.docs:
         pages.update(_docs_pages(resources))
         mounts.append(Mount(docs.ASSETS_PATH, app=StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets"))
@@ -108,6 +109,32 @@ def _routes(settings: Settings, resources: Resources, static_dir: Path | None) -
     if resources.static is not None:
         routes.append(Mount("/", app=resources.static))
     return routes
+
+
+def _auth_routes(settings: Settings, resources: Resources, pages: dict[str, Endpoint]) -> list[BaseRoute]:
+    """With ``--auth``: the accounts pages (added to ``pages``) and the ``/auth/{action}`` route."""
+    accounts = resources.service.accounts
+    if accounts is None:
+        return []
+    account_pages = auth.auth_pages(accounts, settings.max_body, settings.max_depth)
+    pages.update(account_pages)
+
+    async def users(request: Request) -> Response:
+        # json-server-auth: POST /users registers (hashing the password); every other method is the collection's.
+        if request.method == "POST":
+            return await account_pages["register"](request)
+        return await resources.collection(request)
+
+    pages["users"] = users
+    actions = auth.auth_routes(accounts, settings.max_body, settings.max_depth)
+
+    async def action(request: Request) -> Response:
+        endpoint = actions.get(request.path_params["action"])
+        if endpoint is None:
+            raise NotFound(f"no /auth/{request.path_params['action']} endpoint")
+        return await endpoint(request)
+
+    return [Route("/auth/{action}", action, methods=ALL_METHODS)]
 
 
 def _docs_pages(resources: Resources) -> dict[str, Endpoint]:

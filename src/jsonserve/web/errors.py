@@ -19,6 +19,9 @@ STATUS_BY_ERROR: dict[type[errors.JsonServeError], int] = {
     errors.NotFound: 404,
     errors.BadRequest: 400,
     errors.ReadOnly: 403,
+    errors.Unauthorized: 401,
+    errors.PermissionDenied: 403,
+    errors.TooManyRequests: 429,
     errors.MethodNotAllowed: 405,
     errors.Conflict: 409,
     errors.PreconditionFailed: 412,
@@ -80,6 +83,12 @@ def domain_response(exc: errors.JsonServeError) -> Response:
         response.headers["Accept-Encoding"] = ", ".join(exc.accepted)  # RFC 9110 §15.5.16
     if isinstance(exc, errors.StorageUnavailable):
         response.headers["Retry-After"] = "1"
+    if isinstance(exc, errors.TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, errors.Unauthorized):
+        # RFC 6750: a refused token says so; a missing one only names the scheme.
+        invalid = isinstance(exc, errors.InvalidToken)
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if invalid else "Bearer"
     return response
 
 

@@ -4,7 +4,8 @@ Outermost first (a request meets them top to bottom, a response bottom to top)::
 
     cors        settings.cors_origins   CORS headers, preflights (204)
     catch-all   always                  an unexpected exception -> one logged problem+json 500
-    policies    create_app(policies=)   auth, rate limits, chaos (later issues); empty today
+    auth        --auth                  the caller from ``Authorization: Bearer``; guard prefixes
+    policies    create_app(policies=)   rate limits, chaos (later issues); empty today
     gzip        always                  compress large bodies for clients that accept gzip
     fast lane   fast_reads, no --base,  GET /{collection}/{id} answered without routing
                 no --routes, no --delay
@@ -45,6 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jsonserve.config import Settings
 from jsonserve.service import Service
 from jsonserve.web import docs
+from jsonserve.web.auth import AuthPolicy
 from jsonserve.web.errors import CatchAll
 from jsonserve.web.fastpath import FastRecordReads
 from jsonserve.web.resources import ALL_METHODS
@@ -163,6 +165,11 @@ def _cors(parts: Parts) -> list[Middleware]:
     ]
 
 
+def _auth(parts: Parts) -> list[Middleware]:
+    accounts = parts.service.accounts
+    return [] if accounts is None else [Middleware(AuthPolicy, accounts=accounts, base=parts.settings.base)]
+
+
 def _has_fast_lane(parts: Parts) -> bool:
     settings = parts.settings
     return parts.fast_reads and not (settings.base or settings.routes or settings.delay_ms)
@@ -180,6 +187,7 @@ def _rewrite(parts: Parts) -> list[Middleware]:
 STACK: tuple[Layer, ...] = (
     Layer("cors", lambda parts: bool(parts.settings.cors_origins), _cors),
     Layer("catch-all", lambda _parts: True, lambda _parts: [Middleware(CatchAll)]),
+    Layer("auth", lambda parts: parts.service.accounts is not None, _auth),
     Layer("policies", lambda parts: bool(parts.policies), lambda parts: parts.policies),
     Layer("gzip", lambda _parts: True, lambda _parts: [Middleware(Gzip, minimum_size=GZIP_MINIMUM)]),
     Layer("fast lane", _has_fast_lane, _fast_lane),

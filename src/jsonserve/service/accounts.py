@@ -1,0 +1,255 @@
+"""Users: register, log in, who a token names, log out, change a password (``--auth``).
+
+Users are the records of ``users`` (json-server-auth's collection, so its ``db.json`` works as it
+is). Their ``password`` holds the hash and ``tokenVersion`` the version every token carries:
+logging out or changing the password moves it on, which revokes every earlier token. Both fields
+are hidden (:class:`~jsonserve.service.redact.Redaction`): only this module writes them, through
+the storage directly (the public write path refuses them).
+
+Hashing runs in a worker thread (argon2id takes tens of milliseconds). A login for an unknown email
+verifies against a dummy hash, and both failures raise one :class:`InvalidCredentials`; failures are
+throttled per account and per client address (:class:`TooManyRequests` with the wait).
+
+Example:
+    >>> session = await accounts.register({"email": "ada@example.com", "password": "correct horse"})  # doctest: +SKIP
+    >>> (await accounts.authenticate(session.access_token)).id  # doctest: +SKIP
+    '1'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from jsonserve._types import JSONValue, Record
+from jsonserve.auth.access import USERS
+from jsonserve.auth.passwords import MIN_LENGTH, Passwords
+from jsonserve.auth.policy import RulePolicy
+from jsonserve.auth.principal import ANONYMOUS, Guard, Principal
+from jsonserve.auth.throttle import Throttle
+from jsonserve.auth.tokens import Tokens
+from jsonserve.errors import (
+    BadRequest,
+    EmailTaken,
+    FieldError,
+    InvalidCredentials,
+    InvalidToken,
+    PermissionDenied,
+    TooManyRequests,
+    Unauthorized,
+)
+from jsonserve.query.model import Condition, Op, Query
+from jsonserve.schema.kind import Kind
+from jsonserve.service.core import Service
+
+__all__ = ["HIDDEN_FIELDS", "PASSWORD", "TOKEN_VERSION", "Accounts", "Session"]
+
+PASSWORD = "password"  # noqa: S105 - field names, not secrets
+TOKEN_VERSION = "tokenVersion"  # noqa: S105
+HIDDEN_FIELDS = frozenset({PASSWORD, TOKEN_VERSION})
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+MAX_EMAIL = 254
+ACCOUNT_FAILURES = (5, 15 * 60.0)  # per email: 5 failures in 15 minutes
+ADDRESS_FAILURES = (20, 15 * 60.0)  # per client address
+WRONG = "wrong email or password"
+
+
+@dataclass(frozen=True)
+class Session:
+    """What registration and login answer: a token and the user (never their hash)."""
+
+    access_token: str
+    user: Record
+
+    def payload(self) -> dict[str, JSONValue]:
+        """json-server-auth's body: ``{"accessToken", "user"}``."""
+        return {"accessToken": self.access_token, "user": self.user}
+
+
+class Accounts:
+    """The users of one Service."""
+
+    def __init__(
+        self,
+        service: Service,
+        policy: RulePolicy,
+        tokens: Tokens,
+        passwords: Passwords | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.service = service
+        self.policy = policy
+        self.tokens = tokens
+        self.passwords = passwords or Passwords()
+        self.by_account = Throttle(*ACCOUNT_FAILURES, clock=clock)
+        self.by_address = Throttle(*ADDRESS_FAILURES, clock=clock)
+        self._registering = asyncio.Lock()  # the email check and the insert, together (in this process)
+
+    # -- registration and login -----------------------------------------------------------------
+
+    async def register(self, body: Record, principal: Principal = ANONYMOUS) -> Session:
+        """``POST /register``: a new user with a hashed password; 400 for a bad or taken email or a short password."""
+        email, password = _email(body), body.get(PASSWORD)
+        if not isinstance(password, str) or len(password) < MIN_LENGTH:
+            raise BadRequest(
+                f"the password must have at least {MIN_LENGTH} characters",
+                [FieldError(PASSWORD, f"at least {MIN_LENGTH} characters", "weak_password")],
+            )
+        fields = {key: value for key, value in body.items() if key not in HIDDEN_FIELDS}
+        if not self.policy.is_admin(principal):
+            refused = sorted(self.policy.privilege_fields.intersection(fields))
+            if refused:
+                raise PermissionDenied(f"only an admin sets {', '.join(refused)} on a user")
+        hashed = await asyncio.to_thread(self.passwords.hash, password)
+        async with self._registering:
+            if await self._find(email) is not None:
+                raise EmailTaken(f"{email} is already registered")
+            record = await self._insert({**fields, "email": email, PASSWORD: hashed, TOKEN_VERSION: 0})
+        return self._session(record)
+
+    async def login(self, body: Record, address: str) -> Session:
+        """``POST /login``: a token for the right email and password; one 400 for any wrong pair; 429 when throttled."""
+        email, password = body.get("email"), body.get(PASSWORD)
+        if not isinstance(email, str) or not isinstance(password, str):
+            raise BadRequest("send an email and a password")
+        keys = (f"account:{email.lower()}", f"address:{address}")
+        self._check_throttle(keys)
+        user = await self._find(email)
+        stored = user.get(PASSWORD) if user is not None else None
+        if isinstance(stored, str):
+            valid = await asyncio.to_thread(self.passwords.verify, stored, password)
+        else:
+            valid = await asyncio.to_thread(self.passwords.verify_dummy, password)
+        if user is None or not valid:
+            self.by_account.failed(keys[0])
+            self.by_address.failed(keys[1])
+            raise InvalidCredentials(WRONG)
+        self.by_account.reset(keys[0])
+        if isinstance(stored, str) and self.passwords.needs_upgrade(stored):
+            upgraded = await asyncio.to_thread(self.passwords.hash, password)
+            user = await self._write(_id(user, self._id_field), {PASSWORD: upgraded})
+        return self._session(user)
+
+    # -- tokens -------------------------------------------------------------------------------
+
+    async def authenticate(self, token: str, guard: Guard | None = None) -> Principal:
+        """The caller a bearer token names: :class:`InvalidToken` when forged, expired, revoked or of a deleted user."""
+        claims = self.tokens.verify(token)
+        user = await self._get(claims.subject)
+        if user is None:
+            raise InvalidToken("the token's user no longer exists")
+        if _version(user) != claims.version:
+            raise InvalidToken("the token was revoked (logout or password change)")
+        return Principal(claims.subject, self._roles(user), guard)
+
+    async def me(self, principal: Principal) -> Record:
+        """``GET /auth/me``: the signed-in user."""
+        user = await self._get(_signed_in(principal))
+        if user is None:
+            raise InvalidToken("the token's user no longer exists")
+        return self.service.redaction.record(USERS, user)
+
+    async def logout(self, principal: Principal) -> None:
+        """``POST /auth/logout``: every token issued so far stops working."""
+        user_id = _signed_in(principal)
+        await self._write(user_id, {}, bump=True)
+
+    async def change_password(self, principal: Principal, body: Record, address: str) -> None:
+        """``POST /auth/password``: ``{"password", "newPassword"}``; every earlier token stops working."""
+        user_id = _signed_in(principal)
+        current, new = body.get(PASSWORD), body.get("newPassword")
+        if not isinstance(current, str) or not isinstance(new, str):
+            raise BadRequest("send the password and the newPassword")
+        if len(new) < MIN_LENGTH:
+            raise BadRequest(f"the new password must have at least {MIN_LENGTH} characters")
+        keys = (f"user:{user_id}", f"address:{address}")
+        self._check_throttle(keys)
+        user = await self._get(user_id)
+        stored = user.get(PASSWORD) if user is not None else None
+        if not isinstance(stored, str) or not await asyncio.to_thread(self.passwords.verify, stored, current):
+            self.by_account.failed(keys[0])
+            self.by_address.failed(keys[1])
+            raise InvalidCredentials("the password is wrong")
+        hashed = await asyncio.to_thread(self.passwords.hash, new)
+        await self._write(user_id, {PASSWORD: hashed}, bump=True)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    @property
+    def _id_field(self) -> str:
+        return self.service.storage.id_field
+
+    def _session(self, user: Record) -> Session:
+        token = self.tokens.issue(_id(user, self._id_field), _text(user.get("email")), _version(user))
+        return Session(token, self.service.redaction.record(USERS, user))
+
+    def _roles(self, user: Record) -> frozenset[str]:
+        value = user.get(self.policy.rules.role_field)
+        if isinstance(value, str):
+            return frozenset({value})
+        if isinstance(value, list):
+            return frozenset(item for item in value if isinstance(item, str))
+        return frozenset()
+
+    def _check_throttle(self, keys: tuple[str, str]) -> None:
+        waits = [wait for wait in (self.by_account.retry_after(keys[0]), self.by_address.retry_after(keys[1])) if wait]
+        if waits:
+            raise TooManyRequests("too many failed attempts: try again later", max(waits))
+
+    async def _find(self, email: str) -> Record | None:
+        """The user with ``email``, compared case-insensitively (a contains filter narrows, Python decides)."""
+        if self.service.kinds().get(USERS) is not Kind.PLURAL:
+            return None
+        page = await self.service.storage.find(Query(USERS, where=Condition(("email",), Op.CONTAINS, email)))
+        wanted = email.lower()
+        return next((user for user in page.items if (_text(user.get("email")) or "").lower() == wanted), None)
+
+    async def _get(self, user_id: str) -> Record | None:
+        if self.service.kinds().get(USERS) is not Kind.PLURAL:
+            return None
+        return await self.service.storage.get(USERS, user_id)
+
+    async def _insert(self, record: Record) -> Record:
+        new_collection = self.service.kinds().get(USERS) is None
+        change = await self.service.storage.create(
+            USERS, record, generated_ids=self.service.options.compat == "1", new_collection=new_collection
+        )
+        self.service.publish([change])
+        return change.record or record
+
+    async def _write(self, user_id: str, changes: Record, *, bump: bool = False) -> Record:
+        def build(current: Record) -> Record:
+            return {**current, **changes, **({TOKEN_VERSION: _version(current) + 1} if bump else {})}
+
+        change = await self.service.storage.update(USERS, user_id, build, actor=user_id)
+        self.service.publish([change])
+        return change.record or {}
+
+
+def _email(body: Record) -> str:
+    email = body.get("email")
+    if not isinstance(email, str) or len(email) > MAX_EMAIL or not EMAIL.match(email):
+        raise BadRequest("a valid email is required", [FieldError("email", "not a valid email", "invalid_email")])
+    return email
+
+
+def _signed_in(principal: Principal) -> str:
+    if principal.id is None:
+        raise Unauthorized("sign in first: send Authorization: Bearer <accessToken>")
+    return principal.id
+
+
+def _id(user: Record, id_field: str) -> str:
+    return str(user.get(id_field))
+
+
+def _version(user: Record) -> int:
+    version = user.get(TOKEN_VERSION, 0)
+    return version if isinstance(version, int) and not isinstance(version, bool) else 0
+
+
+def _text(value: JSONValue | None) -> str | None:
+    return value if isinstance(value, str) else None

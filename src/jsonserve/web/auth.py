@@ -1,0 +1,126 @@
+"""``--auth`` over HTTP: the policy that reads ``Authorization: Bearer``, and the accounts endpoints.
+
+The policy sits in the stack's auth slot (``web/stack.py``: after CORS, before the fast lane), so
+every route and the fast lane see the caller it puts in the scope. A request without a token is
+anonymous; a request with a refused one is a 401 with ``WWW-Authenticate: Bearer
+error="invalid_token"`` whatever it asks for. json-server-auth's guard prefixes (``/664/posts``)
+are taken off the path here and travel with the caller (:class:`~jsonserve.auth.principal.Guard`).
+
+Endpoints (json-server-auth's, plus the safe parts it lacks): ``POST /register`` ``/signup``
+``/users`` (201 ``{accessToken, user}``), ``POST /login`` ``/signin`` (200), ``GET /auth/me``,
+``POST /auth/logout`` (204) and ``POST /auth/password`` (204).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from jsonserve.auth.principal import Guard, Principal
+from jsonserve.errors import InvalidToken
+from jsonserve.service.accounts import Accounts
+from jsonserve.web.errors import domain_response
+from jsonserve.web.http import PRINCIPAL_KEY, json_response, principal_of, read_json
+from jsonserve.web.resources import options_or_405
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+GUARD = re.compile(r"^/([0246]{3})(/[^/]+(?:/.*)?)$")
+
+
+class AuthPolicy:
+    """Put the request's :class:`Principal` in the scope (``web.http.PRINCIPAL_KEY``); 401 for a refused token."""
+
+    def __init__(self, app: ASGIApp, accounts: Accounts, base: str = "") -> None:
+        self.app = app
+        self.accounts = accounts
+        self.base = base
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        guard = self._unguard(scope)
+        try:
+            token = _bearer(scope)
+            principal = Principal(guard=guard) if token is None else await self.accounts.authenticate(token, guard)
+        except InvalidToken as error:
+            await domain_response(error)(scope, receive, send)
+            return
+        scope[PRINCIPAL_KEY] = principal
+        await self.app(scope, receive, send)
+
+    def _unguard(self, scope: Scope) -> Guard | None:
+        """Take a guard prefix (``/600/notes/1`` -> ``/notes/1``) off the path, under ``--base`` if any."""
+        path: str = scope["path"]
+        if not path.startswith(self.base + "/"):
+            return None
+        match = GUARD.match(path[len(self.base) :])
+        if match is None:
+            return None
+        mode, rest = match.groups()
+        scope["path"] = self.base + rest
+        scope["raw_path"] = scope["path"].encode("utf-8")
+        return Guard(rest.split("/")[1], mode)
+
+
+def _bearer(scope: Scope) -> str | None:
+    """The token of an ``Authorization`` header (``None`` without one); a malformed header is a refused token."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = bytes(value).decode("latin-1").strip().partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise InvalidToken("send Authorization: Bearer <accessToken>")
+            return str(token.strip())
+    return None
+
+
+def auth_pages(accounts: Accounts, max_body: int, max_depth: int) -> dict[str, Endpoint]:
+    """The single-segment endpoints (``/register``, ``/login``…), by name; ``users`` answers its POST only."""
+
+    def client_address(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
+    async def register(request: Request) -> Response:
+        if request.method != "POST":
+            return options_or_405(request.method, ("POST", "OPTIONS"), "registration takes a POST")
+        body = await read_json(request, max_body, max_depth)
+        session = await accounts.register(body, principal_of(request.scope))
+        return json_response(request, session.payload(), 201)
+
+    async def login(request: Request) -> Response:
+        if request.method != "POST":
+            return options_or_405(request.method, ("POST", "OPTIONS"), "login takes a POST")
+        body = await read_json(request, max_body, max_depth)
+        session = await accounts.login(body, client_address(request))
+        return json_response(request, session.payload())
+
+    return {"register": register, "signup": register, "login": login, "signin": login}
+
+
+def auth_routes(accounts: Accounts, max_body: int, max_depth: int) -> dict[str, Endpoint]:
+    """The ``/auth/{action}`` endpoints, by action."""
+
+    async def me(request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return options_or_405(request.method, ("GET", "HEAD", "OPTIONS"), "/auth/me is read-only")
+        return json_response(request, await accounts.me(principal_of(request.scope)))
+
+    async def logout(request: Request) -> Response:
+        if request.method != "POST":
+            return options_or_405(request.method, ("POST", "OPTIONS"), "logout takes a POST")
+        await accounts.logout(principal_of(request.scope))
+        return Response(status_code=204)
+
+    async def password(request: Request) -> Response:
+        if request.method != "POST":
+            return options_or_405(request.method, ("POST", "OPTIONS"), "a password change takes a POST")
+        body = await read_json(request, max_body, max_depth)
+        address = request.client.host if request.client else "unknown"
+        await accounts.change_password(principal_of(request.scope), body, address)
+        return Response(status_code=204)
+
+    return {"me": me, "logout": logout, "password": password}
