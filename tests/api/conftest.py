@@ -28,14 +28,20 @@ def postgres_reachable() -> str | None:
         return f"PostgreSQL at {url.hostname}:{url.port} is not reachable ({error.strerror})"
 
 
+def require_postgres() -> None:
+    """Skip (with the reason) when PostgreSQL is unreachable; under ``CI=true`` fail instead."""
+    if why := postgres_reachable():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{why}; PostgreSQL is required under CI=true")
+        pytest.skip(why)
+
+
 @pytest.fixture(autouse=True, params=testing.BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     """Serve the test's data from this backend."""
     name = str(request.param)
-    if name == "postgres" and (why := postgres_reachable()):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{why}; PostgreSQL is required under CI=true")
-        pytest.skip(why)
+    if name == "postgres":
+        require_postgres()
     previous = testing.DEFAULTS["backend"]
     testing.DEFAULTS["backend"] = name
     try:

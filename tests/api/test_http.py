@@ -7,12 +7,9 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
-import anyio
 import httpx
 import pytest
-from starlette.types import ASGIApp, Message
 
 from jsonserve.config import Settings
 from jsonserve.service import build_service
@@ -20,6 +17,7 @@ from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.testing import serve
 from jsonserve.web.app import create_app
 from jsonserve.web.inprocess import open_client
+from tests.support.asgi import raw_get
 
 pytestmark = pytest.mark.anyio
 
@@ -439,39 +437,6 @@ def public(tmp_path: Path) -> Path:
     (tmp_path / "public-private").mkdir()
     (tmp_path / "public-private" / "key.txt").write_text("TOP SECRET sibling")
     return root
-
-
-async def raw_get(app: ASGIApp, raw_path: bytes) -> tuple[int, bytes]:
-    """Send ``raw_path`` to the app byte for byte (httpx would normalise ``..`` away)."""
-    sent: list[Message] = []
-    received: list[bool] = []
-
-    async def receive() -> Message:
-        if received:  # the body was read: nothing more comes until the response is sent
-            await anyio.sleep_forever()
-        received.append(True)
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "server": ("127.0.0.1", 3000),
-        "client": ("127.0.0.1", 50000),
-        "root_path": "",
-        "path": unquote(raw_path.decode("latin-1")),
-        "raw_path": raw_path,
-        "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1:3000")],
-    }
-    await app(scope, receive, send)
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 
 
 async def test_static_files_are_served_beside_the_api(db: dict[str, Any], public: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -18,16 +17,13 @@ import httpx
 import pytest
 
 from jsonserve import testing
-from tests.api.conftest import postgres_reachable
+from tests.api.conftest import require_postgres
 
 
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     """A throw-away PostgreSQL database (a URL is all the CLI takes), dropped afterwards."""
-    if why := postgres_reachable():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{why}; PostgreSQL is required under CI=true")
-        pytest.skip(why)
+    require_postgres()
     name = f"jsonserve_cli_{uuid.uuid4().hex[:10]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 from pathlib import Path
@@ -11,7 +10,7 @@ from urllib.parse import urlparse
 import pytest
 
 from jsonserve import testing
-from tests.api.conftest import postgres_reachable
+from tests.api.conftest import require_postgres
 from tests.support.cli import run_cli
 from tests.support.server import free_port
 
@@ -74,10 +73,7 @@ def test_every_rule_of_the_data_file_names_it(tmp_path: Path, content: str, word
 @pytest.fixture
 def postgres() -> str:
     """The test server's URL (``postgresql://user@host:port/db``); skip without it, as the API tests do."""
-    if why := postgres_reachable():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{why}; PostgreSQL is required under CI=true")
-        pytest.skip(why)
+    require_postgres()
     return testing.POSTGRES_URL
 
 

@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from jsonserve.demo import demo_data
+from tests.api.conftest import require_postgres
 from tests.reliability import tier
 from tests.reliability.results import tally
-from tests.reliability.stores import STORE_KINDS, Store, require_postgres, throwaway_database
+from tests.reliability.stores import STORE_KINDS, Store, throwaway_database
 from tests.support.server import start_server
 
 pytestmark = pytest.mark.e2e

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.stores import STORE_KINDS, Store, require_postgres, throwaway_database
+from tests.api.conftest import require_postgres
+from tests.reliability.stores import STORE_KINDS, Store, throwaway_database
 
 
 @pytest.fixture(scope="module")

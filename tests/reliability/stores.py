@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -21,23 +20,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
-import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from jsonserve import testing
 from jsonserve.storage.file.document import encode_document
-from tests.api.conftest import postgres_reachable
+from tests.api.conftest import require_postgres
 from tests.reliability.helpers import read_json_file
 
 STORE_KINDS = ("jsonfile", "sqlite", "postgres")
-
-
-def require_postgres() -> None:
-    """Skip (with the reason) when PostgreSQL is unreachable; under ``CI=true`` fail instead."""
-    if why := postgres_reachable():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{why}; PostgreSQL is required under CI=true")
-        pytest.skip(why)
 
 
 def database_url(name: str) -> str:

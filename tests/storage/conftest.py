@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
 from jsonserve import testing
-from tests.api.conftest import postgres_reachable
-
-
-def require_postgres() -> None:
-    """Skip (with the reason) when PostgreSQL is unreachable; under ``CI=true`` fail instead."""
-    if why := postgres_reachable():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{why}; PostgreSQL is required under CI=true")
-        pytest.skip(why)
+from tests.api.conftest import require_postgres
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ from jsonserve.storage.file.document import encode_document
 from jsonserve.storage.file.jsonfile import JsonFileStorage
 from jsonserve.storage.sql.postgres import PostgresStorage
 from jsonserve.storage.sql.sqlite import SqliteStorage
-from tests.storage.conftest import drop_schema, new_schema, require_postgres
+from tests.api.conftest import require_postgres
+from tests.storage.conftest import drop_schema, new_schema
 
 pytestmark = pytest.mark.anyio
 

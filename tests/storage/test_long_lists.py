@@ -17,7 +17,8 @@ from jsonserve import testing
 from jsonserve.query.model import AllOf, Condition, Op, Query
 from jsonserve.storage.base import Storage
 from jsonserve.storage.file.memory import MemoryStorage
-from tests.storage.conftest import drop_schema, new_schema, require_postgres
+from tests.api.conftest import require_postgres
+from tests.storage.conftest import drop_schema, new_schema
 
 pytestmark = pytest.mark.anyio
 

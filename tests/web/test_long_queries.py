@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import anyio
 import pytest
-from starlette.types import ASGIApp, Message
+from starlette.types import ASGIApp
 
 from jsonserve.config import Settings
 from jsonserve.query.limits import MAX_VALUES
@@ -19,41 +18,14 @@ from jsonserve.service import build_service
 from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.web.app import create_app
 from jsonserve.web.inprocess import open_client
+from tests.support.asgi import raw_get
 
 pytestmark = pytest.mark.anyio
 
 
 async def asgi_get(app: ASGIApp, path: str, query: str) -> tuple[int, Any]:
     """GET ``path?query`` straight through ASGI: the status and the decoded JSON body."""
-    sent: list[Message] = []
-    received: list[bool] = []
-
-    async def receive() -> Message:
-        if received:
-            await anyio.sleep_forever()
-        received.append(True)
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "server": ("127.0.0.1", 3000),
-        "client": ("127.0.0.1", 50000),
-        "root_path": "",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "headers": [(b"host", b"127.0.0.1:3000")],
-    }
-    await app(scope, receive, send)
-    status = next(message["status"] for message in sent if message["type"] == "http.response.start")
-    body = b"".join(message.get("body", b"") for message in sent if message["type"] == "http.response.body")
+    status, body = await raw_get(app, path.encode(), query.encode())
     return status, json.loads(body)
 
 
