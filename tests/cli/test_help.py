@@ -23,7 +23,10 @@ def test_help_lists_the_commands_and_what_source_may_be(tmp_path: Path, args: li
     assert result.returncode == 0, result.stderr
     text = flat(result.stdout)
     assert text.startswith("Usage: jsonserve [OPTIONS] [SOURCE]")
-    for command in ("jsonserve init [FILE]", "jsonserve import SOURCE TARGET", "jsonserve export SOURCE TARGET"):
+    for command in (
+        "jsonserve init [FILE]", "jsonserve import SOURCE TARGET", "jsonserve export SOURCE TARGET",
+        "jsonserve user add EMAIL [SOURCE]", "jsonserve user passwd EMAIL [SOURCE]",
+    ):  # fmt: skip
         assert command in text
     assert "jsonserve help [COMMAND]" in text
     assert "A .json file" in text
@@ -33,7 +36,7 @@ def test_help_lists_the_commands_and_what_source_may_be(tmp_path: Path, args: li
     assert "--help -h" in text
 
 
-@pytest.mark.parametrize("command", ["init", "import", "export"])
+@pytest.mark.parametrize("command", ["init", "import", "export", "user"])
 @pytest.mark.parametrize("form", ["help {}", "{} --help", "{} -h"])
 def test_each_command_has_its_help(tmp_path: Path, command: str, form: str) -> None:
     result = run_cli(*form.format(command).split(), cwd=tmp_path)
@@ -42,11 +45,18 @@ def test_each_command_has_its_help(tmp_path: Path, command: str, form: str) -> N
     assert not list(tmp_path.iterdir()), "asking for help does nothing else"
 
 
+@pytest.mark.parametrize("form", ["user --help", "user", "help user"])
+def test_user_help_lists_add_and_passwd(tmp_path: Path, form: str) -> None:
+    text = flat(run_cli(*form.split(), cwd=tmp_path).stdout)
+    assert text.startswith("Usage: jsonserve user [OPTIONS] COMMAND [ARGS]...")
+    assert "add Add a user" in text and "passwd Set a user's password" in text
+
+
 def test_help_of_an_unknown_command(tmp_path: Path) -> None:
     result = run_cli("help", "serve", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "jsonserve: no command named 'serve' (commands: init, import, export, help); see: jsonserve --help"
+        "jsonserve: no command named 'serve' (commands: init, import, export, user, help); see: jsonserve --help"
     ]
 
 

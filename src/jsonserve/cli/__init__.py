@@ -1,10 +1,12 @@
 """The ``jsonserve`` command: parse options -> Settings -> ``server.run(settings)``.
 
-jsonserve [SOURCE] [options]     serve SOURCE (a .json file, a SQLite file or a PostgreSQL URL), or the demo data
-jsonserve init [FILE]            write a starter db.json
-jsonserve import SOURCE TARGET   copy all data between backends (json, sqlite, postgresql)
-jsonserve export SOURCE TARGET   the same copy, named for the other direction
-jsonserve help [COMMAND]         the help of the server, or of a command
+jsonserve [SOURCE] [options]          serve SOURCE (a .json file, a SQLite file or a PostgreSQL URL), or the demo data
+jsonserve init [FILE]                 write a starter db.json
+jsonserve import SOURCE TARGET        copy all data between backends (json, sqlite, postgresql)
+jsonserve export SOURCE TARGET        the same copy, named for the other direction
+jsonserve user add EMAIL [SOURCE]     add a user for --auth (--admin: an admin)
+jsonserve user passwd EMAIL [SOURCE]  set a user's password (their earlier tokens stop working)
+jsonserve help [COMMAND]              the help of the server, or of a command
 
 Each command's module is imported when it runs, not here: the copy command's (with Rich's progress
 bar) costs ~40 ms of every server's start-up, which does not need it.
@@ -20,18 +22,32 @@ import typer
 
 
 class Command(NamedTuple):
-    """A sub-command: its usage, what it does, and the Typer app (``module:attribute``) that runs it."""
+    """A sub-command: its usage, what it does, and the Typer app (``module:attribute``) that runs it.
+
+    ``more`` holds the usage and summary of its own sub-commands after the first (``user passwd``).
+    """
 
     usage: str
     summary: str
     app: str
+    more: tuple[tuple[str, str], ...] = ()
+
+    def lines(self) -> list[tuple[str, str]]:
+        """Each usage with its summary, as the help lists them."""
+        return [(self.usage, self.summary), *self.more]
 
 
 COMMANDS = {
     "init": Command("init [FILE]", "write a starter db.json", "jsonserve.cli.data:init_app"),
     "import": Command("import SOURCE TARGET", "copy all data between backends", "jsonserve.cli.data:transfer_app"),
     "export": Command(
-        "export SOURCE TARGET", "the same copy, named for the other direction", "jsonserve.cli.data:transfer_app"
+        "export SOURCE TARGET", "the same copy, for the other direction", "jsonserve.cli.data:transfer_app"
+    ),
+    "user": Command(
+        "user add EMAIL [SOURCE]",
+        "add a user for --auth (--admin: an admin)",
+        "jsonserve.cli.users:user_app",
+        (("user passwd EMAIL [SOURCE]", "set a user's password (revokes tokens)"),),
     ),
     "help": Command("help [COMMAND]", "this help, or a command's", ""),
 }

@@ -52,8 +52,10 @@ SOURCE_HELP = (
     "A .json file (created with sample data if missing), a SQLite file (.db, .sqlite, sqlite:///path) "
     "or a PostgreSQL URL (postgresql://user@host/db); without it, the built-in demo data."
 )
+_USAGES = [line for command in COMMANDS.values() for line in command.lines()]
+_WIDTH = max(len(usage) for usage, _ in _USAGES)
 EPILOG = "[bold]Commands[/]\n\n" + "\n".join(
-    f"  [bold]jsonserve {command.usage:<22}[/] {command.summary}" for command in COMMANDS.values()
+    f"  [bold]jsonserve {usage:<{_WIDTH}}[/] {summary}" for usage, summary in _USAGES
 )
 serve_app = typer.Typer(add_completion=False, context_settings=HELP_OPTIONS, rich_markup_mode="rich")
 

@@ -1,4 +1,6 @@
-"""Users: register, log in, who a token names, log out, change a password (``--auth``).
+"""Users: register, log in, who a token names, log out, change a password (``--auth``); the operator's commands.
+
+``jsonserve user add|passwd`` call :meth:`Accounts.add_user` and :meth:`Accounts.set_password`.
 
 Users are the records of ``users`` (json-server-auth's collection, so its ``db.json`` works as it
 is). Their ``password`` holds the hash and ``tokenVersion`` the version every token carries:
@@ -37,6 +39,7 @@ from jsonserve.errors import (
     FieldError,
     InvalidCredentials,
     InvalidToken,
+    NotFound,
     PermissionDenied,
     TooManyRequests,
     Unauthorized,
@@ -92,23 +95,34 @@ class Accounts:
 
     async def register(self, body: Record, principal: Principal = ANONYMOUS) -> Session:
         """``POST /register``: a new user with a hashed password; 400 for a bad or taken email or a short password."""
-        email, password = _email(body), body.get(PASSWORD)
-        if not isinstance(password, str) or len(password) < MIN_LENGTH:
-            raise BadRequest(
-                f"the password must have at least {MIN_LENGTH} characters",
-                [FieldError(PASSWORD, f"at least {MIN_LENGTH} characters", "weak_password")],
-            )
-        fields = {key: value for key, value in body.items() if key not in HIDDEN_FIELDS}
-        if not self.policy.is_admin(principal):
-            refused = sorted(self.policy.privilege_fields.intersection(fields))
-            if refused:
-                raise PermissionDenied(f"only an admin sets {', '.join(refused)} on a user")
-        hashed = await asyncio.to_thread(self.passwords.hash, password)
-        async with self._registering:
-            if await self._find(email) is not None:
-                raise EmailTaken(f"{email} is already registered")
-            record = await self._insert({**fields, "email": email, PASSWORD: hashed, TOKEN_VERSION: 0})
-        return self._session(record)
+        return self._session(await self._create(body, privileged=self.policy.is_admin(principal)))
+
+    async def add_user(self, email: str, password: str, *, role: str | None = None) -> Record:
+        """A new user, added by the operator (``jsonserve user add``): registration's checks and hash, no token.
+
+        ``role`` sets the rules' role field (``"admin"``: the rules' admin powers). Answers the user as
+        every answer shows one (no hash).
+
+        Example:
+            >>> (await accounts.add_user("root@example.com", "long enough", role="admin"))["role"]  # doctest: +SKIP
+            'admin'
+        """
+        body: Record = {"email": email, PASSWORD: password}
+        if role is not None:
+            body[self.policy.rules.role_field] = role
+        return self.service.redaction.record(USERS, await self._create(body, privileged=True))
+
+    async def set_password(self, email: str, password: str) -> Record:
+        """A user's new password, set by the operator (``jsonserve user passwd``); every earlier token stops working.
+
+        The email is compared case-insensitively; :class:`NotFound` when no user has it.
+        """
+        _check_password(password)
+        user = await self._find(email)
+        if user is None:
+            raise NotFound(f"no user has the email {email}")
+        user = await self._new_password(_id(user, self._id_field), password)
+        return self.service.redaction.record(USERS, user)
 
     async def login(self, body: Record, address: str) -> Session:
         """``POST /login``: a token for the right email and password; one 400 for any wrong pair; 429 when throttled."""
@@ -173,10 +187,28 @@ class Accounts:
             self.by_account.failed(keys[0])
             self.by_address.failed(keys[1])
             raise InvalidCredentials("the password is wrong")
-        hashed = await asyncio.to_thread(self.passwords.hash, new)
-        await self._write(user_id, {PASSWORD: hashed}, bump=True)
+        await self._new_password(user_id, new)
 
     # -- internals ----------------------------------------------------------------------------
+
+    async def _create(self, body: Record, *, privileged: bool) -> Record:
+        """A new user (as stored) from ``body``; only a ``privileged`` caller may set privilege fields."""
+        email, password = _email(body), _check_password(body.get(PASSWORD))
+        fields = {key: value for key, value in body.items() if key not in HIDDEN_FIELDS}
+        if not privileged:
+            refused = sorted(self.policy.privilege_fields.intersection(fields))
+            if refused:
+                raise PermissionDenied(f"only an admin sets {', '.join(refused)} on a user")
+        hashed = await asyncio.to_thread(self.passwords.hash, password)
+        async with self._registering:
+            if await self._find(email) is not None:
+                raise EmailTaken(f"{email} is already registered")
+            return await self._insert({**fields, "email": email, PASSWORD: hashed, TOKEN_VERSION: 0})
+
+    async def _new_password(self, user_id: str, password: str) -> Record:
+        """Store a hash of ``password`` and move the token version on (every earlier token stops working)."""
+        hashed = await asyncio.to_thread(self.passwords.hash, password)
+        return await self._write(user_id, {PASSWORD: hashed}, bump=True)
 
     @property
     def _id_field(self) -> str:
@@ -234,6 +266,15 @@ def _email(body: Record) -> str:
     if not isinstance(email, str) or len(email) > MAX_EMAIL or not EMAIL.match(email):
         raise BadRequest("a valid email is required", [FieldError("email", "not a valid email", "invalid_email")])
     return email
+
+
+def _check_password(password: JSONValue | None) -> str:
+    if not isinstance(password, str) or len(password) < MIN_LENGTH:
+        raise BadRequest(
+            f"the password must have at least {MIN_LENGTH} characters",
+            [FieldError(PASSWORD, f"at least {MIN_LENGTH} characters", "weak_password")],
+        )
+    return password
 
 
 def _signed_in(principal: Principal) -> str:
