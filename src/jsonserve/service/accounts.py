@@ -162,8 +162,7 @@ class Accounts:
         A retired token presented again revokes its whole family (see :mod:`jsonserve.auth.sessions`).
         :class:`NotFound` when refresh tokens are off.
         """
-        if not self.tokens.refresh_ttl:
-            raise NotFound("refresh tokens are off on this server (--refresh-ttl 0)")
+        self.require_refresh_tokens()
         token = body.get("refreshToken")
         if not isinstance(token, str) or not token:
             raise BadRequest("send the refreshToken", [FieldError("refreshToken", "required", "required")])
@@ -193,6 +192,11 @@ class Accounts:
         if judged[0] is sessions.Verdict.REUSE:
             raise InvalidToken("the refresh token was used before: its session is revoked")
         return self._session(user, new_token)
+
+    def require_refresh_tokens(self) -> None:
+        """:class:`NotFound` when refresh tokens are off (``POST /auth/refresh`` is then no endpoint)."""
+        if not self.tokens.refresh_ttl:
+            raise NotFound("refresh tokens are off on this server (--refresh-ttl 0)")
 
     async def me(self, principal: Principal) -> Record:
         """``GET /auth/me``: the signed-in user."""

@@ -132,6 +132,7 @@ def auth_routes(accounts: Accounts, max_body: int, max_depth: int) -> dict[str, 
         return Response(status_code=204)
 
     async def refresh(request: Request) -> Response:
+        accounts.require_refresh_tokens()
         if request.method != "POST":
             return options_or_405(request.method, ("POST", "OPTIONS"), "a refresh takes a POST")
         body = await read_json(request, max_body, max_depth)
