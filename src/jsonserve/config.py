@@ -24,6 +24,7 @@ DEFAULT_HEADER_TIMEOUT = 10.0  # seconds to send a request's headers (slowloris)
 DEFAULT_BODY_TIMEOUT = 30.0  # seconds from the end of the headers to the end of the body; 0 = no deadline
 DEFAULT_MAX_CONNECTIONS = 1000  # open connections per process; beyond it 503 (0 = no limit)
 DEFAULT_TOKEN_TTL = 3600  # seconds: an access token's lifetime (--token-ttl)
+DEFAULT_REFRESH_TTL = 14 * 24 * 3600  # seconds a refresh token is valid (--refresh-ttl): PocketBase's session length
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,11 @@ class Settings:
     auth: bool = False  # ``--auth``: users, login, JWT and access rules (docs: reference/auth.md)
     rules_file: Path | None = None  # ``--rules``: the access rules (json-server-auth modes or the long form)
     jwt_secret_file: Path | None = None  # ``--jwt-secret-file`` (else JSONSERVE_JWT_SECRET, else a generated file)
+    jwt_private_key: Path | None = (
+        None  # ``--jwt-private-key``: a PEM RSA or Ed25519 key (RS256/EdDSA); wins over the above
+    )
     token_ttl: int = DEFAULT_TOKEN_TTL  # ``--token-ttl``: seconds an access token is valid
+    refresh_ttl: int = DEFAULT_REFRESH_TTL  # ``--refresh-ttl``: seconds a refresh token is valid (0: none issued)
     hide_forbidden: bool = False  # ``--hide-forbidden``: 404 instead of 403 for one record the caller may not read
 
     @property

@@ -74,7 +74,8 @@ def service_of(api: httpx.AsyncClient) -> Service:
 
 def assert_no_hash(value: object) -> None:
     text = orjson.dumps(value).decode()
-    assert "password" not in text and "$2" not in text and "$argon2" not in text and "tokenVersion" not in text
+    assert "password" not in text and "$2" not in text and "$argon2" not in text
+    assert "tokenVersion" not in text and "refreshTokens" not in text
 
 
 # -- accounts ------------------------------------------------------------------------------------
@@ -83,7 +84,7 @@ def assert_no_hash(value: object) -> None:
 async def test_register_login_and_me(api: httpx.AsyncClient) -> None:
     created = await api.post("/register", json={"email": "Grace@Example.com", "password": "hopper-123", "age": 36})
     assert created.status_code == 201
-    assert set(created.json()) == {"accessToken", "user"}
+    assert set(created.json()) == {"accessToken", "refreshToken", "user"}
     assert created.json()["user"]["email"] == "Grace@Example.com" and created.json()["user"]["age"] == 36
     assert_no_hash(created.json())
     stored = await service_of(api).storage.get("users", str(created.json()["user"]["id"]))
@@ -176,7 +177,8 @@ async def test_a_deleted_users_token_stops_working(api: httpx.AsyncClient) -> No
 
 def forged(**claims: Any) -> dict[str, str]:
     now = int(time.time())
-    payload = {"sub": "1", "iat": now, "exp": now + 60, "iss": "jsonserve", "jti": "x", "ver": 0, **claims}
+    payload = {"sub": "1", "iat": now, "exp": now + 60, "iss": "jsonserve", "jti": "x", "ver": 0, "typ": "access"}
+    payload.update(claims)
     return {"Authorization": f"Bearer {jwt.encode(payload, 'x' * 32, algorithm='HS256')}"}
 
 

@@ -70,12 +70,12 @@ def test_a_token_round_trips_with_its_claims() -> None:
         "7", "ada@example.com", 3, "jti-1", int(NOW) + 3600,
     )  # fmt: skip
     payload = jwt.decode(tokens().issue("7", None, 0), KEY, algorithms=["HS256"], options={"verify_exp": False})
-    assert set(payload) == {"sub", "email", "iat", "exp", "iss", "jti", "ver"}
+    assert set(payload) == {"sub", "email", "iat", "exp", "iss", "jti", "ver", "typ"}
 
 
 def claims(**changes: object) -> dict[str, object]:
     base: dict[str, object] = {
-        "sub": "7", "iat": int(NOW), "exp": int(NOW) + 60, "iss": "jsonserve", "jti": "x", "ver": 0,
+        "sub": "7", "iat": int(NOW), "exp": int(NOW) + 60, "iss": "jsonserve", "jti": "x", "ver": 0, "typ": "access",
     }  # fmt: skip
     base.update(changes)
     return {key: value for key, value in base.items() if value is not None}
@@ -118,6 +118,8 @@ REFUSED = {
     "no iat": jwt.encode(claims(iat=None), KEY, algorithm="HS256"),
     "no jti": jwt.encode(claims(jti=None), KEY, algorithm="HS256"),
     "no sub": jwt.encode(claims(sub=None), KEY, algorithm="HS256"),
+    "no typ": jwt.encode(claims(typ=None), KEY, algorithm="HS256"),
+    "a refresh token": jwt.encode(claims(typ="refresh", fam="x"), KEY, algorithm="HS256"),
     "no iss": jwt.encode(claims(iss=None), KEY, algorithm="HS256"),
     "another issuer": jwt.encode(claims(iss="json-server-auth"), KEY, algorithm="HS256"),
     "future nbf": jwt.encode(claims(nbf=int(NOW) + 1), KEY, algorithm="HS256"),

@@ -34,11 +34,12 @@ from jsonserve.cli.options import (
     parse_size,
     port_number,
 )
-from jsonserve.cli.security import auth_banner, with_auth
+from jsonserve.cli.security import auth_banner, with_auth, with_token_options
 from jsonserve.config import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_REFRESH_TTL,
     DEFAULT_TOKEN_TTL,
     Compat,
     Settings,
@@ -116,7 +117,13 @@ def serve(
     auth: Annotated[bool, typer.Option("--auth", help="Users, login and JWT; access rules (./rules.json).")] = False,
     rules: Annotated[Path | None, typer.Option("--rules", help="Access rules file, turning --auth on.")] = None,
     jwt_secret_file: Annotated[Path | None, typer.Option(help="File holding the JWT signing key.")] = None,
+    jwt_private_key: Annotated[
+        Path | None, typer.Option(help="PEM RSA (RS256) or Ed25519 (EdDSA) key signing the JWTs, not HS256.")
+    ] = None,
     token_ttl: Annotated[int, typer.Option(min=1, help="Seconds an access token is valid.")] = DEFAULT_TOKEN_TTL,
+    refresh_ttl: Annotated[
+        int, typer.Option(min=0, help="Seconds a refresh token is valid (0: no refresh tokens).")
+    ] = DEFAULT_REFRESH_TTL,
     hide_forbidden: Annotated[
         bool, typer.Option("--hide-forbidden", help="404, not 403, for a record the caller may not read.")
     ] = False,
@@ -137,6 +144,7 @@ def serve(
         header_timeout=header_timeout, body_timeout=body_timeout, max_connections=max_connections,
     )  # fmt: skip
     settings = with_auth(settings, auth, rules, jwt_secret_file, token_ttl, hide_forbidden)
+    settings = with_token_options(settings, jwt_private_key, refresh_ttl)
     if workers > 1 and get is None:
         _check_shareable(source)
     # httpx logs every request at INFO; --get's one is in-process, and its answer is all it prints.

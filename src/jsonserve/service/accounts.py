@@ -1,12 +1,15 @@
-"""Users: register, log in, who a token names, log out, change a password (``--auth``); the operator's commands.
+"""Users: register, log in, refresh, who a token names, log out, change a password; the operator's commands.
 
 ``jsonserve user add|passwd`` call :meth:`Accounts.add_user` and :meth:`Accounts.set_password`.
 
 Users are the records of ``users`` (json-server-auth's collection, so its ``db.json`` works as it
 is). Their ``password`` holds the hash and ``tokenVersion`` the version every token carries:
-logging out or changing the password moves it on, which revokes every earlier token. Both fields
-are hidden (:class:`~jsonserve.service.redact.Redaction`): only this module writes them, through
-the storage directly (the public write path refuses them).
+logging out or changing the password moves it on, which revokes every earlier token (access and
+refresh). With refresh tokens on, ``refreshTokens`` holds the live refresh token of each login
+(:mod:`jsonserve.auth.sessions`), changed inside the storage's atomic read-modify-write so that a
+refresh token is single-use across processes. These fields are hidden
+(:class:`~jsonserve.service.redact.Redaction`): only this module writes them, through the storage
+directly (the public write path refuses them).
 
 Hashing runs in a worker thread (argon2id takes tens of milliseconds). A login for an unknown email
 verifies against a dummy hash, and both failures raise one :class:`InvalidCredentials`; failures are
@@ -27,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from jsonserve._types import JSONValue, Record
+from jsonserve.auth import sessions
 from jsonserve.auth.access import USERS
 from jsonserve.auth.passwords import MIN_LENGTH, Passwords
 from jsonserve.auth.policy import RulePolicy
@@ -47,29 +51,35 @@ from jsonserve.errors import (
 from jsonserve.query.model import Condition, Op, Query
 from jsonserve.schema.kind import Kind
 from jsonserve.service.core import Service
+from jsonserve.storage.base import Check, no_check
 
-__all__ = ["HIDDEN_FIELDS", "PASSWORD", "TOKEN_VERSION", "Accounts", "Session"]
+__all__ = ["HIDDEN_FIELDS", "PASSWORD", "REFRESH_TOKENS", "TOKEN_VERSION", "Accounts", "Session"]
 
 PASSWORD = "password"  # noqa: S105 - field names, not secrets
 TOKEN_VERSION = "tokenVersion"  # noqa: S105
-HIDDEN_FIELDS = frozenset({PASSWORD, TOKEN_VERSION})
+REFRESH_TOKENS = "refreshTokens"
+HIDDEN_FIELDS = frozenset({PASSWORD, TOKEN_VERSION, REFRESH_TOKENS})
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 MAX_EMAIL = 254
 ACCOUNT_FAILURES = (5, 15 * 60.0)  # per email: 5 failures in 15 minutes
 ADDRESS_FAILURES = (20, 15 * 60.0)  # per client address
 WRONG = "wrong email or password"
+REVOKED = "the token was revoked (logout or password change)"
+Changes = Callable[[Record], Record]
 
 
 @dataclass(frozen=True)
 class Session:
-    """What registration and login answer: a token and the user (never their hash)."""
+    """What registration, login and refresh answer: the tokens and the user (never their hash)."""
 
     access_token: str
     user: Record
+    refresh_token: str | None = None
 
     def payload(self) -> dict[str, JSONValue]:
-        """json-server-auth's body: ``{"accessToken", "user"}``."""
-        return {"accessToken": self.access_token, "user": self.user}
+        """json-server-auth's body ``{"accessToken", "user"}``, and ``refreshToken`` when refresh tokens are on."""
+        refresh: dict[str, JSONValue] = {} if self.refresh_token is None else {"refreshToken": self.refresh_token}
+        return {"accessToken": self.access_token, **refresh, "user": self.user}
 
 
 class Accounts:
@@ -95,7 +105,7 @@ class Accounts:
 
     async def register(self, body: Record, principal: Principal = ANONYMOUS) -> Session:
         """``POST /register``: a new user with a hashed password; 400 for a bad or taken email or a short password."""
-        return self._session(await self._create(body, privileged=self.policy.is_admin(principal)))
+        return await self._open_session(await self._create(body, privileged=self.policy.is_admin(principal)))
 
     async def add_user(self, email: str, password: str, *, role: str | None = None) -> Record:
         """A new user, added by the operator (``jsonserve user add``): registration's checks and hash, no token.
@@ -142,10 +152,10 @@ class Accounts:
             self.by_address.failed(keys[1])
             raise InvalidCredentials(WRONG)
         self.by_account.reset(keys[0])
+        changes: Record = {}
         if isinstance(stored, str) and self.passwords.needs_upgrade(stored):
-            upgraded = await asyncio.to_thread(self.passwords.hash, password)
-            user = await self._write(_id(user, self._id_field), {PASSWORD: upgraded})
-        return self._session(user)
+            changes[PASSWORD] = await asyncio.to_thread(self.passwords.hash, password)
+        return await self._open_session(user, changes)
 
     # -- tokens -------------------------------------------------------------------------------
 
@@ -156,8 +166,50 @@ class Accounts:
         if user is None:
             raise InvalidToken("the token's user no longer exists")
         if _version(user) != claims.version:
-            raise InvalidToken("the token was revoked (logout or password change)")
+            raise InvalidToken(REVOKED)
         return Principal(claims.subject, self._roles(user), guard)
+
+    async def refresh(self, body: Record) -> Session:
+        """``POST /auth/refresh``: ``{"refreshToken"}`` -> a new pair; the presented refresh token is retired.
+
+        A retired token presented again revokes its whole family (see :mod:`jsonserve.auth.sessions`).
+        :class:`NotFound` when refresh tokens are off.
+        """
+        self.require_refresh_tokens()
+        token = body.get("refreshToken")
+        if not isinstance(token, str) or not token:
+            raise BadRequest("send the refreshToken", [FieldError("refreshToken", "required", "required")])
+        presented = self.tokens.verify_refresh(token)
+        if self.service.kinds().get(USERS) is not Kind.PLURAL:
+            raise InvalidToken("the token's user no longer exists")
+        new_token, new = self.tokens.issue_refresh(presented.subject, presented.version, presented.family)
+        now = self.tokens.now()
+        judged = [sessions.Verdict.UNKNOWN]  # set inside the atomic section (which may run twice: a retry)
+
+        def check(current: Record | None) -> None:
+            if current is None:
+                raise InvalidToken("the token's user no longer exists")
+            if _version(current) != presented.version:
+                raise InvalidToken(REVOKED)
+            judged[0] = sessions.verdict(current.get(REFRESH_TOKENS), presented, now)
+            if judged[0] in (sessions.Verdict.UNKNOWN, sessions.Verdict.RACE):
+                raise InvalidToken("the refresh token was already used, or its session ended")
+
+        def changes(current: Record) -> Record:
+            state = current.get(REFRESH_TOKENS)
+            if judged[0] is sessions.Verdict.REUSE:
+                return {REFRESH_TOKENS: sessions.revoked(state, presented.family, now)}
+            return {REFRESH_TOKENS: sessions.rotated(state, presented, new, now)}
+
+        user = await self._write(presented.subject, changes, check)
+        if judged[0] is sessions.Verdict.REUSE:
+            raise InvalidToken("the refresh token was used before: its session is revoked")
+        return self._session(user, new_token)
+
+    def require_refresh_tokens(self) -> None:
+        """:class:`NotFound` when refresh tokens are off (``POST /auth/refresh`` is then no endpoint)."""
+        if not self.tokens.refresh_ttl:
+            raise NotFound("refresh tokens are off on this server (--refresh-ttl 0)")
 
     async def me(self, principal: Principal) -> Record:
         """``GET /auth/me``: the signed-in user."""
@@ -169,7 +221,7 @@ class Accounts:
     async def logout(self, principal: Principal) -> None:
         """``POST /auth/logout``: every token issued so far stops working."""
         user_id = _signed_in(principal)
-        await self._write(user_id, {}, bump=True)
+        await self._write(user_id, _revoked({}))
 
     async def change_password(self, principal: Principal, body: Record, address: str) -> None:
         """``POST /auth/password``: ``{"password", "newPassword"}``; every earlier token stops working."""
@@ -206,17 +258,30 @@ class Accounts:
             return await self._insert({**fields, "email": email, PASSWORD: hashed, TOKEN_VERSION: 0})
 
     async def _new_password(self, user_id: str, password: str) -> Record:
-        """Store a hash of ``password`` and move the token version on (every earlier token stops working)."""
+        """Store a hash of ``password``; every earlier token (access and refresh) stops working."""
         hashed = await asyncio.to_thread(self.passwords.hash, password)
-        return await self._write(user_id, {PASSWORD: hashed}, bump=True)
+        return await self._write(user_id, _revoked({PASSWORD: hashed}))
 
     @property
     def _id_field(self) -> str:
         return self.service.storage.id_field
 
-    def _session(self, user: Record) -> Session:
+    async def _open_session(self, user: Record, changes: Record | None = None) -> Session:
+        """Log ``user`` in: with refresh tokens on, a new family is written (with ``changes``, if any)."""
+        user_id, changes = _id(user, self._id_field), changes or {}
+        if not self.tokens.refresh_ttl:
+            return self._session(await self._write(user_id, lambda _current: changes) if changes else user)
+        token, claims = self.tokens.issue_refresh(user_id, _version(user))
+        now = self.tokens.now()
+
+        def started(current: Record) -> Record:
+            return {**changes, REFRESH_TOKENS: sessions.started(current.get(REFRESH_TOKENS), claims, now)}
+
+        return self._session(await self._write(user_id, started), token)
+
+    def _session(self, user: Record, refresh_token: str | None = None) -> Session:
         token = self.tokens.issue(_id(user, self._id_field), _text(user.get("email")), _version(user))
-        return Session(token, self.service.redaction.record(USERS, user))
+        return Session(token, self.service.redaction.record(USERS, user), refresh_token)
 
     def _roles(self, user: Record) -> frozenset[str]:
         value = user.get(self.policy.rules.role_field)
@@ -252,13 +317,20 @@ class Accounts:
         self.service.publish([change])
         return change.record or record
 
-    async def _write(self, user_id: str, changes: Record, *, bump: bool = False) -> Record:
-        def build(current: Record) -> Record:
-            return {**current, **changes, **({TOKEN_VERSION: _version(current) + 1} if bump else {})}
+    async def _write(self, user_id: str, changes: Changes, check: Check = no_check) -> Record:
+        """Merge ``changes(current)`` into the user, inside the storage's atomic section (after ``check``)."""
 
-        change = await self.service.storage.update(USERS, user_id, build, actor=user_id)
+        def build(current: Record) -> Record:
+            return {**current, **changes(current)}
+
+        change = await self.service.storage.update(USERS, user_id, build, check, actor=user_id)
         self.service.publish([change])
         return change.record or {}
+
+
+def _revoked(changes: Record) -> Changes:
+    """``changes`` that also revoke every earlier token: the next token version, no live refresh token."""
+    return lambda current: {**changes, TOKEN_VERSION: _version(current) + 1, REFRESH_TOKENS: []}
 
 
 def _email(body: Record) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonserve.auth.access import USERS, load_rules
-from jsonserve.auth.keys import key_file_beside, signing_key
+from jsonserve.auth.keys import SigningKey, key_file_beside, private_key, signing_key
 from jsonserve.auth.policy import RulePolicy
 from jsonserve.auth.tokens import Tokens
 from jsonserve.config import Settings
@@ -50,7 +50,7 @@ def build_service(settings: Settings, storage: Storage | None = None, hub: Hub |
     """A Service over ``storage`` (or the one ``settings.source`` names), publishing to ``hub`` (or a fresh one).
 
     Raises :class:`SchemaFileError` when ``--schema`` names a file that cannot be used, and with
-    ``--auth`` :class:`RulesError` (the rules file) or :class:`WeakKey` (the signing key).
+    ``--auth`` :class:`RulesError` (the rules file) or :class:`WeakKey` (the signing key or private key).
     """
     options = ServiceOptions(
         compat=settings.compat,
@@ -69,9 +69,16 @@ def build_service(settings: Settings, storage: Storage | None = None, hub: Hub |
     policy = RulePolicy(load_rules(settings.rules_file) if settings.rules_file else None, id_field=settings.id_field)
     redaction = Redaction({USERS: HIDDEN_FIELDS})
     service = Service(storage, hub or Hub(), options, schemas, read_rule=policy, write_rule=policy, redaction=redaction)
-    key = signing_key(os.environ, settings.jwt_secret_file, generated_key_file(settings))
-    service.accounts = Accounts(service, policy, Tokens(key, ttl=settings.token_ttl))
+    tokens = Tokens(token_key(settings), ttl=settings.token_ttl, refresh_ttl=settings.refresh_ttl)
+    service.accounts = Accounts(service, policy, tokens)
     return service
+
+
+def token_key(settings: Settings) -> SigningKey | bytes:
+    """The private key of ``--jwt-private-key`` when given, else the HMAC secret (see :func:`signing_key`)."""
+    if settings.jwt_private_key is not None:
+        return private_key(settings.jwt_private_key)
+    return signing_key(os.environ, settings.jwt_secret_file, generated_key_file(settings))
 
 
 def generated_key_file(settings: Settings) -> Path | None:

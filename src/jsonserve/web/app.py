@@ -134,7 +134,11 @@ def _auth_routes(settings: Settings, resources: Resources, pages: dict[str, Endp
             raise NotFound(f"no /auth/{request.path_params['action']} endpoint")
         return await endpoint(request)
 
-    return [Route("/auth/{action}", action, methods=ALL_METHODS)]
+    routes: list[BaseRoute] = [Route("/auth/{action}", action, methods=ALL_METHODS)]
+    jwks = auth.jwks_page(accounts)
+    if jwks is not None:
+        routes.append(Route(auth.JWKS_PATH, jwks, methods=ALL_METHODS))
+    return routes
 
 
 def _docs_pages(resources: Resources) -> dict[str, Endpoint]:

@@ -7,8 +7,14 @@ error="invalid_token"`` whatever it asks for. json-server-auth's guard prefixes 
 are taken off the path here and travel with the caller (:class:`~jsonserve.auth.principal.Guard`).
 
 Endpoints (json-server-auth's, plus the safe parts it lacks): ``POST /register`` ``/signup``
-``/users`` (201 ``{accessToken, user}``), ``POST /login`` ``/signin`` (200), ``GET /auth/me``,
-``POST /auth/logout`` (204) and ``POST /auth/password`` (204).
+``/users`` (201 ``{accessToken, refreshToken, user}``; ``refreshToken`` only with refresh tokens on),
+``POST /login`` ``/signin`` (200, the same body), ``POST /auth/refresh`` (``{refreshToken}`` -> 200,
+a new pair; 404 with refresh tokens off), ``GET /auth/me``, ``POST /auth/logout`` (204) and
+``POST /auth/password`` (204); with a private key (RS256, EdDSA), ``GET /.well-known/jwks.json``
+(the public key, for other services that verify our tokens).
+
+``/auth/refresh`` is the one path where the policy does not read the ``Authorization`` header: a
+client refreshes because its access token expired, and many send that stale token along.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from jsonserve.web.resources import options_or_405
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 GUARD = re.compile(r"^/([0246]{3})(/[^/]+(?:/.*)?)$")
+REFRESH_PATH = "/auth/refresh"
+JWKS_PATH = "/.well-known/jwks.json"
 
 
 class AuthPolicy:
@@ -45,7 +53,7 @@ class AuthPolicy:
             return
         guard = self._unguard(scope)
         try:
-            token = _bearer(scope)
+            token = None if scope["path"] == self.base + REFRESH_PATH else _bearer(scope)
             principal = Principal(guard=guard) if token is None else await self.accounts.authenticate(token, guard)
         except InvalidToken as error:
             await domain_response(error)(scope, receive, send)
@@ -123,4 +131,25 @@ def auth_routes(accounts: Accounts, max_body: int, max_depth: int) -> dict[str, 
         await accounts.change_password(principal_of(request.scope), body, address)
         return Response(status_code=204)
 
-    return {"me": me, "logout": logout, "password": password}
+    async def refresh(request: Request) -> Response:
+        accounts.require_refresh_tokens()
+        if request.method != "POST":
+            return options_or_405(request.method, ("POST", "OPTIONS"), "a refresh takes a POST")
+        body = await read_json(request, max_body, max_depth)
+        return json_response(request, (await accounts.refresh(body)).payload())
+
+    return {"me": me, "logout": logout, "password": password, "refresh": refresh}
+
+
+def jwks_page(accounts: Accounts) -> Endpoint | None:
+    """``GET /.well-known/jwks.json``: the public key as a JWK Set; ``None`` for an HMAC secret (nothing public)."""
+    jwk = accounts.tokens.key.jwk()
+    if jwk is None:
+        return None
+
+    async def jwks(request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return options_or_405(request.method, ("GET", "HEAD", "OPTIONS"), "the key set is read-only")
+        return json_response(request, {"keys": [jwk]})
+
+    return jwks
