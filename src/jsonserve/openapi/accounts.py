@@ -29,7 +29,7 @@ Json = dict[str, Any]
 Bearer = Literal["none", "optional", "required"]
 TAG = "auth"
 TOKEN_EXAMPLE = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIiwiZW1haWwiOiJhZGFAZXhhbXBsZS5jb20ifQ.c2lnbmF0dXJl"  # noqa: S105 - a made-up example
-USER_EXAMPLE: Json = {"id": 1, "email": "ada@example.com"}
+USER_EXAMPLE: Json = {"id": 1, "email": "user@example.com"}
 PASSPHRASE_EXAMPLE = "correct horse battery staple"  # noqa: S105 - an example body
 
 

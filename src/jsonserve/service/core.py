@@ -206,7 +206,7 @@ class Service:
             return (await self._read(ANONYMOUS, Query(name, window=Slice(0, count)))).items
         try:
             return [await self.get_singular(name)]
-        except NotFound:
+        except (NotFound, PermissionDenied, Unauthorized):  # not there, or not for anonymous eyes (--auth)
             return []
 
     # -- the read path: every read of records comes through here ---------------------------
