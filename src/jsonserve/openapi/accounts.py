@@ -175,14 +175,9 @@ def _operation(endpoint: AuthEndpoint, words: dict[str, Any]) -> Json:
 
 def _problem(status: int, text: str) -> Json:
     """The shared problem response of ``status``, or one in this endpoint's words."""
-    if not text:
-        return (
-            problem_ref(status)
-            if status in AUTH_PROBLEMS
-            else {"$ref": f"#/components/responses/{PROBLEMS[status][0]}"}
-        )
-    response: Json = {"description": text, "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-    return response
+    if text:
+        return {"description": text, "content": {PROBLEM: {"schema": _ref("Problem")}}}
+    return problem_ref(status) if status in AUTH_PROBLEMS else {"$ref": f"#/components/responses/{PROBLEMS[status][0]}"}
 
 
 def _ref(name: str) -> Json:

@@ -62,6 +62,7 @@ AUTH_PROBLEMS: dict[int, tuple[str, str]] = {
     ),
     429: ("TooManyRequests", "Too many failed attempts from this account or address: wait `Retry-After` seconds."),
 }
+_PROBLEM_REF: Json = {"$ref": "#/components/schemas/Problem"}
 _VERBS: dict[Action, str] = {"read": "read", "create": "create", "update": "change", "delete": "delete"}
 _METHODS: dict[str, Action] = {"put": "update", "patch": "update", "delete": "delete"}
 
@@ -90,9 +91,6 @@ def auth_problem_components() -> Json:
 def problem_ref(status: int) -> Json:
     """A reference to the shared problem response of ``status`` under ``--auth``."""
     return {"$ref": f"#/components/responses/{AUTH_PROBLEMS[status][0]}"}
-
-
-_PROBLEM_REF: Json = {"$ref": "#/components/schemas/Problem"}
 
 
 @dataclass(frozen=True)
@@ -182,6 +180,8 @@ class Gate:
     def _level_words(self, need: Need, level: Level) -> str:
         if level == "owner":
             field = self.rules.access(need.collection).owner
+            if need.action == "create":
+                return f"any signed-in user (the record is theirs: `{field}` is set to their id)"
             owner = "the user themself" if need.collection == USERS else f"the owner (`{field}` is their id)"
             return f"{owner} or an admin"
         if level == "admin":
