@@ -7,8 +7,19 @@
 // is quiet `collect` (an expression too) is evaluated in it and a screenshot is written to
 // DIR/<name>.png; --timeout is per page. Prints one JSON line: per page {name, ready, failed,
 // text, collected, probe, requests, outside, trapped, failedLoads, responses, violations,
-// exceptions, console, screenshot, seconds}, and `background`, what the browser itself tried to
-// reach (update checks and the like; blocked as well, but not the page's doing).
+// exceptions, console, screenshot, seconds, steps, stepError}, and `background`, what the browser
+// itself tried to reach (update checks and the like; blocked as well, but not the page's doing).
+//
+// A page may also have `steps`, run once it is ready and quiet, before `collect`, as a user would:
+//   {click: CSS, text?: exact text, what}  a real mouse click (DevTools Input events) at the centre of
+//                                         the first match, once it is shown, enabled and not covered
+//   {type: CSS, text, what}                click into the field, then type `text`
+//   {clear: CSS, what}                     empty each matching field that has a value (click, Ctrl+A, Backspace)
+//   {wait: EXPRESSION, what}               wait until the expression is true
+//   {read: EXPRESSION, what}               record the expression's value in the step's `value`
+//   {reload: true, what}                   reload the page and wait until `ready` again
+// Each waits at most until the page's deadline. `steps` lists {what, ok, ms, value}; the first step
+// that fails stops the rest and is told in `stepError`.
 //
 // Outside requests are blocked, and each block is also a detector:
 // - each page runs in a browser context of its own whose proxy is a trap on 127.0.0.1 that
@@ -181,6 +192,126 @@ async function probe(pipe, browserContextId, trap, deadline) {
     return trap.trapped.splice(0);
 }
 
+/** Waits until `expression` is true in the page (polling), or throws at the deadline. */
+async function waitUntil(tab, expression, deadline) {
+    let last = null;
+    for (;;) {
+        try {
+            if (await tab.evaluate(`Boolean(${expression})`)) return;
+        } catch (error) {
+            last = error.message;
+        }
+        if (Date.now() > deadline) throw new Error(`still not true: ${expression}${last ? ` (last error: ${last})` : ''}`);
+        await sleep(50);
+    }
+}
+
+/**
+ * Where a user would click `selector` (the first element, or the first whose text is `text`), once they
+ * can: shown, enabled, not covered, and still (the same place twice in a row: pages animate and
+ * scroll). The element is marked, and a listener notes whether the next click lands in it.
+ */
+async function clickablePoint(tab, selector, text, deadline, { filled = false } = {}) {
+    const expression = `(() => {
+        const wanted = ${JSON.stringify(text ?? null)};
+        const element = [...document.querySelectorAll(${JSON.stringify(selector)})]
+            .find(candidate => (wanted === null || candidate.textContent.trim() === wanted)
+                && (!${filled} || candidate.value !== ''));
+        if (!element) return { state: 'no element matches' };
+        element.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
+        const box = element.getBoundingClientRect();
+        if (box.width === 0 || box.height === 0) return { state: 'the element is not shown' };
+        if (element.disabled) return { state: 'the element is disabled' };
+        const x = Math.round(box.left + box.width / 2);
+        const y = Math.round(box.top + box.height / 2);
+        const hit = document.elementFromPoint(x, y);
+        if (!hit || !(hit === element || element.contains(hit))) {
+            return { state: 'the element is covered by ' + (hit ? hit.tagName + '.' + hit.className : 'nothing') };
+        }
+        document.querySelectorAll('[data-docs-browser-target]').forEach(old => old.removeAttribute('data-docs-browser-target'));
+        element.setAttribute('data-docs-browser-target', '');
+        window.__docsBrowserClick = 'no click';
+        document.addEventListener('click', event => {
+            window.__docsBrowserClick = element.contains(event.target) ? 'on target'
+                : 'landed on ' + event.target.tagName + '.' + event.target.className;
+        }, { capture: true, once: true });
+        return { state: 'ready', x, y };
+    })()`;
+    let found = { state: 'not looked for' };
+    let previous = null;
+    while (Date.now() <= deadline) {
+        found = await tab.evaluate(expression);
+        if (found.state === 'ready' && previous?.x === found.x && previous?.y === found.y) return found;
+        previous = found.state === 'ready' ? found : null;
+        await sleep(50);
+    }
+    throw new Error(`cannot click ${selector}${text ? ` "${text}"` : ''}: ${found.state}`);
+}
+
+/** A left click at `point`, as a mouse makes it; throws unless it landed on the element `clickablePoint` marked. */
+async function click(pipe, tab, point) {
+    const { x, y } = point;
+    await pipe.send('Input.dispatchMouseEvent', { type: 'mouseMoved', x, y }, tab.sessionId);
+    await pipe.send('Input.dispatchMouseEvent', { type: 'mousePressed', x, y, button: 'left', buttons: 1, clickCount: 1 }, tab.sessionId);
+    await pipe.send('Input.dispatchMouseEvent', { type: 'mouseReleased', x, y, button: 'left', buttons: 0, clickCount: 1 }, tab.sessionId);
+    const landed = await tab.evaluate('window.__docsBrowserClick');
+    if (landed !== 'on target') throw new Error(`the click at ${x},${y} missed its element: ${landed}`);
+}
+
+/** Presses `key` (with `modifiers`: 2 is Ctrl) as a keyboard does. */
+async function press(pipe, tab, key, code, keyCode, modifiers = 0) {
+    for (const type of ['rawKeyDown', 'keyUp']) {
+        await pipe.send('Input.dispatchKeyEvent', { type, key, code, windowsVirtualKeyCode: keyCode, modifiers }, tab.sessionId);
+    }
+}
+
+/** Empties every field matching `selector` that holds a value: click into it, Ctrl+A, Backspace. */
+async function clearFields(pipe, tab, selector, deadline) {
+    const remaining = `[...document.querySelectorAll(${JSON.stringify(selector)})].filter(field => field.value !== '').length`;
+    while (await tab.evaluate(remaining) > 0) {
+        const before = await tab.evaluate(remaining);
+        await click(pipe, tab, await clickablePoint(tab, selector, null, deadline, { filled: true }));
+        await press(pipe, tab, 'a', 'KeyA', 65, 2);
+        await press(pipe, tab, 'Backspace', 'Backspace', 8);
+        if (await tab.evaluate(remaining) >= before) throw new Error(`a field of ${selector} kept its value after Ctrl+A, Backspace`);
+    }
+}
+
+/** Runs a page's `steps` (see the header) in order; the first failure stops them and is told in `stepError`. */
+async function runSteps(pipe, tab, page, record, deadline) {
+    for (const [index, step] of (page.steps ?? []).entries()) {
+        const started = performance.now();
+        const entry = { what: step.what ?? JSON.stringify(step), ok: false, ms: 0 };
+        record.steps.push(entry);
+        try {
+            if (step.click !== undefined) {
+                await click(pipe, tab, await clickablePoint(tab, step.click, step.text, deadline));
+            } else if (step.type !== undefined) {
+                await click(pipe, tab, await clickablePoint(tab, step.type, null, deadline));
+                await pipe.send('Input.insertText', { text: step.text }, tab.sessionId);
+            } else if (step.clear !== undefined) {
+                await clearFields(pipe, tab, step.clear, deadline);
+            } else if (step.wait !== undefined) {
+                await waitUntil(tab, step.wait, deadline);
+            } else if (step.read !== undefined) {
+                entry.value = await tab.evaluate(step.read);
+            } else if (step.reload) {
+                await tab.evaluate('window.__beforeReload = true');  // so that the old page is not taken for the new
+                await pipe.send('Page.reload', { ignoreCache: true }, tab.sessionId);
+                await waitUntil(tab, `!window.__beforeReload && (${page.ready})`, deadline);
+            } else {
+                throw new Error('a step needs click, type, clear, wait, read or reload');
+            }
+            entry.ok = true;
+        } catch (error) {
+            record.stepError = `step ${index + 1} of ${page.steps.length} (${entry.what}): ${error.message}`;
+            return;
+        } finally {
+            entry.ms = Math.round(performance.now() - started);
+        }
+    }
+}
+
 /** Open one page in a fresh browser context whose proxy is a trap; see the header for the record. */
 async function runPage(pipe, page, outDir, timeout) {
     const deadline = Date.now() + timeout * 1000;
@@ -189,6 +320,7 @@ async function runPage(pipe, page, outDir, timeout) {
         name: page.name, url: page.url, ready: false, failed: false, text: '', collected: null,
         requests: [], outside: [], trapped: [], failedLoads: [], responses: [], violations: [],
         exceptions: [], console: [], targets: [], probe: [], screenshot: '', seconds: 0,
+        steps: [], stepError: null,
     };
     const started = performance.now();
     const trap = await startTrap();
@@ -226,6 +358,7 @@ async function runPage(pipe, page, outDir, timeout) {
         }
         record.ready = current === 'ready';
         record.failed = current === 'failed';
+        if (record.ready) await runSteps(pipe, tab, page, record, deadline);
         record.text = await evaluate('document.body ? document.body.innerText : ""');
         record.collected = await evaluate(page.collect ?? 'null').catch(error => `collect failed: ${error.message}`);
         record.violations = await evaluate('window.__violations ?? ["the violation recorder did not run"]');

@@ -9,6 +9,11 @@ The tests fail if a page sent anything anywhere but the server, broke its Conten
 threw, or does not show every operation of ``/openapi.json``. Screenshots are left in
 ``tests/frontend/artifacts/``. Without Chromium (that can be installed) or Node the tests skip,
 except under ``CI=true``, where they fail.
+
+Under ``--auth``, one test uses ``/docs`` as a user would (real mouse clicks and typing through
+DevTools): the lock icons match the operations the document secures, "Try it out" on ``GET /notes``
+(rule ``600``) shows a 401, then, after the Authorize dialog, only the signed-in user's notes, and
+the token survives a reload.
 """
 
 from __future__ import annotations
@@ -99,14 +104,29 @@ def _operations(document: dict[str, Any]) -> dict[tuple[str, str], str]:
     }
 
 
-def _browse(node: str, chromium: Path, server: Server, pages: dict[str, str]) -> dict[str, Any]:
-    """Run ``docs-browser.mjs`` on ``{artifact name: URL}``; its report, with each page's record by name."""
+def _browse(
+    node: str,
+    chromium: Path,
+    server: Server,
+    pages: dict[str, str],
+    steps: list[dict[str, Any]] | None = None,
+    timeout: int = PAGE_TIMEOUT,
+) -> dict[str, Any]:
+    """Run ``docs-browser.mjs`` on ``{artifact name: URL}`` (each page runs ``steps``, if any); its report by name."""
     ARTIFACTS.mkdir(exist_ok=True)
-    specs = [{"name": name, "url": url, **(SWAGGER_UI if "swagger" in name else REDOC)} for name, url in pages.items()]
+    specs = [
+        {
+            "name": name,
+            "url": url,
+            **(SWAGGER_UI if "swagger" in name else REDOC),
+            **({"steps": steps} if steps else {}),
+        }
+        for name, url in pages.items()
+    ]
     command = [node, "docs-browser.mjs", "--chromium", str(chromium), "--out", str(ARTIFACTS)]
-    command += ["--timeout", str(PAGE_TIMEOUT), "--pages", json.dumps(specs)]
+    command += ["--timeout", str(timeout), "--pages", json.dumps(specs)]
     result = subprocess.run(
-        command, cwd=HERE, capture_output=True, text=True, timeout=PAGE_TIMEOUT * len(pages) + 30, check=False
+        command, cwd=HERE, capture_output=True, text=True, timeout=timeout * len(pages) + 30, check=False
     )
     assert result.returncode == 0, (
         f"docs-browser.mjs exited {result.returncode}\n--- stderr\n{tail(result.stderr)}"
@@ -192,3 +212,134 @@ def test_pages_under_base_load_everything_from_under_it(node: str, chromium: Pat
         _assert_screenshot(record["screenshot"])
         assert f"GET {demo_under_base.url}{root}/openapi.json" in record["requests"]
         assert {(method, path) for method, path, _summary in record["collected"]} >= POSTS_OPERATIONS
+
+
+# -- /docs under --auth: lock icons, and "Try it out" before and after the Authorize dialog -----------------
+
+NOTES_LIST = "#operations-notes-list_notes"  # Swagger UI's id for the operation list_notes under the tag notes
+LIVE_STATUS = f"document.querySelector('{NOTES_LIST} .live-responses-table tbody .response-col_status')"
+LIVE_BODY = (
+    f"document.querySelector('{NOTES_LIST} .live-responses-table tbody .response-col_description .highlight-code pre')"
+)
+TRY_TIMEOUT = 45  # seconds for the page and every step
+
+
+def _status_is(status: int) -> str:
+    return f"{LIVE_STATUS}?.textContent.trim() === '{status}' && {LIVE_BODY} !== null"
+
+
+def _try_it_out_steps(token: str) -> list[dict[str, Any]]:
+    """What a user does on /docs: look, run GET /notes, authorize with ``token``, run it again, reload."""
+    locks = """[...document.querySelectorAll('.swagger-ui .opblock')]
+        .filter(block => block.querySelector('.opblock-summary .authorization__btn'))
+        .map(block => [block.querySelector('.opblock-summary-method')?.textContent.trim(),
+                       block.querySelector('.opblock-summary-path')?.getAttribute('data-path')])"""
+    execute = {"click": f"{NOTES_LIST} button.execute", "text": "Execute"}
+    return [
+        {"read": locks, "what": "find the operations that show a lock"},
+        {"click": f"{NOTES_LIST} .opblock-summary-control", "what": "open GET /notes"},
+        # Swagger UI fills each parameter with its example (_page=1, _start=10, filter id=1...): a user
+        # wanting the plain list empties them first.
+        {"clear": f"{NOTES_LIST} .parameters input, {NOTES_LIST} .parameters textarea", "what": "empty the parameters"},
+        {**execute, "what": "Execute GET /notes without a token"},
+        {"wait": _status_is(401), "what": "see the 401"},
+        {"read": f"{LIVE_BODY}.textContent", "what": "read the 401's body"},
+        {"click": ".swagger-ui .auth-wrapper button.authorize", "what": "open the Authorize dialog"},
+        {"type": ".modal-ux input#auth-bearer-value", "text": token, "what": "type user A's token"},
+        {"click": ".modal-ux .auth-btn-wrapper button.authorize", "text": "Authorize", "what": "press Authorize"},
+        {"click": ".modal-ux .auth-btn-wrapper button.btn-done", "text": "Close", "what": "close the dialog"},
+        {"wait": "document.querySelector('.modal-ux') === null", "what": "see the dialog gone"},
+        {
+            "wait": f"document.querySelector('{NOTES_LIST} .authorization__btn')?.getAttribute('aria-label')"
+            " === 'authorization button locked'",
+            "what": "see GET /notes locked",
+        },
+        {**execute, "what": "Execute GET /notes with the token"},
+        {"wait": _status_is(200), "what": "see the 200"},
+        {"read": f"{LIVE_BODY}.textContent", "what": "read the 200's body"},
+        {"read": f"document.querySelector('{NOTES_LIST} .curl-command')?.textContent", "what": "read the curl line"},
+        {"reload": True, "what": "reload the page"},
+        {
+            "wait": "document.querySelector('.swagger-ui .auth-wrapper button.authorize.locked') !== null",
+            "what": "see the token kept across the reload (persistAuthorization)",
+        },
+    ]
+
+
+@pytest.fixture
+def notes_server(tmp_path: Path) -> Iterator[Server]:
+    """jsonserve --auth on an empty ``notes`` collection whose rule is json-server-auth's ``600``."""
+    (tmp_path / "db.json").write_text(json.dumps({"notes": []}))
+    (tmp_path / "rules.json").write_text(json.dumps({"notes": "600"}))
+    server = start_server(["db.json", "--auth", "--rules", "rules.json"], tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _user_with_notes(server: Server, email: str, texts: list[str]) -> tuple[str, list[dict[str, Any]]]:
+    """Register ``email`` over HTTP and create ``texts`` as their notes: their token and their notes."""
+    registered = httpx.post(f"{server.url}/register", json={"email": email, "password": "a long password"}, timeout=10)
+    assert registered.status_code == 201, registered.text
+    token = registered.json()["accessToken"]
+    headers = {"Authorization": f"Bearer {token}"}
+    notes = []
+    for text in texts:
+        created = httpx.post(f"{server.url}/notes", json={"text": text}, headers=headers, timeout=10)
+        assert created.status_code == 201, created.text
+        notes.append(created.json())
+    return token, notes
+
+
+@pytest.mark.timeout(CHROMIUM_INSTALL_TIMEOUT + TRY_TIMEOUT + 60)
+def test_docs_under_auth_show_locks_and_try_it_out_works_after_authorize(
+    node: str, chromium: Path, notes_server: Server
+) -> None:
+    token_a, notes_a = _user_with_notes(notes_server, "ada@example.com", ["ada's first", "ada's second"])
+    _token_b, notes_b = _user_with_notes(notes_server, "linus@example.com", ["linus's"])
+    spec = httpx.get(f"{notes_server.url}/openapi.json", timeout=10).json()
+    secured = {
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS and operation.get("security")
+    }
+    assert ("GET", "/notes") in secured, f"/openapi.json does not secure GET /notes: {sorted(secured)}"
+
+    report = _browse(
+        node,
+        chromium,
+        notes_server,
+        {"docs-swagger-auth": f"{notes_server.url}/docs"},
+        _try_it_out_steps(token_a),
+        TRY_TIMEOUT,
+    )
+
+    record = report["docs-swagger-auth"]
+    done = "\n".join(
+        f"  {'ok' if step['ok'] else 'FAILED'} {step['what']} ({step['ms']} ms)" for step in record["steps"]
+    )
+    context = (
+        f"\nsteps:\n{done}\nscreenshot: {record['screenshot']}\npage text:\n{record['text'][:1500]}"
+        f"\nresponses: {record['responses'][-10:]}\nserver log:\n{tail(notes_server.output(), 20)}"
+    )
+    assert record["ready"], f"/docs did not render an operation within {TRY_TIMEOUT}s{context}"
+    assert record["stepError"] is None, f"{record['stepError']}{context}"
+    values = {step["what"]: step.get("value") for step in record["steps"]}
+    assert record["trapped"] == [] and record["outside"] == [], f"/docs reached outside: {record['trapped']}"
+    assert record["violations"] == [] and record["exceptions"] == [], f"{record['violations']} {record['exceptions']}"
+
+    locks = {tuple(pair) for pair in values["find the operations that show a lock"]}
+    assert locks == secured, f"lock icons on {sorted(locks)}, but the document secures {sorted(secured)}"
+    assert ("GET", "/notes") in locks and ("POST", "/login") not in locks
+
+    refused = json.loads(values["read the 401's body"])
+    assert (refused["status"], refused["code"]) == (401, "unauthorized"), refused
+    shown = json.loads(values["read the 200's body"])
+    assert shown == notes_a, f"GET /notes as user A showed {shown}; A's notes are {notes_a}, B's {notes_b}"
+    assert f"Authorization: Bearer {token_a}" in values["read the curl line"], values["read the curl line"]
+    # The 401 is the only error response the page met (and the console line Chromium writes for it).
+    bad = [(response["status"], response["url"]) for response in record["responses"] if response["status"] >= 400]
+    assert bad == [(401, f"{notes_server.url}/notes")], f"unexpected error responses: {bad}"
+    _assert_screenshot(record["screenshot"])

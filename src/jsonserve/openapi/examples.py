@@ -51,12 +51,18 @@ class Examples:
 NONE = Examples()
 
 
-def examples(records: list[Record], managed: Managed, declared: RecordSchema | None) -> Examples:
-    """A collection's examples from its first ``records`` (the client does not send managed fields)."""
+def examples(
+    records: list[Record], managed: Managed, declared: RecordSchema | None, omit: frozenset[str] = frozenset()
+) -> Examples:
+    """A collection's examples from its first ``records`` (the client does not send managed fields).
+
+    The bodies leave out ``omit`` too: under ``--auth`` the owner field, which the server sets to the
+    caller on create and only an admin may change (a body naming the record's owner fails for anyone else).
+    """
     shown = tuple(record for record in records if _is_record(record, managed, declared))[:LISTED]
     if not shown:
         return NONE
-    fields = {managed.id_field, *managed.timestamps}
+    fields = {managed.id_field, *managed.timestamps, *omit}
     body = {key: value for key, value in shown[0].items() if key not in fields}
     return _with_body(shown, body, declared, fields)
 

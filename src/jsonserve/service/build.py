@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ def build_service(settings: Settings, storage: Storage | None = None, hub: Hub |
         return Service(storage, hub or Hub(), options, schemas)
     policy = RulePolicy(load_rules(settings.rules_file) if settings.rules_file else None, id_field=settings.id_field)
     redaction = Redaction({USERS: HIDDEN_FIELDS})
+    options = replace(options, rules=policy.rules)  # what the catalogue shows /openapi.json
     service = Service(storage, hub or Hub(), options, schemas, read_rule=policy, write_rule=policy, redaction=redaction)
     tokens = Tokens(token_key(settings), ttl=settings.token_ttl, refresh_ttl=settings.refresh_ttl)
     service.accounts = Accounts(service, policy, tokens)

@@ -2,7 +2,8 @@
 
 It knows the resources and their kinds, the relations between collections, each collection's
 shape (inferred, and widened by every write) and declared schema, the fields the server manages,
-and the server's mode (dialect, ``--read-only``, ``--timestamps``, ``--auto-create``). Its
+the server's mode (dialect, ``--read-only``, ``--timestamps``, ``--auto-create``), and under
+``--auth`` who may do what (the rules) and which fields no answer shows. Its
 :attr:`Catalogue.version` changes whenever any of that may have changed, so a builder can keep what
 it built until the version moves:
 
@@ -27,12 +28,14 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 
 from jsonserve._types import Record
+from jsonserve.auth.access import RuleSet
 from jsonserve.errors import NotFound
 from jsonserve.schema.declared import RecordSchema, SchemaFileError
 from jsonserve.schema.infer import Shape, infer
 from jsonserve.schema.kind import Kind
 from jsonserve.schema.relations import Relations
 from jsonserve.service.options import ServiceOptions
+from jsonserve.service.redact import Redaction
 from jsonserve.service.shapes import Shapes
 from jsonserve.storage.base import Storage
 from jsonserve.storage.changelog import Change
@@ -51,6 +54,7 @@ class Catalogue:
 
     ``sampler`` reads a few records of a resource for the examples of a public document: the
     Service gives its read path for an anonymous caller (without one there are no examples).
+    ``redaction`` names the fields no answer shows (the Service's).
     """
 
     def __init__(
@@ -59,11 +63,13 @@ class Catalogue:
         options: ServiceOptions,
         schemas: Mapping[str, RecordSchema],
         sampler: Sampler | None = None,
+        redaction: Redaction | None = None,
     ) -> None:
         self._storage = storage
         self._options = options
         self._schemas = dict(schemas)
         self._sampler = sampler
+        self._redaction = redaction or Redaction()
         self._shapes = Shapes(storage)
         self._version = 0
         self._seen: _Seen | None = None
@@ -109,6 +115,20 @@ class Catalogue:
     def managed_fields(self) -> tuple[str, ...]:
         """Top-level fields the server sets on records: the id, and the timestamps with ``--timestamps``."""
         return (self.id_field, *(STAMPS if self.timestamps else ()))
+
+    @property
+    def rules(self) -> RuleSet | None:
+        """Who may read and write each collection under ``--auth`` (``None`` without it)."""
+        return self._options.rules
+
+    @property
+    def reveal_forbidden(self) -> bool:
+        """Whether reading one record the caller may not read is a 403 (else a 404, ``--hide-forbidden``)."""
+        return self._options.reveal_forbidden
+
+    def hidden(self, name: str) -> frozenset[str]:
+        """Fields of ``name`` that no answer shows and no client writes (``--auth``: a user's password hash)."""
+        return self._redaction.hidden(name)
 
     # -- the resources -----------------------------------------------------------------------
 

@@ -74,10 +74,10 @@ class Service:
         self.storage = storage
         self.hub = hub
         self.options = options or ServiceOptions()
-        self.catalogue = Catalogue(storage, self.options, schemas or {}, self._samples)
+        self.redaction = redaction or Redaction()
+        self.catalogue = Catalogue(storage, self.options, schemas or {}, self._samples, self.redaction)
         self._read_rule: ReadRule = read_rule or AllowAll()
         self._write_rule: WriteRule = write_rule or AllowAll()
-        self.redaction = redaction or Redaction()
         self._checks = WriteChecks(self.catalogue, self._write_rule, self.redaction)
         self.accounts: Accounts | None = None  # users, logins and tokens (``--auth``; set by build_service)
         self._clock = clock
@@ -206,7 +206,7 @@ class Service:
             return (await self._read(ANONYMOUS, Query(name, window=Slice(0, count)))).items
         try:
             return [await self.get_singular(name)]
-        except NotFound:
+        except (NotFound, PermissionDenied, Unauthorized):  # not there, or not for anonymous eyes (--auth)
             return []
 
     # -- the read path: every read of records comes through here ---------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from jsonserve.auth.access import RuleSet
+
 
 @dataclass(frozen=True)
 class ServiceOptions:
@@ -19,7 +21,9 @@ class ServiceOptions:
     a new collection may not take (routes of their own, such as ``docs``); ``max_page_size`` is the
     most records a page or a ``_limit`` holds (what the OpenAPI document tells clients);
     ``reveal_forbidden`` answers a read of one existing record the caller may not read with
-    :class:`~jsonserve.errors.PermissionDenied` (json-server-auth's 403) instead of ``NotFound``.
+    :class:`~jsonserve.errors.PermissionDenied` (json-server-auth's 403) instead of ``NotFound``;
+    ``rules`` are the access rules under ``--auth`` (``None`` without), which the catalogue shows
+    to the OpenAPI document (the policy that enforces them is built from the same :class:`RuleSet`).
     """
 
     compat: str = "0.17"
@@ -30,3 +34,4 @@ class ServiceOptions:
     reserved: frozenset[str] = frozenset()
     max_page_size: int = 1000
     reveal_forbidden: bool = False
+    rules: RuleSet | None = None

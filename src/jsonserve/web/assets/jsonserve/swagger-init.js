@@ -12,6 +12,9 @@
         deepLinking: true,
         tryItOutEnabled: true,
         displayRequestDuration: true,
+        // Under --auth: the token given to the Authorize dialog survives a reload (kept in this origin's
+        // localStorage, as Swagger UI does; the Logout button in the dialog forgets it).
+        persistAuthorization: true,
         queryConfigEnabled: false, // never load a document named in the page's query string
         validatorUrl: null, // never send the document to validator.swagger.io
     });
