@@ -225,8 +225,12 @@ class Service:
             return NOTHING
 
     async def _read(self, principal: Principal, query: Query, *, primary: bool = False) -> Page:
-        """``query`` with the caller's rule ANDed into its filter, so storage (SQL too) applies both."""
+        """``query`` with the caller's rule ANDed into its filter, so storage (SQL too) applies both.
+
+        Its ``q`` searches skip the collection's hidden fields (a password hash is never searched).
+        """
         rule = self._rule(principal, query.collection, primary=primary)
+        query = self.redaction.searchable(query)
         page = await self.storage.find(query if rule is None else _and_where(query, rule))
         return Page(self.redaction.records(query.collection, page.items), page.total)
 
