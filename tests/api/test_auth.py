@@ -22,6 +22,7 @@ import pytest
 
 from jsonserve.service import Service
 from jsonserve.testing import serve
+from tests.support.hub import RecordingHub
 
 pytestmark = pytest.mark.anyio
 
@@ -49,11 +50,11 @@ PASSWORDS = {
 
 @contextlib.asynccontextmanager
 async def auth_api(
-    tmp_path: Path, rules_data: dict[str, Any] = RULES, **options: Any
+    tmp_path: Path, rules_data: dict[str, Any] = RULES, data: dict[str, Any] = DB, **options: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     rules = tmp_path / "rules.json"
     rules.write_bytes(orjson.dumps(rules_data))
-    async with serve(copy.deepcopy(DB), auth=True, rules_file=rules, **options) as client:
+    async with serve(copy.deepcopy(data), auth=True, rules_file=rules, **options) as client:
         yield client
 
 
@@ -301,3 +302,42 @@ async def test_guard_prefixes_apply_a_mode_on_top(api: httpx.AsyncClient) -> Non
     assert (await api.get("/600/posts/2", headers=ada)).status_code == 403
     assert (await api.get("/640/comments")).status_code == 401
     assert (await api.get("/640/comments/1", headers=ada)).status_code == 200
+
+
+# -- cascades --------------------------------------------------------------------------------------
+
+OWNED_COMMENTS = {**RULES, "comments": {"read": "public", "create": "auth", "update": "owner", "delete": "owner"}}
+THREADS = {
+    **DB,
+    "comments": [
+        {"id": 1, "body": "linus on ada's post", "postId": 1, "userId": 2},
+        {"id": 2, "body": "ada on her post", "postId": 1, "userId": 1},
+        {"id": 3, "body": "linus on his post", "postId": 2, "userId": 2},
+    ],
+}
+
+
+async def test_a_cascade_never_deletes_what_the_caller_may_not_delete(
+    tmp_path: Path, hub: RecordingHub
+) -> None:  # API1
+    async with auth_api(tmp_path, OWNED_COMMENTS, THREADS, compat="1", hub=hub) as api:
+        ada, root = await login(api, "ada@example.com"), await login(api, "root@example.com")
+        before, published = (await api.get("/db", headers=root)).json(), len(hub.changes)
+        refused = await api.delete("/posts/1?_dependent=comments", headers=ada)  # linus's comment 1 hangs on it
+        assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+        assert "nothing was deleted" in refused.json()["detail"]
+        assert (await api.delete("/users/1?_dependent=posts,comments", headers=ada)).status_code == 403  # deeper
+        assert (await api.get("/db", headers=root)).json() == before  # nothing deleted, nothing nulled
+        assert len(hub.changes) == published  # and nothing published
+        assert (await api.delete("/posts/2?_dependent=comments", headers=root)).status_code == 200  # an admin may
+        assert [comment["id"] for comment in (await api.get("/comments")).json()] == [1, 2]
+        assert (await api.delete("/comments/1", headers=ada)).status_code == 403
+        assert (await api.delete("/posts/1", headers=ada)).status_code == 200  # 1.x without _dependent: nulls keys
+        assert [comment["postId"] for comment in (await api.get("/comments")).json()] == [None, None]
+    async with auth_api(tmp_path, OWNED_COMMENTS, THREADS) as api:  # 0.17: every delete cascades
+        ada, linus = await login(api, "ada@example.com"), await login(api, "linus@example.com")
+        assert (await api.delete("/posts/1", headers=ada)).status_code == 403
+        assert len((await api.get("/comments")).json()) == 3
+        assert (await api.delete("/comments/1", headers=linus)).status_code == 200
+        assert (await api.delete("/posts/1", headers=ada)).status_code == 200  # only her own comment left on it
+        assert [comment["id"] for comment in (await api.get("/comments")).json()] == [3]

@@ -343,9 +343,12 @@ class Service:
         *,
         principal: Principal = ANONYMOUS,
     ) -> Record:
-        """``DELETE``: remove a record and sweep what points at it; returns the deleted record."""
+        """``DELETE``: remove a record and sweep what points at it; returns the deleted record.
+
+        Every record the sweep deletes must be one the caller may delete (else nothing is deleted).
+        """
         self.check_writable(collection, Kind.PLURAL)
-        sweep = self._dependents(dependents)
+        sweep = self._dependents(dependents, principal)
         check = self._checks.deletable(collection, principal, precondition(if_match))
         changes = await self.storage.delete(collection, record_id, sweep, check, actor=principal.id)
         self._publish(changes)
@@ -395,8 +398,9 @@ class Service:
         """``body`` with server-managed timestamps (``--timestamps``); a client's own values are dropped."""
         return stamped(body, current, self._clock()) if self.options.timestamps else dict(body)
 
-    def _dependents(self, requested: tuple[str, ...]) -> Dependents:
-        return sweep_plan(self.catalogue.relations(), requested, cascade=self.options.compat != "1")
+    def _dependents(self, requested: tuple[str, ...], principal: Principal) -> Dependents:
+        cascade, deletable = self.options.compat != "1", self._checks.dependent(principal)
+        return sweep_plan(self.catalogue.relations(), requested, cascade=cascade, deletable=deletable)
 
     def publish(self, changes: list[Change]) -> None:
         """Let the catalogue and the hub know of ``changes`` (the accounts write users through storage)."""
