@@ -22,6 +22,7 @@ import pytest
 
 from jsonserve.service import Service
 from jsonserve.testing import serve
+from tests.support.hub import RecordingHub
 
 pytestmark = pytest.mark.anyio
 
@@ -48,10 +49,12 @@ PASSWORDS = {
 
 
 @contextlib.asynccontextmanager
-async def auth_api(tmp_path: Path, **options: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def auth_api(
+    tmp_path: Path, rules_data: dict[str, Any] = RULES, data: dict[str, Any] = DB, **options: Any
+) -> AsyncIterator[httpx.AsyncClient]:
     rules = tmp_path / "rules.json"
-    rules.write_bytes(orjson.dumps(RULES))
-    async with serve(copy.deepcopy(DB), auth=True, rules_file=rules, **options) as client:
+    rules.write_bytes(orjson.dumps(rules_data))
+    async with serve(copy.deepcopy(data), auth=True, rules_file=rules, **options) as client:
         yield client
 
 
@@ -263,11 +266,34 @@ async def test_no_hash_in_any_response(api: httpx.AsyncClient) -> None:  # API3:
         assert_no_hash(response.json())
     patched = await api.patch("/users/1", json={"name": "Ada L."}, headers=ada)
     assert_no_hash(patched.json())
-    for query in ("password=x", "password_like=^%5C$2", "_sort=password", "q=$2a$", "password:startsWith=$"):
+    for query in ("password=x", "password_like=^%5C$2", "_sort=password", "password:startsWith=$",
+                  '_where={"password":{"contains":"$2"}}', "tokenVersion=0"):  # fmt: skip
         assert (await api.get(f"/users?{query}")).status_code == 400, query
     assert (await api.patch("/users/1", json={"password": "plain-text"}, headers=ada)).status_code == 403
     assert (await api.put("/users/1", json={"email": "ada@example.com"}, headers=ada)).status_code == 200
     await login(api, "ada@example.com")  # a PUT without the password kept it
+
+
+async def test_q_on_users_never_searches_a_hash_and_finds_only_readable_users(tmp_path: Path) -> None:  # API3
+    async with auth_api(tmp_path) as api:  # users unnamed in the rules: public
+        await login(api, "ada@example.com")  # her $2a$ hash is now an argon2id one
+        for needle in ("$2a$", "$2b$", LINUS_HASH[7:29], "$argon2id$", "argon2", "m=19456"):
+            for query in (f"q={needle}", f"q={needle}&_per_page=5", f"q={needle}&_page=1&_limit=5"):
+                response = await api.get("/users", params=dict(part.split("=", 1) for part in query.split("&")))
+                assert response.status_code == 200, query
+                found = response.json()
+                assert (found["data"] if isinstance(found, dict) else found) == [], query
+        found = (await api.get("/users", params={"q": "LINUS@example"})).json()
+        assert [user["id"] for user in found] == [2]
+        assert [user["id"] for user in (await api.get("/users", params={"q": "example.com"})).json()] == [1, 2, 3]
+    async with auth_api(tmp_path, {**RULES, "users": "600"}) as api:
+        assert (await api.get("/users", params={"q": "example.com"})).status_code == 401
+        ada = await login(api, "ada@example.com")
+        assert [user["id"] for user in (await api.get("/users?q=example.com", headers=ada)).json()] == [1]
+        assert (await api.get("/users?q=linus", headers=ada)).json() == []
+        assert (await api.get("/users?q=linus&_per_page=5", headers=ada)).json()["items"] == 0
+        root = await login(api, "root@example.com")
+        assert [user["id"] for user in (await api.get("/users?q=linus", headers=root)).json()] == [2]
 
 
 async def test_guard_prefixes_apply_a_mode_on_top(api: httpx.AsyncClient) -> None:
@@ -278,3 +304,42 @@ async def test_guard_prefixes_apply_a_mode_on_top(api: httpx.AsyncClient) -> Non
     assert (await api.get("/600/posts/2", headers=ada)).status_code == 403
     assert (await api.get("/640/comments")).status_code == 401
     assert (await api.get("/640/comments/1", headers=ada)).status_code == 200
+
+
+# -- cascades --------------------------------------------------------------------------------------
+
+OWNED_COMMENTS = {**RULES, "comments": {"read": "public", "create": "auth", "update": "owner", "delete": "owner"}}
+THREADS = {
+    **DB,
+    "comments": [
+        {"id": 1, "body": "linus on ada's post", "postId": 1, "userId": 2},
+        {"id": 2, "body": "ada on her post", "postId": 1, "userId": 1},
+        {"id": 3, "body": "linus on his post", "postId": 2, "userId": 2},
+    ],
+}
+
+
+async def test_a_cascade_never_deletes_what_the_caller_may_not_delete(
+    tmp_path: Path, hub: RecordingHub
+) -> None:  # API1
+    async with auth_api(tmp_path, OWNED_COMMENTS, THREADS, compat="1", hub=hub) as api:
+        ada, root = await login(api, "ada@example.com"), await login(api, "root@example.com")
+        before, published = (await api.get("/db", headers=root)).json(), len(hub.changes)
+        refused = await api.delete("/posts/1?_dependent=comments", headers=ada)  # linus's comment 1 hangs on it
+        assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+        assert "nothing was deleted" in refused.json()["detail"]
+        assert (await api.delete("/users/1?_dependent=posts,comments", headers=ada)).status_code == 403  # deeper
+        assert (await api.get("/db", headers=root)).json() == before  # nothing deleted, nothing nulled
+        assert len(hub.changes) == published  # and nothing published
+        assert (await api.delete("/posts/2?_dependent=comments", headers=root)).status_code == 200  # an admin may
+        assert [comment["id"] for comment in (await api.get("/comments")).json()] == [1, 2]
+        assert (await api.delete("/comments/1", headers=ada)).status_code == 403
+        assert (await api.delete("/posts/1", headers=ada)).status_code == 200  # 1.x without _dependent: nulls keys
+        assert [comment["postId"] for comment in (await api.get("/comments")).json()] == [None, None]
+    async with auth_api(tmp_path, OWNED_COMMENTS, THREADS) as api:  # 0.17: every delete cascades
+        ada, linus = await login(api, "ada@example.com"), await login(api, "linus@example.com")
+        assert (await api.delete("/posts/1", headers=ada)).status_code == 403
+        assert len((await api.get("/comments")).json()) == 3
+        assert (await api.delete("/comments/1", headers=linus)).status_code == 200
+        assert (await api.delete("/posts/1", headers=ada)).status_code == 200  # only her own comment left on it
+        assert [comment["id"] for comment in (await api.get("/comments")).json()] == [3]

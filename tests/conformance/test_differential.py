@@ -322,7 +322,7 @@ def resolve(value: Any, pools: Pools, path: tuple[str, ...] | None = None) -> An
     if isinstance(value, Condition):
         return Condition(value.path, value.op, resolve(value.value, pools, value.path))
     if isinstance(value, TextSearch):
-        return TextSearch(resolve(value.text, pools))
+        return TextSearch(resolve(value.text, pools), value.skip)
     if isinstance(value, AllOf | AnyOf):
         return type(value)(tuple(resolve(item, pools) for item in value.items))
     if isinstance(value, tuple):
@@ -386,9 +386,13 @@ conditions: st.SearchStrategy[Node] = st.one_of(
 )
 
 
+# ``q`` that skips top-level fields (what the Service makes of it on a collection with hidden fields).
+searches_skipping = st.builds(TextSearch, texts, st.frozensets(st.sampled_from([*FIELDS, "id", "missing"]), min_size=1))
+
+
 def where_trees(depth: int) -> st.SearchStrategy[Node]:
     """Conditions and ``q`` leaves under up to ``depth`` levels of ``AllOf``/``AnyOf`` (empty ones too)."""
-    leaves = st.one_of(conditions, conditions, st.builds(TextSearch, texts))
+    leaves = st.one_of(conditions, conditions, st.builds(TextSearch, texts), searches_skipping)
     if depth == 0:
         return leaves
     children = st.lists(where_trees(depth - 1), max_size=2 + depth).map(tuple)
@@ -542,6 +546,7 @@ FOUND = [
     _found("s", "\u03a3\u0391\u03a3", condition("s", "endsWith", "\u03c2")),  # final sigma
     _found("n", 1.0, condition("n", "like", "^1$")),  # a number's text: 1, not 1.0
     _found("n", 1.5e-7, TextSearch("0.00000015")),  # ... nor 1.5e-07
+    _found("s", ["ab", "b"], TextSearch("b", frozenset({"s"})), TextSearch("1", frozenset({"s", "id"}))),  # skip
     _found("n", 2**53 + 1, condition("n", "lte", "9007199254740992.0")),  # exact, not numeric vs double
     _found("n", 2.0**60, condition("n", "eq", "1152921504606847000"), condition("n", "eq", "1152921504606846976")),
     _found("n", [2.0**60, 1152921504606846990], sort=(SortKey(("n",)),)),  # a float's value: its shortest decimal

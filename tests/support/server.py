@@ -52,13 +52,24 @@ class Server:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def start_server(args: list[str], cwd: Path, *, port: int | None = None, timeout: float = 15.0) -> Server:
-    """Start ``jsonserve ARGS --port PORT`` in ``cwd`` and wait until it answers ``GET /``."""
+def start_server(
+    args: list[str],
+    cwd: Path,
+    *,
+    port: int | None = None,
+    timeout: float = 15.0,
+    env: dict[str, str] | None = None,
+) -> Server:
+    """Start ``jsonserve ARGS --port PORT`` in ``cwd`` and wait until it answers ``GET /db``.
+
+    ``env``: variables added to (or overriding) this process's environment for the server.
+    """
     port = port or free_port()
     log = cwd / f"server-{port}.log"
     command = [sys.executable, "-m", "jsonserve", *args, "--port", str(port), "--quiet"]
+    environment = None if env is None else {**os.environ, **env}
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=environment)
     server = Server(process, port, log, args)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

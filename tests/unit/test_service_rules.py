@@ -14,7 +14,7 @@ from jsonserve.auth.access import parse_rules
 from jsonserve.auth.policy import RulePolicy
 from jsonserve.auth.principal import Guard
 from jsonserve.errors import NotFound, PermissionDenied, QueryError, Unauthorized
-from jsonserve.query.model import Condition, Op, Query, SortKey, TextSearch
+from jsonserve.query.model import AllOf, AnyOf, Condition, Op, Query, SortKey, TextSearch
 from jsonserve.service import Service, ServiceOptions
 from jsonserve.service.redact import Redaction
 from jsonserve.storage.file.memory import MemoryStorage
@@ -88,13 +88,21 @@ async def test_db_counts_and_joins_show_only_what_may_be_read_and_never_a_passwo
     [
         Query("users", where=Condition(("password",), Op.LIKE, "^\\$argon")),
         Query("users", sort=(SortKey(("password",)),)),
-        Query("users", where=TextSearch("argon2id")),
     ],
 )
 async def test_a_query_on_a_hidden_field_is_refused(query: Query) -> None:
     async with service() as users:
         with pytest.raises(QueryError):
             await users.find(query)
+
+
+async def test_q_skips_the_hidden_fields_wherever_it_is_in_the_filter() -> None:
+    async with service() as users:
+        for where in (TextSearch("argon2id"), AnyOf((TextSearch("h2"), Condition(("id",), Op.EQ, "9")))):
+            assert (await users.find(Query("users", where=where))).items == []
+        found = await users.find(Query("users", where=AllOf((TextSearch("X.IO"), TextSearch("ada")))))
+        assert found.items == [{"id": 1, "email": "ada@x.io"}]
+        assert (await users.find(Query("notes", where=TextSearch("ADA")), principal=ADA)).items == [DATA["notes"][0]]
 
 
 async def test_writes_are_checked_and_hidden_fields_are_neither_written_nor_lost() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jsonserve.config import Settings
 from jsonserve.service import build_service
 from jsonserve.storage.file.memory import MemoryStorage
+from jsonserve.testing import serve
 from jsonserve.web import fastpath, stack
 from jsonserve.web.app import create_app
 from jsonserve.web.errors import CatchAll, problem
@@ -66,7 +68,7 @@ def _parts(policies: tuple[Middleware, ...] = (), fast_reads: bool = True, **set
         (_parts(fast_reads=False), ["cors", "catch-all", "gzip"]),
         (_parts(base="/api"), ["cors", "catch-all", "gzip"]),
         (_parts(delay_ms=10), ["cors", "catch-all", "gzip"]),
-        (_parts(routes={"/api/*": "/$1"}), ["cors", "catch-all", "gzip", "rewrite"]),
+        (_parts(routes={"/api/*": "/$1"}), ["cors", "catch-all", "rewrite", "gzip"]),
     ],
 )
 def test_the_layers_present_and_their_order(parts: stack.Parts, names: list[str]) -> None:
@@ -143,3 +145,20 @@ async def test_cors_adds_the_headers_starlettes_cors_adds(
         answers.append(sent)
     assert answers[0] == answers[1]
     assert any(name == b"vary" and value.endswith(b"Origin") for name, value in answers[0][0]["headers"])
+
+
+async def test_a_rewrite_to_a_guard_prefix_is_applied_by_the_auth_layer(tmp_path: Path) -> None:
+    # json-server-auth's routes.json: the rewrite runs before auth, which takes the prefix off and applies it.
+    routes = {"/notes*": "/600/notes$1", "/posts*": "/664/posts$1"}
+    data: dict[str, Any] = {"users": [], "notes": [{"id": 1, "userId": 7}], "posts": [{"id": 1, "userId": 7}]}
+    (tmp_path / "rules.json").write_text("{}")
+    async with serve(data, auth=True, rules_file=tmp_path / "rules.json", routes=routes) as client:
+        assert (await client.get("/notes")).status_code == 401  # 600: sign in first
+        assert (await client.get("/notes/1")).status_code == 401
+        assert (await client.get("/posts")).status_code == 200  # 664: everyone reads
+        assert (await client.post("/posts", json={"title": "x"})).status_code == 401  # logged-in users write
+        session = await client.post("/register", json={"email": "grace@example.com", "password": "password-1"})
+        grace = {"Authorization": f"Bearer {session.json()['accessToken']}"}
+        assert (await client.get("/notes", headers=grace)).json() == []  # only her own
+        assert (await client.get("/notes/1", headers=grace)).status_code == 403
+        assert (await client.post("/posts", json={"title": "x"}, headers=grace)).status_code == 201

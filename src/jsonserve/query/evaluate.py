@@ -86,7 +86,7 @@ def matches(record: Record, node: Node) -> bool:
         return all(matches(record, child) for child in node.items)
     if isinstance(node, AnyOf):
         return any(matches(record, child) for child in node.items)
-    return search(record, node.text.lower())
+    return search_fields(record, node.text.lower(), node.skip)
 
 
 def equals(stored: Any, text: str) -> bool:
@@ -209,6 +209,13 @@ def search(value: Any, needle: str) -> bool:
     if value is None or value is False or value == "" or (not isinstance(value, bool) and value == 0):
         return False
     return needle in to_text(value).lower()
+
+
+def search_fields(record: Record, needle: str, skip: frozenset[str] = frozenset()) -> bool:
+    """:func:`search` in every top-level field of ``record`` but those of ``skip``."""
+    if not skip:
+        return search(record, needle)
+    return any(search(value, needle) for key, value in record.items() if key not in skip)
 
 
 def sort_key(path: tuple[str, ...]) -> Callable[[Record], tuple[int, Any]]:

@@ -52,9 +52,14 @@ class Condition:
 
 @dataclass(frozen=True)
 class TextSearch:
-    """json-server's ``q``: a case-insensitive substring anywhere in the record."""
+    """json-server's ``q``: a case-insensitive substring anywhere in the record but its ``skip`` fields.
+
+    ``skip`` names top-level fields the search never looks into (with ``--auth``, a user's password
+    hash and token version: the Service's read path sets it, so ``q`` cannot probe a hash).
+    """
 
     text: str
+    skip: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

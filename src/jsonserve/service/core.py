@@ -225,8 +225,12 @@ class Service:
             return NOTHING
 
     async def _read(self, principal: Principal, query: Query, *, primary: bool = False) -> Page:
-        """``query`` with the caller's rule ANDed into its filter, so storage (SQL too) applies both."""
+        """``query`` with the caller's rule ANDed into its filter, so storage (SQL too) applies both.
+
+        Its ``q`` searches skip the collection's hidden fields (a password hash is never searched).
+        """
         rule = self._rule(principal, query.collection, primary=primary)
+        query = self.redaction.searchable(query)
         page = await self.storage.find(query if rule is None else _and_where(query, rule))
         return Page(self.redaction.records(query.collection, page.items), page.total)
 
@@ -339,9 +343,12 @@ class Service:
         *,
         principal: Principal = ANONYMOUS,
     ) -> Record:
-        """``DELETE``: remove a record and sweep what points at it; returns the deleted record."""
+        """``DELETE``: remove a record and sweep what points at it; returns the deleted record.
+
+        Every record the sweep deletes must be one the caller may delete (else nothing is deleted).
+        """
         self.check_writable(collection, Kind.PLURAL)
-        sweep = self._dependents(dependents)
+        sweep = self._dependents(dependents, principal)
         check = self._checks.deletable(collection, principal, precondition(if_match))
         changes = await self.storage.delete(collection, record_id, sweep, check, actor=principal.id)
         self._publish(changes)
@@ -391,8 +398,9 @@ class Service:
         """``body`` with server-managed timestamps (``--timestamps``); a client's own values are dropped."""
         return stamped(body, current, self._clock()) if self.options.timestamps else dict(body)
 
-    def _dependents(self, requested: tuple[str, ...]) -> Dependents:
-        return sweep_plan(self.catalogue.relations(), requested, cascade=self.options.compat != "1")
+    def _dependents(self, requested: tuple[str, ...], principal: Principal) -> Dependents:
+        cascade, deletable = self.options.compat != "1", self._checks.dependent(principal)
+        return sweep_plan(self.catalogue.relations(), requested, cascade=cascade, deletable=deletable)
 
     def publish(self, changes: list[Change]) -> None:
         """Let the catalogue and the hub know of ``changes`` (the accounts write users through storage)."""

@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from jsonserve._types import Record
 from jsonserve.auth.principal import Principal
 from jsonserve.auth.rules import WriteRule
-from jsonserve.errors import FieldError, PreconditionFailed, QueryError, ValidationFailed
+from jsonserve.errors import FieldError, PermissionDenied, PreconditionFailed, QueryError, ValidationFailed
 from jsonserve.schema.relations import Relations
 from jsonserve.service.catalogue import CREATED_AT, STAMPS, UPDATED_AT, Catalogue
 from jsonserve.service.redact import Redaction
 from jsonserve.service.values import etag_matches, record_etag
-from jsonserve.storage.base import Check, Dependent, Dependents
+from jsonserve.storage.base import Check, Dependent, Dependents, no_check
 
 
 class WriteChecks:
@@ -60,6 +60,27 @@ class WriteChecks:
 
         return checked
 
+    def dependent(self, principal: Principal) -> Callable[[str], Check]:
+        """The check of each record a delete would sweep away with its parent: the write rule, as if deleted alone.
+
+        A cascade never deletes what the caller could not delete: one refused child refuses the delete.
+        """
+
+        def of(name: str) -> Check:
+            def checked(child: Record | None) -> None:
+                if child is None:
+                    return
+                try:
+                    self.rule.delete(principal, name, child)
+                except PermissionDenied:
+                    raise PermissionDenied(
+                        f"this delete would also delete {name} records you may not delete; nothing was deleted"
+                    ) from None
+
+            return checked
+
+        return of
+
     def deletable(self, name: str, principal: Principal, check: Check) -> Check:
         """The storage check of a delete: ``check`` (the precondition), then the write rule on the current record."""
 
@@ -97,9 +118,17 @@ def iso(timestamp: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def sweep_plan(relations: Relations, requested: tuple[str, ...], *, cascade: bool) -> Dependents:
+def sweep_plan(
+    relations: Relations,
+    requested: tuple[str, ...],
+    *,
+    cascade: bool,
+    deletable: Callable[[str], Check] = lambda _name: no_check,
+) -> Dependents:
     """What a delete does to each collection's children: delete them (``cascade``, ``_dependent``) or null their key.
 
+    ``deletable(collection)`` checks each child to be deleted (:meth:`WriteChecks.dependent`); a
+    nulled key is the parent's absence recorded, not an edit of the child, and is not checked.
     Raises :class:`QueryError` when ``_dependent`` names an unknown collection.
     """
     unknown = [name for name in requested if name not in relations.collections]
@@ -111,6 +140,10 @@ def sweep_plan(relations: Relations, requested: tuple[str, ...], *, cascade: boo
 
     def dependents(collection: str) -> list[Dependent]:
         key = relations.foreign_key(collection)
-        return [Dependent(name, key, cascade or name in requested) for name in sorted(relations.collections)]
+        plan = []
+        for name in sorted(relations.collections):
+            delete = cascade or name in requested
+            plan.append(Dependent(name, key, delete, deletable(name) if delete else no_check))
+        return plan
 
     return dependents

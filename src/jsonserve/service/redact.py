@@ -1,9 +1,10 @@
 """Fields that never leave the Service (``--auth``: a user's password hash and token version).
 
 They are stripped from every record a read or a write returns (lists, records, joins, ``/db``), a
-query may not filter, sort or search on them (each would be an oracle on a hash: ``password_like``,
-``_sort=password``, ``q=$argon2id$...``), a client body may not set them, and a client's PUT keeps
-them (only the accounts endpoints write them).
+query may not filter or sort on them (each would be an oracle on a hash: ``password_like``,
+``_sort=password``), a ``q`` search never looks into them (``q=$argon2id$`` finds nothing; on every
+backend, by :attr:`~jsonserve.query.model.TextSearch.skip`), a client body may not set them, and a
+client's PUT keeps them (only the accounts endpoints write them).
 
 Example:
     >>> redaction = Redaction({"users": frozenset({"password"})})
@@ -14,7 +15,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from jsonserve._types import JSONValue, Record
 from jsonserve.errors import FieldError, PermissionDenied, QueryError
@@ -73,8 +74,13 @@ class Redaction:
                 f"{query.collection} cannot be filtered or sorted on {', '.join(touched)}",
                 [FieldError(name, "a hidden field", "hidden_field") for name in touched],
             )
-        if _searches(query.where):
-            raise QueryError(f"`q` is not available on {query.collection}: it would search password hashes")
+
+    def searchable(self, query: Query) -> Query:
+        """``query`` whose ``q`` searches skip the hidden fields (``query`` itself when nothing changes)."""
+        hidden = self.hidden(query.collection)
+        if not hidden or not _searches(query.where):
+            return query
+        return replace(query, where=_skipping(query.where, hidden))
 
     def check_body(self, collection: str, body: Record) -> None:
         """Raise :class:`PermissionDenied` when a client body sets a hidden field."""
@@ -97,6 +103,14 @@ def _paths(node: Node) -> list[tuple[str, ...]]:
     if isinstance(node, AllOf | AnyOf):
         return [path for child in node.items for path in _paths(child)]
     return []
+
+
+def _skipping(node: Node, hidden: frozenset[str]) -> Node:
+    if isinstance(node, TextSearch):
+        return replace(node, skip=node.skip | hidden)
+    if isinstance(node, AllOf | AnyOf):
+        return type(node)(tuple(_skipping(child, hidden) for child in node.items))
+    return node
 
 
 def _searches(node: Node) -> bool:

@@ -22,25 +22,30 @@ from jsonserve.query.model import Page, Query
 from jsonserve.schema.kind import Kind
 from jsonserve.storage.changelog import Change, ChangeLog
 
-
-@dataclass(frozen=True)
-class Dependent:
-    """What deleting a parent does to one child collection: delete the children, or null the key."""
-
-    collection: str
-    foreign_key: str
-    delete: bool
-
-
 Check = Callable[[Record | None], None]
 """Called with the current record (or ``None``) inside the atomic section; raises to abort."""
-
-Dependents = Callable[[str], list[Dependent]]
-"""Given a collection, the child collections to sweep when one of its records is deleted."""
 
 
 def no_check(_current: Record | None) -> None:
     """A :data:`Check` that accepts anything."""
+
+
+@dataclass(frozen=True)
+class Dependent:
+    """What deleting a parent does to one child collection: delete the children, or null the key.
+
+    ``check`` is called with each child to be deleted, inside the delete's atomic section and before
+    anything is deleted; if it raises, the whole delete is abandoned (nothing deleted, nothing nulled).
+    """
+
+    collection: str
+    foreign_key: str
+    delete: bool
+    check: Check = no_check
+
+
+Dependents = Callable[[str], list[Dependent]]
+"""Given a collection, the child collections to sweep when one of its records is deleted."""
 
 
 class Storage(ABC):

@@ -4,12 +4,12 @@ Outermost first (a request meets them top to bottom, a response bottom to top)::
 
     cors        settings.cors_origins   CORS headers, preflights (204)
     catch-all   always                  an unexpected exception -> one logged problem+json 500
+    rewrite     settings.routes         json-server's --routes rewrites
     auth        --auth                  the caller from ``Authorization: Bearer``; guard prefixes
     policies    create_app(policies=)   rate limits, chaos (later issues); empty today
     gzip        always                  compress large bodies for clients that accept gzip
     fast lane   fast_reads, no --base,  GET /{collection}/{id} answered without routing
                 no --routes, no --delay
-    rewrite     settings.routes         json-server's --routes rewrites
     (routes)
 
 Why in this order:
@@ -22,9 +22,11 @@ Why in this order:
   policy is a pure-ASGI middleware, declared as ``starlette.middleware.Middleware(cls, **options)``;
   it sees every HTTP, WebSocket and lifespan scope and passes on what it does not handle.
 - Gzip wraps the fast lane, so the lane's answers are compressed exactly as the routes' are.
+- The rewrite comes before auth, so that json-server-auth's ``routes.json`` (``{"/notes*":
+  "/600/notes$1"}``) works: the guard prefix it adds is what the auth layer takes off the path and
+  applies. Policies see the rewritten path too (the resource actually asked for).
 - The fast lane matches the path as the client sent it: it is absent when the routes are mounted
-  under ``--base``, when ``--routes`` rewrites paths (inside it) and when ``--delay`` slows the
-  endpoints down.
+  under ``--base``, when ``--routes`` rewrites paths and when ``--delay`` slows the endpoints down.
 
 Example:
     >>> [layer.name for layer in present(Parts(Settings(), service))]  # doctest: +SKIP
@@ -47,12 +49,13 @@ from jsonserve.config import Settings
 from jsonserve.service import Service
 from jsonserve.web import docs
 from jsonserve.web.auth import AuthPolicy
-from jsonserve.web.errors import CatchAll
+from jsonserve.web.errors import CatchAll, problem
 from jsonserve.web.fastpath import FastRecordReads
 from jsonserve.web.resources import ALL_METHODS
 from jsonserve.web.rewrite import RewriteMiddleware
 
-EXPOSED = ["X-Total-Count", "Link", "Location", "ETag"]
+# A browser page reads these on a cross-origin answer (a 401's challenge and a 429's wait included).
+EXPOSED = ["X-Total-Count", "Link", "Location", "ETag", "WWW-Authenticate", "Retry-After"]
 GZIP_MINIMUM = 1024  # bytes: smaller bodies are sent as they are, even to a gzip client
 
 
@@ -78,6 +81,13 @@ class Layer:
 class Cors(CORSMiddleware):
     """Starlette's CORS middleware, answering preflights with 204 and no body as json-server does.
 
+    Only an allowed origin gets CORS headers: Starlette adds ``Access-Control-Allow-Credentials`` and
+    ``Access-Control-Expose-Headers`` to the answers of every origin (only ``Allow-Origin`` is kept
+    for the allowed ones), and its refused preflight still lists the methods and credentials; here a
+    foreign origin gets neither, and a refused preflight is a problem+json 400 with no CORS header.
+    With ``--cors '*'`` credentials are never allowed (see :func:`_cors`), so ``*`` is sent, never an
+    echoed origin with ``Allow-Credentials``.
+
     A request without an ``Origin`` (curl, a server, a same-origin page) takes a shorter path: all
     Starlette does for it is add ``Origin`` to the response's ``Vary``, and its general path (request
     and response header objects per request) costs as much as the whole fast lane.
@@ -95,10 +105,22 @@ class Cors(CORSMiddleware):
 
         await self.app(scope, receive, send_varying)
 
+    async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
+        """Starlette's headers for an allowed origin; for any other, only ``Origin`` added to ``Vary``."""
+        origin = request_headers.get("origin")
+        if message["type"] != "http.response.start" or origin is None or self.is_allowed_origin(origin):
+            await super().send(message, send, request_headers)
+            return
+        message["headers"] = vary_origin(message.get("headers", ()))
+        await send(message)
+
     def preflight_response(self, request_headers: Headers) -> Response:
         response = super().preflight_response(request_headers)
         if response.status_code != 200:
-            return response
+            refused_for = bytes(response.body).decode().removeprefix("Disallowed CORS ")  # "origin, method"...
+            refused = problem(400, f"CORS preflight refused; not allowed: {refused_for}", "bad_request")
+            refused.headers["Vary"] = response.headers["vary"]
+            return refused
         headers = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
         return Response(status_code=204, headers=headers)
 
@@ -187,11 +209,11 @@ def _rewrite(parts: Parts) -> list[Middleware]:
 STACK: tuple[Layer, ...] = (
     Layer("cors", lambda parts: bool(parts.settings.cors_origins), _cors),
     Layer("catch-all", lambda _parts: True, lambda _parts: [Middleware(CatchAll)]),
+    Layer("rewrite", lambda parts: bool(parts.settings.routes), _rewrite),
     Layer("auth", lambda parts: parts.service.accounts is not None, _auth),
     Layer("policies", lambda parts: bool(parts.policies), lambda parts: parts.policies),
     Layer("gzip", lambda _parts: True, lambda _parts: [Middleware(Gzip, minimum_size=GZIP_MINIMUM)]),
     Layer("fast lane", _has_fast_lane, _fast_lane),
-    Layer("rewrite", lambda parts: bool(parts.settings.routes), _rewrite),
 )
 """The layers, outermost first (see the table above)."""
 

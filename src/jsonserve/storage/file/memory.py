@@ -209,12 +209,16 @@ class MemoryStorage(Storage):
         *,
         actor: str | None = None,
     ) -> list[Change]:
-        """Delete a record, then sweep its dependents (children first deleted or nulled), atomically."""
+        """Delete a record, then sweep its dependents (children first deleted or nulled), atomically.
+
+        Every child to be deleted passes its :attr:`Dependent.check` before anything is touched.
+        """
         await self._before_write()
         current = self._table(collection).records.get(record_id)
         check(current)
         if current is None:
             raise NotFound(f"no record in {collection} with id {record_id!r}")
+        self._check_tree(collection, record_id, dependents)
         changes = list(self._delete_tree(collection, record_id, dependents, actor))
         await self._commit(changes)
         return changes
@@ -304,6 +308,21 @@ class MemoryStorage(Storage):
         self.seq += 1
         return Change(collection, action, record_id, record, previous, self.seq, self._clock(), actor)
 
+    def _check_tree(self, collection: str, record_id: str, dependents: Dependents) -> None:
+        """Walk what :meth:`_delete_tree` would delete, without deleting, calling each child's check."""
+        pending, seen = [(collection, record_id)], {(collection, record_id)}
+        while pending:
+            name, key = pending.pop(0)
+            for dependent in dependents(name):
+                table = self._tables.get(dependent.collection)
+                if table is None or not dependent.delete:
+                    continue
+                for child in _children(table, dependent.foreign_key, key):
+                    if (dependent.collection, child) not in seen:
+                        dependent.check(table.records[child])
+                        seen.add((dependent.collection, child))
+                        pending.append((dependent.collection, child))
+
     def _delete_tree(
         self, collection: str, record_id: str, dependents: Dependents, actor: str | None
     ) -> Iterator[Change]:
@@ -325,14 +344,21 @@ class MemoryStorage(Storage):
         table = self._tables.get(name)
         if table is None:
             return
-        for key in table.equal_keys(fk, parent_key):
-            record = table.records[key]
-            if fk not in record or not evaluate.equals(record[fk], parent_key):
-                continue
+        for key in _children(table, fk, parent_key):
             if delete:
                 pending.append((name, key))
             else:
+                record = table.records[key]
                 yield self._put(name, {**record, fk: None}, record, actor)
+
+
+def _children(table: Table, fk: str, parent_key: str) -> list[str]:
+    """The keys of the records of ``table`` whose ``fk`` names the parent ``parent_key``."""
+    return [
+        key
+        for key in table.equal_keys(fk, parent_key)
+        if fk in table.records[key] and evaluate.equals(table.records[key][fk], parent_key)
+    ]
 
 
 def parse_document(

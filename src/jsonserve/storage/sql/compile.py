@@ -100,8 +100,8 @@ class JsonAccess(ABC):
         """The RE2 ``_like`` test on a scalar's text, or on each element of an array (``evaluate.like``)."""
 
     @abstractmethod
-    def search(self, needle: str) -> Expr:
-        """json-server's ``q`` over the whole document."""
+    def search(self, needle: str, skip: frozenset[str]) -> Expr:
+        """json-server's ``q`` over the whole document but its top-level fields ``skip``."""
 
     @abstractmethod
     def raw(self, path: Path) -> sa.ColumnElement[Any]:
@@ -132,7 +132,7 @@ def compile_where(node: Node, access: JsonAccess) -> Expr:
     if isinstance(node, AnyOf):
         return sa.or_(sa.false(), *(compile_where(child, access) for child in node.items))
     assert isinstance(node, TextSearch)  # noqa: S101 - the Node union is closed
-    return access.search(node.text)
+    return access.search(node.text, node.skip)
 
 
 def _condition(node: Condition, access: JsonAccess) -> Expr:

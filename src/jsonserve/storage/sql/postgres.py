@@ -173,10 +173,11 @@ class PostgresJson(JsonAccess):
         return value.in_(sa.select(sa.func.unnest(_array([_decimal(number) for number in numbers], sa.Numeric))))
 
     @override
-    def search(self, needle: str) -> Expr:
+    def search(self, needle: str, skip: frozenset[str]) -> Expr:
         path: sa.ColumnElement[Any] = sa.literal_column("'strict $.**'::jsonpath")
+        doc = self.doc.op("-", return_type=postgresql.JSONB)(_array(sorted(skip), sa.Text)) if skip else self.doc
         values = (
-            sa.func.jsonb_path_query(self.doc, path)
+            sa.func.jsonb_path_query(doc, path)
             .table_valued(sa.column("value", postgresql.JSONB))
             .render_derived(name="v")
         )

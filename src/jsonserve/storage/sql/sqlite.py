@@ -132,8 +132,9 @@ class SqliteJson(JsonAccess):
         return sa.func.jsonserve_like(pattern, self._first("json_type", path), self.text(path)) == 1
 
     @override
-    def search(self, needle: str) -> Expr:
-        return sa.func.jsonserve_q(needle.lower(), self.doc) == 1
+    def search(self, needle: str, skip: frozenset[str]) -> Expr:
+        doc = sa.func.json_remove(self.doc, *(self._path((name,)) for name in sorted(skip))) if skip else self.doc
+        return sa.func.jsonserve_q(needle.lower(), doc) == 1
 
     @override
     def raw(self, path: JsonPath) -> sa.ColumnElement[Any]:

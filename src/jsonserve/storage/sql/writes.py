@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from jsonserve._types import JSONValue, Record, RecordId
 from jsonserve.errors import Conflict, NotFound
 from jsonserve.schema.kind import Kind
-from jsonserve.storage.base import Check, Dependents
+from jsonserve.storage.base import Check, Dependent, Dependents
 from jsonserve.storage.changelog import Change
 from jsonserve.storage.ids import INT_LIMIT, check_client_id, id_key
 from jsonserve.storage.sql.changes import insert as log_change
@@ -151,27 +151,29 @@ async def _delete_tree(
         done.append(await _log(storage, connection, name, "deleted", previous[storage.id_field], None, previous, actor))
         for dependent in dependents(name):
             if kinds.get(dependent.collection) is Kind.PLURAL:
-                child, fk = dependent.collection, dependent.foreign_key
-                done += await _sweep(storage, connection, child, fk, key, dependent.delete, pending, actor)
+                done += await _sweep(storage, connection, dependent, key, pending, actor)
     return done
 
 
 async def _sweep(
     storage: SqlStorage,
     connection: AsyncConnection,
-    name: str,
-    fk: str,
+    dependent: Dependent,
     parent: str,
-    delete: bool,
     pending: list[tuple[str, str]],
     actor: str | None,
 ) -> list[Change]:
-    """The children of a deleted parent in one collection: queued for deletion, or their key nulled."""
+    """The children of a deleted parent in one collection: checked and queued for deletion, or their key nulled.
+
+    A refused check raises inside the transaction, which rolls the whole delete back.
+    """
+    name, fk = dependent.collection, dependent.foreign_key
     match = sa.and_(records.c.collection == name, equals(storage.access, (fk,), parent))
     rows = (await connection.execute(storage.lock(sa.select(records.c.key, records.c.doc).where(match)))).all()
     done: list[Change] = []
     for key, doc in rows:
-        if delete:
+        if dependent.delete:
+            dependent.check(doc)
             pending.append((name, key))
             continue
         new = {**doc, fk: None}
