@@ -131,7 +131,11 @@ def test_a_json_server_auth_project_end_to_end(project: Project, server: Server)
 
 def _bearer(response: httpx.Response) -> dict[str, str]:
     assert response.status_code in (200, 201), response.text
-    assert set(response.json()) == {"accessToken", "user"}
+    assert set(response.json()) == {
+        "accessToken",
+        "refreshToken",
+        "user",
+    }  # json-server-auth's body, plus a refresh token
     return {"Authorization": f"Bearer {response.json()['accessToken']}"}
 
 
@@ -175,7 +179,7 @@ def _refused_tokens(http: httpx.Client, ada: dict[str, str]) -> None:
             jwt.encode(json_server_auth, JSON_SERVER_AUTH_SECRET, algorithm="HS256"),
             jwt.encode(claims, JSON_SERVER_AUTH_SECRET, algorithm="HS256"),
         ]
-    forged.append(jwt.encode(claims, None, algorithm="none"))
+    forged.append(jwt.encode(claims, "", algorithm="none"))
     forged.append(jwt.encode({**claims, "iat": now - 7200, "exp": now - 3600}, SECRET, algorithm="HS256"))
     for token in forged:
         for path in ("/notes", "/auth/me", "/posts/1", "/db"):

@@ -110,7 +110,6 @@ async def build_document(catalogue: Catalogue, server_url: str) -> Json:
             collections=sorted(plural),
             examples=shown[name],
             max_page_size=catalogue.max_page_size,
-            unsearchable=frozenset(child for child in [name, *children] if catalogue.hidden(child)),
         )
         built = collection_paths(ops)
         if gate is not None:

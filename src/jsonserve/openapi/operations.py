@@ -65,7 +65,6 @@ class CollectionOps:
     collections: list[str]
     examples: Examples
     max_page_size: int
-    unsearchable: frozenset[str] = frozenset()  # collections `q` may not search (hidden fields: --auth's users)
 
 
 def collection_paths(ops: CollectionOps) -> Json:
@@ -121,7 +120,7 @@ def _list(ops: CollectionOps, collection: str, names: Names, shown: Examples, pa
     parameters = [
         *paging_parameters(ops.max_page_size),
         *sort_parameters(),
-        *([] if collection in ops.unsearchable else [search_parameter()]),
+        search_parameter(),
         *(join_parameters(ops.embeds, ops.expands) if parent is None else []),
         *filter_parameters(fields, shown.record),
         IF_NONE_MATCH,
