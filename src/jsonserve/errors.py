@@ -39,6 +39,7 @@ __all__ = [
     "Unauthorized",
     "UnsupportedMediaType",
     "ValidationFailed",
+    "ValueTaken",
 ]
 
 
@@ -102,6 +103,12 @@ class Conflict(JsonServeError):
     """The write collides with existing data (for example a duplicate id)."""
 
     code = "conflict"
+
+
+class ValueTaken(Conflict):
+    """A create would give a second record the value of a field that must be unique (``Storage.create(unique=)``)."""
+
+    code = "value_taken"
 
 
 class PreconditionFailed(JsonServeError):

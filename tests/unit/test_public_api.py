@@ -19,7 +19,7 @@ PUBLIC = {
         "InvalidId", "InvalidToken", "JsonServeError", "MethodNotAllowed", "NotFound", "PayloadTooLarge",
         "PermissionDenied", "PreconditionFailed", "QueryError", "ReadOnly", "ResyncRequired", "StorageCorrupt",
         "StorageLocked", "StorageUnavailable", "TooManyRequests", "Unauthorized", "UnsupportedMediaType",
-        "ValidationFailed",
+        "ValidationFailed", "ValueTaken",
     ],
     "jsonserve.openapi": ["Documents", "build_document"],
     "jsonserve.query": [
@@ -35,7 +35,7 @@ PUBLIC = {
         "Catalogue", "Listing", "Service", "ServiceOptions", "build_service", "build_storage", "etag_for",
         "etag_matches", "parse_body", "record_etag", "render",
     ],
-    "jsonserve.storage": ["Change", "ChangeLog", "Dependent", "MemoryStorage", "Retention", "Storage"],
+    "jsonserve.storage": ["Change", "ChangeLog", "Dependent", "MemoryStorage", "Retention", "Storage", "Unique"],
     "jsonserve.testing": ["BACKENDS", "DEFAULTS", "serve"],
     "jsonserve.web": ["create_app"],
 }  # fmt: skip

@@ -47,11 +47,12 @@ from jsonserve.errors import (
     PermissionDenied,
     TooManyRequests,
     Unauthorized,
+    ValueTaken,
 )
 from jsonserve.query.model import Condition, Op, Query
 from jsonserve.schema.kind import Kind
 from jsonserve.service.core import Service
-from jsonserve.storage.base import Check, no_check
+from jsonserve.storage.base import Check, Unique, no_check
 
 __all__ = ["HIDDEN_FIELDS", "PASSWORD", "REFRESH_TOKENS", "TOKEN_VERSION", "Accounts", "Session"]
 
@@ -99,7 +100,6 @@ class Accounts:
         self.passwords = passwords or Passwords()
         self.by_account = Throttle(*ACCOUNT_FAILURES, clock=clock)
         self.by_address = Throttle(*ADDRESS_FAILURES, clock=clock)
-        self._registering = asyncio.Lock()  # the email check and the insert, together (in this process)
 
     # -- registration and login -----------------------------------------------------------------
 
@@ -252,10 +252,12 @@ class Accounts:
             if refused:
                 raise PermissionDenied(f"only an admin sets {', '.join(refused)} on a user")
         hashed = await asyncio.to_thread(self.passwords.hash, password)
-        async with self._registering:
-            if await self._find(email) is not None:
-                raise EmailTaken(f"{email} is already registered")
-            return await self._insert({**fields, "email": email, PASSWORD: hashed, TOKEN_VERSION: 0})
+        try:
+            return await self._insert(
+                {**fields, "email": email, PASSWORD: hashed, TOKEN_VERSION: 0}, Unique("email", email)
+            )
+        except ValueTaken:
+            raise EmailTaken(f"{email} is already registered") from None
 
     async def _new_password(self, user_id: str, password: str) -> Record:
         """Store a hash of ``password``; every earlier token (access and refresh) stops working."""
@@ -309,10 +311,19 @@ class Accounts:
             return None
         return await self.service.storage.get(USERS, user_id)
 
-    async def _insert(self, record: Record) -> Record:
+    async def _insert(self, record: Record, unique: Unique) -> Record:
+        """Store a new user unless a user has its email (:class:`ValueTaken`), checked by the storage.
+
+        The check runs inside the insert's own atomic section (a SQL backend's transaction), so two
+        processes (``--workers``, ``jsonserve user add`` beside a server) cannot both register one email.
+        """
         new_collection = self.service.kinds().get(USERS) is None
         change = await self.service.storage.create(
-            USERS, record, generated_ids=self.service.options.compat == "1", new_collection=new_collection
+            USERS,
+            record,
+            generated_ids=self.service.options.compat == "1",
+            new_collection=new_collection,
+            unique=unique,
         )
         self.service.publish([change])
         return change.record or record

@@ -2,8 +2,9 @@
 
 Writes are read-modify-write operations that take a ``check`` callable: the backend calls it with
 the current record inside its own atomic section, so ``If-Match`` and similar preconditions can
-never race with another writer. Every write returns the :class:`Change` values it produced, with a
-``seq`` that is monotonic per store (realtime clients will resume from it).
+never race with another writer; a create may be made conditional on a field's value being unique
+(:class:`Unique`), checked in the same atomic section. Every write returns the :class:`Change` values
+it produced, with a ``seq`` that is monotonic per store (realtime clients will resume from it).
 
 Example:
     >>> storage = MemoryStorage({"posts": [{"id": 1}]})  # doctest: +SKIP
@@ -18,9 +19,45 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from jsonserve._types import JSONValue, Record
+from jsonserve.errors import FieldError, ValueTaken
 from jsonserve.query.model import Page, Query
 from jsonserve.schema.kind import Kind
 from jsonserve.storage.changelog import Change, ChangeLog
+
+
+@dataclass(frozen=True)
+class Unique:
+    """A create's condition: no record of the collection has ``field`` equal to ``value``, ignoring case.
+
+    "Ignoring case" is the query semantics' (``contains``, ``startsWith``): Python's ``str.lower`` on
+    both sides, so ``Ada@Example.COM`` clashes with ``ada@example.com`` but ``ß`` does not with ``ss``
+    (no case folding). Only a string value clashes. Every backend checks it inside the create's own
+    atomic section (for the SQL backends, inside the transaction that inserts), so it holds across
+    processes; a clash is a :class:`~jsonserve.errors.ValueTaken` and nothing is written.
+
+    Example:
+        >>> Unique("email", "Ada@Example.COM").clashes({"email": "ada@example.com"})
+        True
+    """
+
+    field: str
+    value: str
+
+    @property
+    def lowered(self) -> str:
+        """The value as it is compared."""
+        return self.value.lower()
+
+    def clashes(self, record: Record) -> bool:
+        """Whether ``record`` already holds the value (the final word, after any narrowing filter)."""
+        stored = record.get(self.field)
+        return isinstance(stored, str) and stored.lower() == self.lowered
+
+    def taken(self, collection: str) -> ValueTaken:
+        """The error for a clash in ``collection``."""
+        detail = f"{collection} already has a record with {self.field} {self.value!r} (ignoring case)"
+        return ValueTaken(detail, [FieldError(self.field, "already taken", ValueTaken.code)])
+
 
 Check = Callable[[Record | None], None]
 """Called with the current record (or ``None``) inside the atomic section; raises to abort."""
@@ -103,12 +140,15 @@ class Storage(ABC):
         generated_ids: bool = False,
         new_collection: bool = False,
         actor: str | None = None,
+        unique: Unique | None = None,
     ) -> Change:
         """Insert a record, keeping a free client id (a taken one is a ``Conflict``) or generating one.
 
         ``generated_ids`` (json-server 1.x): ignore client ids, generate random string ids.
         ``new_collection`` (``--auto-create``): a missing collection is created in the same write.
         ``actor`` (every write takes it) is recorded on the changes the write produces.
+        ``unique``: refuse the insert with :class:`~jsonserve.errors.ValueTaken` when a record of the
+        collection already holds that value (see :class:`Unique`); checked atomically with the insert.
         """
 
     @abstractmethod

@@ -23,7 +23,7 @@ from jsonserve.errors import Conflict, NotFound
 from jsonserve.query import evaluate
 from jsonserve.query.model import Page, Query
 from jsonserve.schema.kind import Kind
-from jsonserve.storage.base import Check, Dependents, Storage, no_check
+from jsonserve.storage.base import Check, Dependents, Storage, Unique, no_check
 from jsonserve.storage.changelog import DEFAULT_RETENTION, Change, ChangeLog, Retention, RingChangeLog
 from jsonserve.storage.file.document import collection
 from jsonserve.storage.file.document import items as document_items
@@ -144,11 +144,13 @@ class MemoryStorage(Storage):
         generated_ids: bool = False,
         new_collection: bool = False,
         actor: str | None = None,
+        unique: Unique | None = None,
     ) -> Change:
         """Insert ``record``: a free client id is kept, else the next integer (or a random string) is used.
 
         With ``generated_ids`` (json-server 1.x) a client id is ignored and a random string is generated.
         With ``new_collection`` a missing collection is created first (and dropped again if the write fails).
+        ``unique`` is checked in the same synchronous step as the insert (one process holds the data).
         """
         await self._before_write()
         added = new_collection and collection not in self._tables and collection not in self._singulars
@@ -157,7 +159,7 @@ class MemoryStorage(Storage):
             self._order.append(collection)
             self._kinds = None
         try:
-            return await self._insert(collection, record, generated_ids, actor)
+            return await self._insert(collection, record, generated_ids, actor, unique)
         except BaseException:
             if added and not self._tables[collection].records:
                 del self._tables[collection]
@@ -165,8 +167,12 @@ class MemoryStorage(Storage):
                 self._kinds = None
             raise
 
-    async def _insert(self, collection: str, record: Record, generated_ids: bool, actor: str | None) -> Change:
+    async def _insert(
+        self, collection: str, record: Record, generated_ids: bool, actor: str | None, unique: Unique | None
+    ) -> Change:
         table = self._table(collection)
+        if unique is not None and any(unique.clashes(current) for current in table.records.values()):
+            raise unique.taken(collection)
         client_id = record.get(self.id_field)
         if client_id is not None and not generated_ids:
             record_id = check_client_id(client_id)

@@ -27,7 +27,7 @@ from jsonserve.errors import NotFound, StorageCorrupt, StorageUnavailable
 from jsonserve.query.evaluate import clamp_page
 from jsonserve.query.model import Page, PageRequest, Query, Slice
 from jsonserve.schema.kind import Kind
-from jsonserve.storage.base import Check, Dependents, Storage, no_check
+from jsonserve.storage.base import Check, Dependents, Storage, Unique, no_check
 from jsonserve.storage.changelog import DEFAULT_RETENTION, Change, Retention
 from jsonserve.storage.file.document import sections
 from jsonserve.storage.ids import IdFactory, random_id
@@ -211,10 +211,16 @@ class SqlStorage(Database, Storage):
         generated_ids: bool = False,
         new_collection: bool = False,
         actor: str | None = None,
+        unique: Unique | None = None,
     ) -> Change:
-        """Insert a record with a free client id, or the next integer, or a random string id."""
+        """Insert a record with a free client id, or the next integer, or a random string id.
+
+        ``unique`` is checked in the inserting transaction (see ``writes.py``), so it holds across processes.
+        """
         change = await self.write(
-            lambda connection: writes.create(self, connection, collection, record, generated_ids, new_collection, actor)
+            lambda connection: writes.create(
+                self, connection, collection, record, generated_ids, new_collection, actor, unique
+            )
         )
         if new_collection and collection not in self._kinds:
             await self.refresh()

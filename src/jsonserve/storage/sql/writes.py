@@ -2,8 +2,12 @@
 
 Read-modify-write locks the row (``FOR UPDATE`` on PostgreSQL; SQLite has one writer), so ``If-Match``
 holds across instances, and ids are allocated from a locked per-collection high-water mark, so they
-are unique across them. Every change is appended to ``jsonserve_changes`` in the same transaction;
-a record's ``pos`` (its place in the collection's order) is the ``seq`` of the change that created it.
+are unique across them. The same lock makes a create's :class:`~jsonserve.storage.base.Unique` check
+hold across processes: creates in one collection queue on its ``resources`` row (``FOR UPDATE``; SQLite's
+``BEGIN IMMEDIATE`` already admits one writer per database), and under READ COMMITTED every statement
+after that lock reads what the previous holder committed. Every change is appended to
+``jsonserve_changes`` in the same transaction; a record's ``pos`` (its place in the collection's order)
+is the ``seq`` of the change that created it.
 
 Example:
     >>> change = await storage.write(lambda connection: create(storage, connection, "posts", {}))  # doctest: +SKIP
@@ -21,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from jsonserve._types import JSONValue, Record, RecordId
 from jsonserve.errors import Conflict, NotFound
 from jsonserve.schema.kind import Kind
-from jsonserve.storage.base import Check, Dependent, Dependents
+from jsonserve.storage.base import Check, Dependent, Dependents, Unique
 from jsonserve.storage.changelog import Change
 from jsonserve.storage.ids import INT_LIMIT, check_client_id, id_key
 from jsonserve.storage.sql.changes import insert as log_change
@@ -41,12 +45,18 @@ async def create(
     generated_ids: bool,
     new_collection: bool,
     actor: str | None,
+    unique: Unique | None,
 ) -> Change:
-    """Insert a record with a free client id, or the next integer, or a random string id."""
+    """Insert a record with a free client id, or the next integer, or a random string id.
+
+    ``unique`` is checked after the collection's row is locked (see the module's docstring).
+    """
     id_field = storage.id_field
     if new_collection:
         await _add_collection(storage, connection, collection)
     meta = await _locked_resource(connection, collection)
+    if unique is not None:
+        await _check_unique(storage, connection, collection, unique)
     record_id = await _choose_id(storage, connection, collection, meta, record.get(id_field), generated_ids)
     stored = {**{k: v for k, v in record.items() if k != id_field}, id_field: record_id}
     is_int = isinstance(record_id, int)
@@ -193,6 +203,23 @@ async def _add_collection(storage: SqlStorage, connection: AsyncConnection, coll
             resources, name=collection, kind="plural", position=position + 1, high=0, int_ids=True
         )
     )
+
+
+async def _check_unique(storage: SqlStorage, connection: AsyncConnection, collection: str, unique: Unique) -> None:
+    """:class:`ValueTaken` when a record already holds ``unique``'s value: SQL narrows, ``Unique.clashes`` decides.
+
+    The narrowing lower-cases as every case-insensitive filter does (``JsonAccess.lower``: Python's own
+    on SQLite, ICU's root locale on PostgreSQL, both ``str.lower``), so it keeps every clashing record.
+    """
+    access, path = storage.access, (unique.field,)
+    narrowed = sa.and_(
+        records.c.collection == collection,
+        access.kind(path) == "string",
+        access.lower(access.text(path)) == unique.lowered,
+    )
+    for (doc,) in await connection.execute(sa.select(records.c.doc).where(narrowed)):
+        if unique.clashes(doc):
+            raise unique.taken(collection)
 
 
 async def _locked_resource(connection: AsyncConnection, collection: str) -> Any:
