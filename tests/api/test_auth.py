@@ -138,6 +138,8 @@ async def test_login_errors_are_uniform_and_bcrypt_users_log_in_and_are_upgraded
     assert unknown.status_code == wrong.status_code == 400
     assert unknown.json() == wrong.json()
     assert unknown.json()["code"] == "invalid_credentials"
+    accounts = service_of(api).accounts
+    assert accounts is not None and await accounts._legacy_hashes(), "bcrypt users: every login verifies both kinds"
     await login(api, "ada@example.com")  # json-server-auth's $2a$ hash
     await login(api, "linus@example.com")  # and a $2b$ one
     stored = await service_of(api).storage.get("users", "1")

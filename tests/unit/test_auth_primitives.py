@@ -13,6 +13,7 @@ from pathlib import Path
 import bcrypt
 import jwt
 import pytest
+from argon2 import PasswordHasher
 
 from jsonserve.auth.keys import ENV_SECRET, WeakKey, key_file_beside, signing_key
 from jsonserve.auth.passwords import Passwords
@@ -58,6 +59,36 @@ def test_a_hash_of_no_known_kind_never_verifies(stored: str) -> None:
 
 def test_the_dummy_verification_always_fails() -> None:
     assert not FAST.verify_dummy("jsonserve: no such user")
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_a_failed_verification_does_the_same_work_for_every_kind_of_user(
+    monkeypatch: pytest.MonkeyPatch, legacy: bool
+) -> None:
+    """Unknown email, argon2id user, bcrypt user: with bcrypt hashes stored, each verifies one hash of each kind."""
+    passwords = Passwords(memory_kib=1024, time_cost=1)
+    calls: list[str] = []
+    real_bcrypt, real_argon2 = bcrypt.checkpw, PasswordHasher.verify
+
+    def spy_bcrypt(password: bytes, hashed: bytes) -> bool:
+        calls.append("bcrypt")
+        return real_bcrypt(password, hashed)
+
+    def spy_argon2(hasher: PasswordHasher, hashed: str, password: str) -> bool:
+        calls.append("argon2")
+        return real_argon2(hasher, hashed, password)
+
+    monkeypatch.setattr("jsonserve.auth.passwords.bcrypt.checkpw", spy_bcrypt)
+    monkeypatch.setattr(PasswordHasher, "verify", spy_argon2)
+    legacy_hash = bcrypt.hashpw(b"right-password", bcrypt.gensalt(rounds=4)).decode()
+    for stored in (None, passwords.hash("right-password"), legacy_hash):
+        calls.clear()
+        assert not passwords.verify_uniform(stored, "wrong-password", legacy=legacy)
+        expected = ["argon2", "bcrypt"] if legacy else ["bcrypt" if stored == legacy_hash else "argon2"]
+        assert sorted(calls) == expected, (stored, calls)
+        if stored is not None:
+            assert passwords.verify_uniform(stored, "right-password", legacy=legacy)
+    assert passwords._bcrypt_dummy().startswith("$2b$10$"), "json-server-auth's cost"
 
 
 def tokens(now: float = NOW, ttl: int = 3600) -> Tokens:

@@ -29,6 +29,7 @@ MIN_LENGTH = 8
 OWASP_MEMORY_KIB = 19 * 1024
 OWASP_TIME_COST = 2
 OWASP_PARALLELISM = 1
+LEGACY_COST = 10  # json-server-auth hashes with bcryptjs at 10 rounds
 
 
 class Passwords:
@@ -40,6 +41,7 @@ class Passwords:
         self._argon2 = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
         # Hashed once: verifying against it costs what verifying a real argon2id hash costs.
         self.dummy = self._argon2.hash("jsonserve: no such user")
+        self._legacy_dummy: str | None = None
 
     def hash(self, password: str) -> str:
         """An argon2id hash of ``password`` (PHC string, salt included)."""
@@ -63,6 +65,25 @@ class Passwords:
         """Spend the time of one verification for a user who does not exist; always ``False``."""
         self.verify(self.dummy, password)
         return False
+
+    def verify_uniform(self, stored: str | None, password: str, *, legacy: bool) -> bool:
+        """Whether ``password`` matches ``stored`` (``None``: no such user), in a time that does not tell which.
+
+        With ``legacy`` (the store still holds bcrypt hashes, which take longer to verify than
+        argon2id), every call verifies one hash of each kind, a dummy standing in for the one that is
+        not the user's: an unknown email, an argon2id user and a bcrypt user then cost the same.
+        """
+        valid = self.verify_dummy(password) if stored is None else self.verify(stored, password)
+        if legacy:
+            bcrypt_user = stored is not None and stored.startswith(BCRYPT_PREFIXES)
+            self.verify(self.dummy if bcrypt_user else self._bcrypt_dummy(), password)
+        return valid
+
+    def _bcrypt_dummy(self) -> str:
+        """A bcrypt hash at json-server-auth's cost (10), made once, when first needed."""
+        if self._legacy_dummy is None:
+            self._legacy_dummy = bcrypt.hashpw(b"jsonserve: no such user", bcrypt.gensalt(LEGACY_COST)).decode("ascii")
+        return self._legacy_dummy
 
     def needs_upgrade(self, stored: str) -> bool:
         """Whether ``stored`` should be re-hashed after a successful login (bcrypt, or weaker argon2 parameters)."""

@@ -49,7 +49,7 @@ from jsonserve.errors import (
     Unauthorized,
     ValueTaken,
 )
-from jsonserve.query.model import Condition, Op, Query
+from jsonserve.query.model import Condition, Op, Query, Slice
 from jsonserve.schema.kind import Kind
 from jsonserve.service.core import Service
 from jsonserve.storage.base import Check, Unique, no_check
@@ -100,6 +100,7 @@ class Accounts:
         self.passwords = passwords or Passwords()
         self.by_account = Throttle(*ACCOUNT_FAILURES, clock=clock)
         self.by_address = Throttle(*ADDRESS_FAILURES, clock=clock)
+        self._legacy: tuple[int, bool] | None = None  # (catalogue version, whether some user has a bcrypt hash)
 
     # -- registration and login -----------------------------------------------------------------
 
@@ -143,10 +144,9 @@ class Accounts:
         self._check_throttle(keys)
         user = await self._find(email)
         stored = user.get(PASSWORD) if user is not None else None
-        if isinstance(stored, str):
-            valid = await asyncio.to_thread(self.passwords.verify, stored, password)
-        else:
-            valid = await asyncio.to_thread(self.passwords.verify_dummy, password)
+        legacy = await self._legacy_hashes()
+        stored = stored if isinstance(stored, str) else None
+        valid = await asyncio.to_thread(self.passwords.verify_uniform, stored, password, legacy=legacy)
         if user is None or not valid:
             self.by_account.failed(keys[0])
             self.by_address.failed(keys[1])
@@ -305,6 +305,17 @@ class Accounts:
         page = await self.service.storage.find(Query(USERS, where=Condition(("email",), Op.CONTAINS, email)))
         wanted = email.lower()
         return next((user for user in page.items if (_text(user.get("email")) or "").lower() == wanted), None)
+
+    async def _legacy_hashes(self) -> bool:
+        """Whether some user still has a bcrypt hash (json-server-auth's); looked up again when the data may change."""
+        version = self.service.catalogue.version
+        if self._legacy is None or self._legacy[0] != version:
+            found = False
+            if self.service.kinds().get(USERS) is Kind.PLURAL:
+                query = Query(USERS, where=Condition((PASSWORD,), Op.STARTS_WITH, "$2"), window=Slice(0, 1))
+                found = bool((await self.service.storage.find(query)).items)
+            self._legacy = (version, found)
+        return self._legacy[1]
 
     async def _get(self, user_id: str) -> Record | None:
         if self.service.kinds().get(USERS) is not Kind.PLURAL:
