@@ -345,3 +345,27 @@ async def test_a_cascade_never_deletes_what_the_caller_may_not_delete(
         assert (await api.delete("/comments/1", headers=linus)).status_code == 200
         assert (await api.delete("/posts/1", headers=ada)).status_code == 200  # only her own comment left on it
         assert [comment["id"] for comment in (await api.get("/comments")).json()] == [3]
+
+
+async def test_users_unnamed_in_the_rules_are_written_only_by_themselves(api: httpx.AsyncClient) -> None:  # API1
+    ada, linus = await login(api, "ada@example.com"), await login(api, "linus@example.com")
+    assert (await api.patch("/users/1", json={"name": "Mallory"})).status_code == 401
+    for method in ("PATCH", "PUT", "DELETE"):
+        body = {"email": "mallory@example.com"} if method != "DELETE" else None
+        refused = await api.request(method, "/users/1", json=body, headers=linus)
+        assert refused.status_code == 403, (method, refused.text)
+    assert (await api.patch("/users/1", json={"name": "Ada L."}, headers=ada)).status_code == 200
+    assert (await api.get("/users/1")).json()["name"] == "Ada L.", "reads stay public, as json-server-auth's"
+
+
+async def test_guard_prefixes_in_routes_guard_the_whole_collection(tmp_path: Path) -> None:  # API1
+    routes = {"/notes*": "/600/notes$1", "/posts*": "/644/posts$1"}
+    async with auth_api(tmp_path, rules_data={}, routes=routes) as api:
+        ada = await login(api, "ada@example.com")
+        everyone = (await api.get("/db")).json()
+        assert everyone["notes"] == [] and len(everyone["posts"]) == 2, "no rules: the guards' modes hold in /db"
+        assert [note["id"] for note in (await api.get("/db", headers=ada)).json()["notes"]] == [1]
+        embedded = (await api.get("/users/2?_embed=notes", headers=ada)).json()
+        assert embedded.get("notes", []) == []
+        assert [note["id"] for note in (await api.get("/notes", headers=ada)).json()] == [1]
+        assert (await api.patch("/posts/2", json={"title": "mine now"}, headers=ada)).status_code == 403

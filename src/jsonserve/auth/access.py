@@ -24,7 +24,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, cast
@@ -93,8 +94,58 @@ class RuleSet:
     role_field: str = DEFAULT_ROLE
 
     def access(self, collection: str) -> Access:
-        """What ``collection`` allows (the default for a collection the file does not name)."""
-        return self.collections.get(collection, self.default)
+        """What ``collection`` allows (the default for a collection the file does not name).
+
+        ``users`` unnamed takes the default too, except that only its owner (the user) or an admin
+        updates or deletes a user: a public write there would let anyone take over an account.
+        """
+        named = self.collections.get(collection)
+        if named is not None:
+            return named
+        if collection == USERS:
+            return replace(
+                self.default,
+                update=_stricter(self.default.update, "owner"),
+                delete=_stricter(self.default.delete, "owner"),
+            )
+        return self.default
+
+    def with_guards(self, targets: Iterable[str]) -> RuleSet:
+        """These rules plus, for each collection they do not name, the mode of the guard prefixes guarding it.
+
+        A json-server-auth project often has no rules but a ``routes.json`` whose targets carry guard
+        prefixes (``"/notes*": "/600/notes$1"``). The prefix protects only the paths it rewrites;
+        ``/db``, ``_embed`` or ``/notes`` itself would still show the rows. So a collection the rules do
+        not name gets its guards' mode as its own rule, the strictest per action when several guard it.
+
+        Example:
+            >>> parse_rules({}).with_guards(["/600/notes$1", "/notes"]).access("notes").read
+            'owner'
+        """
+        guarded: dict[str, Access] = {}
+        for target in targets:
+            match = GUARD_TARGET.match(target)
+            if match is None or match.group(2) in self.collections:
+                continue
+            mode, collection = match.groups()
+            access = mode_access(mode)
+            known = guarded.get(collection)
+            guarded[collection] = access if known is None else _strictest(known, access)
+        return replace(self, collections={**self.collections, **guarded}) if guarded else self
+
+
+STRICTNESS: tuple[Level, ...] = ("public", "auth", "owner", "admin", "none")
+GUARD_TARGET = re.compile(r"^/([0246]{3})/([^/?#$*]+)")
+"""A rewrite target with a guard prefix (``/600/notes$1``): its mode and collection."""
+
+
+def _stricter(first: Level, second: Level) -> Level:
+    """The stricter of two levels (``public`` < ``auth`` < ``owner`` < ``admin`` < ``none``)."""
+    return max(first, second, key=STRICTNESS.index)
+
+
+def _strictest(first: Access, second: Access) -> Access:
+    return replace(first, **{action: _stricter(first.level(action), second.level(action)) for action in ACTIONS})
 
 
 def mode_access(mode: str, owner: str = DEFAULT_OWNER) -> Access:

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from jsonserve.auth.access import USERS, load_rules
+from jsonserve.auth.access import USERS, load_rules, parse_rules
 from jsonserve.auth.keys import SigningKey, key_file_beside, private_key, signing_key
 from jsonserve.auth.policy import RulePolicy
 from jsonserve.auth.tokens import Tokens
@@ -67,7 +67,8 @@ def build_service(settings: Settings, storage: Storage | None = None, hub: Hub |
     storage = storage or build_storage(settings)
     if not settings.auth:
         return Service(storage, hub or Hub(), options, schemas)
-    policy = RulePolicy(load_rules(settings.rules_file) if settings.rules_file else None, id_field=settings.id_field)
+    rules = load_rules(settings.rules_file) if settings.rules_file else parse_rules({})
+    policy = RulePolicy(rules.with_guards(settings.routes.values()), id_field=settings.id_field)
     redaction = Redaction({USERS: HIDDEN_FIELDS})
     options = replace(options, rules=policy.rules)  # what the catalogue shows /openapi.json
     service = Service(storage, hub or Hub(), options, schemas, read_rule=policy, write_rule=policy, redaction=redaction)
