@@ -369,3 +369,13 @@ async def test_guard_prefixes_in_routes_guard_the_whole_collection(tmp_path: Pat
         assert embedded.get("notes", []) == []
         assert [note["id"] for note in (await api.get("/notes", headers=ada)).json()] == [1]
         assert (await api.patch("/posts/2", json={"title": "mine now"}, headers=ada)).status_code == 403
+
+
+async def test_a_user_cannot_take_another_users_email(api: httpx.AsyncClient) -> None:  # API1
+    ada = await login(api, "ada@example.com")
+    for method, body in (("PATCH", {"email": "LINUS@example.com"}), ("PUT", {"email": "linus@EXAMPLE.com"})):
+        taken = await api.request(method, "/users/1", json=body, headers=ada)
+        assert taken.status_code == 400 and taken.json()["code"] == "email_taken", taken.text
+    assert (await api.patch("/users/1", json={"email": "not an email"}, headers=ada)).status_code == 400
+    assert (await api.patch("/users/1", json={"email": "ADA@example.com"}, headers=ada)).status_code == 200
+    assert (await api.post("/login", json={"email": "linus@example.com", "password": "linus-password"})).is_success

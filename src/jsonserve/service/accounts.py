@@ -157,6 +157,16 @@ class Accounts:
             changes[PASSWORD] = await asyncio.to_thread(self.passwords.hash, password)
         return await self._open_session(user, changes)
 
+    async def check_new_email(self, email: JSONValue, user_id: str) -> None:
+        """A PATCH or PUT giving user ``user_id`` this email: 400 unless valid and no other user's (ignoring case).
+
+        Checked before the write, not inside it: two concurrent changes to one email in different
+        processes can still both pass (registration, which matters more, is checked atomically).
+        """
+        taken = await self._find(_email({"email": email}))
+        if taken is not None and _id(taken, self._id_field) != user_id:
+            raise EmailTaken(f"{email} is already registered")
+
     # -- tokens -------------------------------------------------------------------------------
 
     async def authenticate(self, token: str, guard: Guard | None = None) -> Principal:

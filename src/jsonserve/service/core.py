@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from jsonserve._types import JSONValue, Record
+from jsonserve.auth.access import USERS
 from jsonserve.auth.principal import ANONYMOUS, Principal
 from jsonserve.auth.rules import AllowAll, ReadRule, WriteRule
 from jsonserve.errors import JsonServeError, NotFound, PermissionDenied, ReadOnly, Unauthorized
@@ -306,6 +307,7 @@ class Service:
         principal: Principal = ANONYMOUS,
     ) -> Record:
         """``PUT``: replace the whole record; the id stays."""
+        await self._check_email(collection, record_id, body)
         return await self._update(collection, record_id, lambda _old: body, if_match, principal)
 
     async def patch(
@@ -318,7 +320,13 @@ class Service:
         principal: Principal = ANONYMOUS,
     ) -> Record:
         """``PATCH``: shallow merge into the record, validated as merged; the id stays."""
+        await self._check_email(collection, record_id, body)
         return await self._update(collection, record_id, lambda old: {**old, **body}, if_match, principal)
+
+    async def _check_email(self, collection: str, record_id: str, body: Record) -> None:
+        """With ``--auth``, a user's email stays valid and unique (ignoring case) when a PUT or PATCH changes it."""
+        if self.accounts is not None and collection == USERS and "email" in body:
+            await self.accounts.check_new_email(body["email"], record_id)
 
     async def _update(
         self,
