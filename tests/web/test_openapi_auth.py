@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from openapi_spec_validator import validate
 
 from jsonserve.testing import BACKENDS, serve
@@ -41,7 +43,7 @@ DB: dict[str, Any] = {
 METHODS = ("get", "put", "post", "patch", "delete")
 AUTH_ENDPOINTS = {
     ("post", "/register"), ("post", "/signup"), ("post", "/users"), ("post", "/login"), ("post", "/signin"),
-    ("get", "/auth/me"), ("post", "/auth/logout"), ("post", "/auth/password"),
+    ("get", "/auth/me"), ("post", "/auth/logout"), ("post", "/auth/password"), ("post", "/auth/refresh"),
 }  # fmt: skip
 REQUIRED: list[dict[str, list[str]]] = [{"bearer": []}]
 OPTIONAL: list[dict[str, list[str]]] = [{}, {"bearer": []}]
@@ -157,6 +159,19 @@ async def test_the_accounts_endpoints_are_documented(tmp_path: Path) -> None:
         "required"
     ] == ["password", "newPassword"]
     assert {"400", "401", "429"} <= set(password["responses"])
+    refresh = operations[("post", "/auth/refresh")]
+    assert refresh["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/AuthRefresh")
+    assert "refreshToken" in schemas["AuthSession"]["properties"]
+    assert "/.well-known/jwks.json" not in document["paths"], "an HMAC key has no public half"
+
+
+async def test_the_optional_accounts_endpoints_follow_the_options(tmp_path: Path) -> None:
+    key = tmp_path / "ed25519.pem"
+    key.write_bytes(Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    document, _answers = await _auth_document(tmp_path, refresh_ttl=0, jwt_private_key=key)
+    assert "/auth/refresh" not in document["paths"], "refresh tokens are off"
+    jwks = document["paths"]["/.well-known/jwks.json"]["get"]
+    assert jwks["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/JwkSet")
 
 
 async def test_no_hidden_field_and_no_unreadable_record_is_shown(tmp_path: Path) -> None:

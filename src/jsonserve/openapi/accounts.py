@@ -46,6 +46,7 @@ class AuthEndpoint:
     answer: tuple[int, str | None]  # the status, and a schema of auth_schemas() (None: no body)
     problems: tuple[tuple[int, str], ...]
     bearer: Bearer = "none"  # whether it takes the token (optional: an admin's registers an admin)
+    feature: str | None = None  # served only when this optional feature is on (``refresh``, ``jwks``)
 
 
 _BODY_PROBLEMS = ((413, ""), (415, ""))
@@ -102,6 +103,35 @@ ENDPOINTS: tuple[AuthEndpoint, ...] = (
         bearer="required",
     ),
     AuthEndpoint(
+        "/auth/refresh",
+        method="post",
+        name="refresh",
+        summary="Trade a refresh token for a new pair",
+        description="Takes the `refreshToken` of a login or an earlier refresh and answers a new access token and "
+        "refresh token; the one sent stops working (single use). A refresh token used twice ends that login. "
+        "The `Authorization` header is ignored here.",
+        request="AuthRefresh",
+        answer=(200, "AuthSession"),
+        problems=(
+            (400, ""),
+            (401, "The refresh token is invalid, expired, already used, or revoked."),
+            *_BODY_PROBLEMS,
+        ),
+        feature="refresh",
+    ),
+    AuthEndpoint(
+        "/.well-known/jwks.json",
+        method="get",
+        name="jwks",
+        summary="The public key that verifies tokens",
+        description="The public half of `--jwt-private-key` as a JWK set (RFC 7517), so that another service can "
+        "verify the access tokens without a shared secret.",
+        request=None,
+        answer=(200, "JwkSet"),
+        problems=(),
+        feature="jwks",
+    ),
+    AuthEndpoint(
         "/auth/logout",
         method="post",
         name="logout",
@@ -136,16 +166,19 @@ ENDPOINTS: tuple[AuthEndpoint, ...] = (
 )
 
 
-def auth_paths(users_record: str | None, role_field: str) -> tuple[Json, Json]:
+def auth_paths(users_record: str | None, role_field: str, features: frozenset[str] = frozenset()) -> tuple[Json, Json]:
     """The accounts endpoints' path items and the schemas they use.
 
     ``users_record`` is the ``$ref`` of the users' record schema when ``users`` is a collection;
-    ``role_field`` the rules' role field (a privilege, as ``role`` and ``isAdmin`` are).
+    ``role_field`` the rules' role field (a privilege, as ``role`` and ``isAdmin`` are); ``features``
+    the optional endpoints that are on.
     """
     privileged = ", ".join(f"`{name}`" for name in sorted(PRIVILEGE_FIELDS | {role_field}))
     words = {"min_length": MIN_LENGTH, "privileged": privileged}
     paths: Json = {}
     for endpoint in ENDPOINTS:
+        if endpoint.feature is not None and endpoint.feature not in features:
+            continue
         paths.setdefault(endpoint.path, {})[endpoint.method] = _operation(endpoint, words)
     return paths, auth_schemas(users_record)
 
@@ -218,6 +251,16 @@ def auth_schemas(users_record: str | None) -> Json:
             "required": ["password", "newPassword"],
             "properties": {"password": password, "newPassword": {**password, "minLength": MIN_LENGTH}},
         },
+        "AuthRefresh": {
+            "type": "object",
+            "required": ["refreshToken"],
+            "properties": {"refreshToken": {"type": "string"}},
+        },
+        "JwkSet": {
+            "type": "object",
+            "required": ["keys"],
+            "properties": {"keys": {"type": "array", "items": {"type": "object"}}},
+        },
         "AuthSession": {
             "type": "object",
             "required": ["accessToken", "user"],
@@ -226,6 +269,10 @@ def auth_schemas(users_record: str | None) -> Json:
                     "type": "string",
                     "description": "A JWT: send it as `Authorization: Bearer <accessToken>`.",
                 },
+                "refreshToken": {
+                    "type": "string",
+                    "description": "With refresh tokens on: trade it at `POST /auth/refresh` for a new pair (once).",
+                },
                 "user": _ref("AuthUser"),
             },
         },
@@ -233,9 +280,15 @@ def auth_schemas(users_record: str | None) -> Json:
     }
 
 
-_ANSWERS = {"AuthSession": "A token and the user it names.", "AuthUser": "The signed-in user."}
+_ANSWERS = {
+    "AuthSession": "A token and the user it names.",
+    "AuthUser": "The signed-in user.",
+    "JwkSet": "The public key as a JWK set.",
+}
 _EXAMPLES: dict[str, Json] = {
-    "AuthSession": {"accessToken": TOKEN_EXAMPLE, "user": USER_EXAMPLE},
+    "AuthSession": {"accessToken": TOKEN_EXAMPLE, "refreshToken": TOKEN_EXAMPLE, "user": USER_EXAMPLE},
+    "AuthRefresh": {"refreshToken": TOKEN_EXAMPLE},
+    "JwkSet": {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]},
     "AuthUser": USER_EXAMPLE,
     "AuthRegistration": {"email": USER_EXAMPLE["email"], "password": PASSPHRASE_EXAMPLE},
     "AuthCredentials": {"email": USER_EXAMPLE["email"], "password": PASSPHRASE_EXAMPLE},

@@ -132,7 +132,8 @@ async def build_document(catalogue: Catalogue, server_url: str) -> Json:
         },
     }
     if rules is not None:
-        _add_accounts(document, rules, components.get(USERS) if kinds.get(USERS) is Kind.PLURAL else None)
+        users = components.get(USERS) if kinds.get(USERS) is Kind.PLURAL else None
+        _add_accounts(document, rules, users, catalogue.auth_features)
     return document
 
 
@@ -143,13 +144,13 @@ ACCOUNTS_TAG = (
 )
 
 
-def _add_accounts(document: Json, rules: RuleSet, users: Names | None) -> None:
+def _add_accounts(document: Json, rules: RuleSet, users: Names | None, features: frozenset[str]) -> None:
     """Under ``--auth``: the accounts endpoints, their schemas, the bearer scheme and the auth problems.
 
     ``POST /users`` is json-server-auth's registration, whatever else ``/users`` serves; a collection
     named like another accounts endpoint (``login``) is shadowed by it, as the routes are.
     """
-    paths, schemas = auth_paths(users.record if users is not None else None, rules.role_field)
+    paths, schemas = auth_paths(users.record if users is not None else None, rules.role_field, features)
     for path, item in paths.items():
         document["paths"][path] = (
             {**document["paths"][path], **item} if path == f"/{USERS}" and path in document["paths"] else item

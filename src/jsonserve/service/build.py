@@ -70,7 +70,10 @@ def build_service(settings: Settings, storage: Storage | None = None, hub: Hub |
     rules = load_rules(settings.rules_file) if settings.rules_file else parse_rules({})
     policy = RulePolicy(rules.with_guards(settings.routes.values()), id_field=settings.id_field)
     redaction = Redaction({USERS: HIDDEN_FIELDS})
-    options = replace(options, rules=policy.rules)  # what the catalogue shows /openapi.json
+    features = frozenset({"refresh"} if settings.refresh_ttl else ()) | frozenset(
+        {"jwks"} if settings.jwt_private_key is not None else ()
+    )
+    options = replace(options, rules=policy.rules, auth_features=features)  # what the catalogue shows /openapi.json
     service = Service(storage, hub or Hub(), options, schemas, read_rule=policy, write_rule=policy, redaction=redaction)
     tokens = Tokens(token_key(settings), ttl=settings.token_ttl, refresh_ttl=settings.refresh_ttl)
     service.accounts = Accounts(service, policy, tokens)

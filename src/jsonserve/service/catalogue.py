@@ -122,6 +122,11 @@ class Catalogue:
         return self._options.rules
 
     @property
+    def auth_features(self) -> frozenset[str]:
+        """The optional accounts endpoints that are on under ``--auth`` (``refresh``, ``jwks``)."""
+        return self._options.auth_features
+
+    @property
     def reveal_forbidden(self) -> bool:
         """Whether reading one record the caller may not read is a 403 (else a 404, ``--hide-forbidden``)."""
         return self._options.reveal_forbidden

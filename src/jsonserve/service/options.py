@@ -23,7 +23,9 @@ class ServiceOptions:
     ``reveal_forbidden`` answers a read of one existing record the caller may not read with
     :class:`~jsonserve.errors.PermissionDenied` (json-server-auth's 403) instead of ``NotFound``;
     ``rules`` are the access rules under ``--auth`` (``None`` without), which the catalogue shows
-    to the OpenAPI document (the policy that enforces them is built from the same :class:`RuleSet`).
+    to the OpenAPI document (the policy that enforces them is built from the same :class:`RuleSet`);
+    ``auth_features`` names the optional accounts endpoints that are on (``refresh``: refresh tokens,
+    ``jwks``: the public key of ``--jwt-private-key``), for the same document.
     """
 
     compat: str = "0.17"
@@ -35,3 +37,4 @@ class ServiceOptions:
     max_page_size: int = 1000
     reveal_forbidden: bool = False
     rules: RuleSet | None = None
+    auth_features: frozenset[str] = frozenset()
