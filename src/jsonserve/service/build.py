@@ -28,7 +28,7 @@ from jsonserve.storage.base import Storage
 from jsonserve.storage.registry import backend_name, load_backend, local_path
 
 # Paths with routes of their own: a POST there never creates a collection (``--auto-create``).
-RESERVED_NAMES = frozenset({"db", "docs", "redoc", "graphql"})
+RESERVED_NAMES = frozenset({"db", "docs", "redoc", "graphql", "realtime"})
 AUTH_NAMES = frozenset({"auth", "register", "signup", "login", "signin"})
 KEY_FILE = ".jsonserve.jwt-secret"  # the generated key of a PostgreSQL source, in the working directory
 
@@ -68,7 +68,16 @@ def build_service(settings: Settings, storage: Storage | None = None, hub: Hub |
         return Service(storage, hub or Hub(), options, schemas)
     policy = RulePolicy(load_rules(settings.rules_file) if settings.rules_file else None, id_field=settings.id_field)
     redaction = Redaction({USERS: HIDDEN_FIELDS})
-    service = Service(storage, hub or Hub(), options, schemas, read_rule=policy, write_rule=policy, redaction=redaction)
+    service = Service(
+        storage,
+        hub or Hub(),
+        options,
+        schemas,
+        read_rule=policy,
+        write_rule=policy,
+        redaction=redaction,
+        channel_rule=policy,
+    )
     key = signing_key(os.environ, settings.jwt_secret_file, generated_key_file(settings))
     service.accounts = Accounts(service, policy, Tokens(key, ttl=settings.token_ttl))
     return service
