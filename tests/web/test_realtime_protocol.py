@@ -14,6 +14,7 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from jsonserve._types import JSONValue
 from jsonserve.storage.changelog import Retention
 from jsonserve.storage.file.document import encode_document
 from jsonserve.storage.file.jsonfile import JsonFileStorage
@@ -105,20 +106,23 @@ async def test_publishes_beyond_the_rate_are_refused(db: dict[str, Any]) -> None
 
 
 async def test_a_subscriber_that_cannot_keep_up_is_closed_with_1013_others_go_on(db: dict[str, Any]) -> None:
-    async with live_server(db, realtime_send_queue=50) as live:
-        # A client that stops reading: its receive queue (max_queue) and the socket buffers fill up.
-        async with ws_client(live, slow=True) as slow, ws_client(live) as fast:
-            await slow.subscribe("s", collection="posts")
-            await fast.subscribe("s", collection="posts")
-            reading = asyncio.create_task(fast.changes(200))
-            for n in range(200):  # 200 x 100 KB, incompressible: more than the buffers of a 4 KB TCP window hold
-                await live.service.create("posts", {"title": secrets.token_hex(50_000), "n": n})
-                await asyncio.sleep(0.001)
-            assert [frame["record"]["n"] for frame in await reading] == list(range(200))
-            with pytest.raises(ConnectionClosed) as closed:
-                while True:
-                    await slow.recv()
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+    # A client that stops reading: its receive queue (max_queue) and a tiny TCP window fill up.
+    async with (
+        live_server(db, realtime_send_queue=50) as live,
+        ws_client(live, slow=True) as slow,
+        ws_client(live) as fast,
+    ):
+        await slow.subscribe("s", collection="posts")
+        await fast.subscribe("s", collection="posts")
+        reading = asyncio.create_task(fast.changes(200))
+        for n in range(200):  # 200 x 100 KB, incompressible: more than the buffers of a 4 KB TCP window hold
+            await live.service.create("posts", {"title": secrets.token_hex(50_000), "n": n})
+            await asyncio.sleep(0.001)
+        assert [frame["record"]["n"] for frame in await reading] == list(range(200))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await slow.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
 
 
 async def test_resync_when_the_log_no_longer_holds_the_seq() -> None:
@@ -180,7 +184,7 @@ async def test_a_reload_of_the_edited_file_sends_reset_frames(tmp_path: Path) ->
         start = (await ws.subscribe("p", collection="posts"))["seq"]
         await ws.subscribe("c", collection="comments")
         await ws.subscribe("profile", collection="profile")
-        edited = {"posts": [{"id": 1}, {"id": 2}], "comments": [], "profile": {"name": "b"}}
+        edited: dict[str, JSONValue] = {"posts": [{"id": 1}, {"id": 2}], "comments": [], "profile": {"name": "b"}}
         path.write_bytes(encode_document(edited))
         frames = sorted([await ws.recv(timeout=10) for _ in range(2)], key=lambda f: f["seq"])
         assert await ws.silent()  # comments did not change: no reset for them
