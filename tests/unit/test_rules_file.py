@@ -151,6 +151,7 @@ def test_channel_rules_first_pattern_wins_and_bad_entries_are_refused() -> None:
     assert (rules.channel("chat:a").subscribe, rules.channel("chat:a").publish) == ("auth", "public")
     assert rules.channel("other").publish == "none"
     assert parse_rules({}).channel("anything").subscribe == "public"
+    bad: object
     for bad in ({"channels": []}, {"channels": {"x": "owner"}}, {"channels": {"x": {"read": "auth"}}}):
         with pytest.raises(RulesError):
             parse_rules(bad)

@@ -1,4 +1,4 @@
-"""Realtime under ``--auth``: read rules at delivery, hidden fields never sent, channel rules, the three ways to sign in."""
+"""Realtime under ``--auth``: read rules at delivery, no hash ever sent, channel rules, three ways to sign in."""
 
 from __future__ import annotations
 

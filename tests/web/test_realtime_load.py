@@ -19,7 +19,7 @@ WRITERS, WRITES, SUBSCRIBERS = 8, 250, 20
 
 
 async def collect(client: Client, count: int) -> list[int]:
-    seqs = []
+    seqs: list[int] = []
     while len(seqs) < count:
         frame = await client.recv(timeout=30)
         assert frame["type"] == "change", frame
