@@ -25,6 +25,12 @@ DEFAULT_BODY_TIMEOUT = 30.0  # seconds from the end of the headers to the end of
 DEFAULT_MAX_CONNECTIONS = 1000  # open connections per process; beyond it 503 (0 = no limit)
 DEFAULT_TOKEN_TTL = 3600  # seconds: an access token's lifetime (--token-ttl)
 DEFAULT_REFRESH_TTL = 14 * 24 * 3600  # seconds a refresh token is valid (--refresh-ttl): PocketBase's session length
+# Realtime (reference/realtime.md): per connection, unless said otherwise.
+DEFAULT_REALTIME_SUBSCRIPTIONS = 100
+DEFAULT_REALTIME_MESSAGE = 64 * 1024  # bytes in one client message
+DEFAULT_REALTIME_PUBLISH_RATE = 50  # channel publishes per second
+DEFAULT_REALTIME_SEND_QUEUE = 1000  # frames queued for a client before it is closed as too slow (1013)
+DEFAULT_SSE_KEEPALIVE = 15.0  # seconds between SSE keep-alive comments
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,11 @@ class Settings:
     token_ttl: int = DEFAULT_TOKEN_TTL  # ``--token-ttl``: seconds an access token is valid
     refresh_ttl: int = DEFAULT_REFRESH_TTL  # ``--refresh-ttl``: seconds a refresh token is valid (0: none issued)
     hide_forbidden: bool = False  # ``--hide-forbidden``: 404 instead of 403 for one record the caller may not read
+    realtime_subscriptions: int = DEFAULT_REALTIME_SUBSCRIPTIONS  # ``--realtime-subs``
+    realtime_message: int = DEFAULT_REALTIME_MESSAGE  # ``--realtime-message``
+    realtime_publish_rate: int = DEFAULT_REALTIME_PUBLISH_RATE  # ``--realtime-rate`` (0: no limit)
+    realtime_send_queue: int = DEFAULT_REALTIME_SEND_QUEUE  # ``--realtime-queue``
+    sse_keepalive: float = DEFAULT_SSE_KEEPALIVE  # ``--sse-keepalive``
 
     @property
     def watching(self) -> bool:

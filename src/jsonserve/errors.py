@@ -22,6 +22,7 @@ __all__ = [
     "FieldError",
     "InvalidCredentials",
     "InvalidId",
+    "InvalidMessage",
     "InvalidToken",
     "JsonServeError",
     "MethodNotAllowed",
@@ -36,7 +37,9 @@ __all__ = [
     "StorageLocked",
     "StorageUnavailable",
     "TooManyRequests",
+    "TooManySubscriptions",
     "Unauthorized",
+    "UnknownCollection",
     "UnsupportedMediaType",
     "ValidationFailed",
     "ValueTaken",
@@ -69,6 +72,12 @@ class NotFound(JsonServeError):
     code = "not_found"
 
 
+class UnknownCollection(NotFound):
+    """A realtime subscription names a resource the store does not serve."""
+
+    code = "unknown_collection"
+
+
 class BadRequest(JsonServeError):
     """The request is malformed."""
 
@@ -85,6 +94,18 @@ class BodyError(BadRequest):
     """The request body is not acceptable JSON."""
 
     code = "invalid_body"
+
+
+class InvalidMessage(BadRequest):
+    """A realtime message that is not JSON, not an object, too large, or not one the protocol knows."""
+
+    code = "invalid_message"
+
+
+class TooManySubscriptions(BadRequest):
+    """A realtime connection (or an SSE request) asks for more subscriptions than one may hold."""
+
+    code = "too_many_subscriptions"
 
 
 class InvalidId(BadRequest):

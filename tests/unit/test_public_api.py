@@ -13,20 +13,23 @@ import pytest
 
 PUBLIC = {
     "jsonserve": ["__version__"],
-    "jsonserve.auth": ["ANONYMOUS", "AllowAll", "Guard", "Principal", "ReadRule", "WriteRule"],
+    "jsonserve.auth": ["ANONYMOUS", "AllowAll", "ChannelRule", "Guard", "Principal", "ReadRule", "WriteRule"],
     "jsonserve.errors": [
         "BackendUnavailable", "BadRequest", "BodyError", "Conflict", "EmailTaken", "FieldError", "InvalidCredentials",
-        "InvalidId", "InvalidToken", "JsonServeError", "MethodNotAllowed", "NotFound", "PayloadTooLarge",
-        "PermissionDenied", "PreconditionFailed", "QueryError", "ReadOnly", "ResyncRequired", "StorageCorrupt",
-        "StorageLocked", "StorageUnavailable", "TooManyRequests", "Unauthorized", "UnsupportedMediaType",
-        "ValidationFailed", "ValueTaken",
+        "InvalidId", "InvalidMessage", "InvalidToken", "JsonServeError", "MethodNotAllowed", "NotFound",
+        "PayloadTooLarge", "PermissionDenied", "PreconditionFailed", "QueryError", "ReadOnly", "ResyncRequired",
+        "StorageCorrupt", "StorageLocked", "StorageUnavailable", "TooManyRequests", "TooManySubscriptions",
+        "Unauthorized", "UnknownCollection", "UnsupportedMediaType", "ValidationFailed", "ValueTaken",
     ],
     "jsonserve.openapi": ["Documents", "build_document"],
     "jsonserve.query": [
         "AllOf", "AnyOf", "Condition", "Node", "Op", "Page", "PageRequest", "ParseOptions", "Query", "Slice",
         "SortKey", "TextSearch", "WhereOptions", "matches", "parse_dependents", "parse_params", "parse_where", "run",
     ],
-    "jsonserve.realtime": ["Change", "Hub", "HubBackend", "MemoryHubBackend", "Subscription"],
+    "jsonserve.realtime": [
+        "Change", "ChangeFeed", "Context", "Gate", "Hub", "HubBackend", "Limits", "MemoryHubBackend", "Session",
+        "Subscription",
+    ],
     "jsonserve.schema": ["Kind", "Relations"],
     "jsonserve.server": [
         "CannotStart", "OnReady", "Ready", "Reply", "one_shot", "open_service", "run", "run_coroutine",

@@ -143,3 +143,26 @@ def test_only_an_admin_sets_privilege_fields_on_a_user(field: str) -> None:
     assert POLICY.update(ADA, "users", {**user, field: "x"}, {**user, field: "x", "name": "Ada"})["name"] == "Ada"
     assert POLICY.update(ADMIN, "users", user, {**user, field: "admin"})[field] == "admin"
     assert POLICY.update(ADA, "posts", {"id": 1, "userId": 1}, {"id": 1, "userId": 1, field: 1})[field] == 1
+
+
+def test_channel_rules_first_pattern_wins_and_bad_entries_are_refused() -> None:
+    rules = parse_rules({"channels": {"chat:vip": "admin", "chat:*": {"subscribe": "auth"}, "*": "none"}})
+    assert (rules.channel("chat:vip").subscribe, rules.channel("chat:vip").publish) == ("admin", "admin")
+    assert (rules.channel("chat:a").subscribe, rules.channel("chat:a").publish) == ("auth", "public")
+    assert rules.channel("other").publish == "none"
+    assert parse_rules({}).channel("anything").subscribe == "public"
+    bad: object
+    for bad in ({"channels": []}, {"channels": {"x": "owner"}}, {"channels": {"x": {"read": "auth"}}}):
+        with pytest.raises(RulesError):
+            parse_rules(bad)
+
+
+def test_channel_rules_are_checked_with_the_collections_levels() -> None:
+    policy = RulePolicy(parse_rules({"channels": {"chat:*": {"subscribe": "auth", "publish": "admin"}}}))
+    policy.channel(ANONYMOUS, "public-room", "publish")
+    with pytest.raises(Unauthorized):
+        policy.channel(ANONYMOUS, "chat:a", "subscribe")
+    policy.channel(Principal("1"), "chat:a", "subscribe")
+    with pytest.raises(PermissionDenied, match="only an admin may publish on channel chat:a"):
+        policy.channel(Principal("1"), "chat:a", "publish")
+    policy.channel(Principal("1", frozenset({"admin"})), "chat:a", "publish")

@@ -13,8 +13,14 @@ Levels: ``public`` (anyone), ``auth`` (any signed-in user), ``owner`` (the recor
 ``userId``, is the user's id; a ``users`` record is owned by the user it describes), ``admin`` (a user
 whose role field, default ``role``, is ``admin``), ``none`` (nobody, admins included). A collection the
 file does not name is public (json-server's behaviour) unless ``"*"`` gives a default. The role field
-can be renamed in the ``users`` entry's long form (``"role": "kind"``). A ``channels`` entry is kept
-for realtime and ignored here.
+can be renamed in the ``users`` entry's long form (``"role": "kind"``).
+
+Realtime channels have rules of their own under ``channels``: a channel name pattern (``*`` matches
+any run of characters, as in ``chat:*``) maps to the level needed to ``subscribe`` and to ``publish``
+(``public``, ``auth``, ``admin`` or ``none``; a bare level stands for both, a level left out is
+``public``). The first pattern that matches a channel decides; a channel none matches is public::
+
+    {"channels": {"chat:*": {"subscribe": "auth", "publish": "auth"}, "admin:*": "admin"}}
 
 Example:
     >>> rules = parse_rules({"notes": "600", "*": "644"})
@@ -24,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -34,11 +41,14 @@ import orjson
 
 __all__ = [
     "ACTIONS",
+    "CHANNEL_ACTIONS",
     "LEVELS",
     "PUBLIC",
     "USERS",
     "Access",
     "Action",
+    "ChannelAccess",
+    "ChannelAction",
     "Level",
     "RuleSet",
     "RulesError",
@@ -49,13 +59,16 @@ __all__ = [
 
 Level = Literal["public", "auth", "owner", "admin", "none"]
 Action = Literal["read", "create", "update", "delete"]
+ChannelAction = Literal["subscribe", "publish"]
 LEVELS: tuple[Level, ...] = ("public", "auth", "owner", "admin", "none")
 ACTIONS: tuple[Action, ...] = ("read", "create", "update", "delete")
+CHANNEL_ACTIONS: tuple[ChannelAction, ...] = ("subscribe", "publish")
+CHANNEL_LEVELS: tuple[Level, ...] = ("public", "auth", "admin", "none")  # a channel has no owner
 USERS = "users"
 """The collection whose records are the users (json-server-auth's)."""
 DEFAULT_OWNER = "userId"
 DEFAULT_ROLE = "role"
-IGNORED = frozenset({"channels"})  # realtime's channel rules: not a collection
+CHANNELS = "channels"  # realtime's channel rules: not a collection
 
 
 class RulesError(ValueError):
@@ -86,12 +99,30 @@ PUBLIC = Access()
 
 
 @dataclass(frozen=True)
+class ChannelAccess:
+    """The levels that subscribing to and publishing on the channels matching ``pattern`` need."""
+
+    pattern: str
+    subscribe: Level = "public"
+    publish: Level = "public"
+
+    def level(self, action: ChannelAction) -> Level:
+        """The level ``action`` needs."""
+        return self.subscribe if action == "subscribe" else self.publish
+
+    def matches(self, channel: str) -> bool:
+        """Whether ``channel`` matches the pattern (``*`` is any run of characters)."""
+        return fnmatch.fnmatchcase(channel, self.pattern)
+
+
+@dataclass(frozen=True)
 class RuleSet:
-    """The parsed rules file: one :class:`Access` per named collection, a default, and the role field."""
+    """The parsed rules file: one :class:`Access` per named collection, a default, the role field, channel rules."""
 
     collections: Mapping[str, Access] = field(default_factory=dict)
     default: Access = PUBLIC
     role_field: str = DEFAULT_ROLE
+    channels: tuple[ChannelAccess, ...] = ()
 
     def access(self, collection: str) -> Access:
         """What ``collection`` allows (the default for a collection the file does not name).
@@ -132,6 +163,15 @@ class RuleSet:
             known = guarded.get(collection)
             guarded[collection] = access if known is None else _strictest(known, access)
         return replace(self, collections={**self.collections, **guarded}) if guarded else self
+
+    def channel(self, channel: str) -> ChannelAccess:
+        """What ``channel`` allows: the first matching pattern's levels, else public.
+
+        Example:
+            >>> parse_rules({"channels": {"chat:*": "auth"}}).channel("chat:lobby").publish
+            'auth'
+        """
+        return next((access for access in self.channels if access.matches(channel)), ChannelAccess(channel))
 
 
 STRICTNESS: tuple[Level, ...] = ("public", "auth", "owner", "admin", "none")
@@ -178,13 +218,42 @@ def parse_rules(data: object) -> RuleSet:
     collections: dict[str, Access] = {}
     role_field = DEFAULT_ROLE
     for name, value in data.items():
-        if name in IGNORED:
+        if name == CHANNELS:
             continue
         collections[name] = _entry(name, value)
         if name == USERS and isinstance(value, dict) and "role" in value:
             role_field = _field_name(name, "role", value["role"])
     default = collections.pop("*", PUBLIC)
-    return RuleSet(collections, default, role_field)
+    return RuleSet(collections, default, role_field, _channels(data.get(CHANNELS, {})))
+
+
+def _channels(value: object) -> tuple[ChannelAccess, ...]:
+    if not isinstance(value, dict):
+        raise RulesError('"channels" must be an object mapping channel patterns to rules')
+    return tuple(_channel(pattern, rules) for pattern, rules in value.items())
+
+
+def _channel(pattern: str, value: object) -> ChannelAccess:
+    where = f"channels {pattern!r}"
+    if not pattern:
+        raise RulesError("channels: a pattern must not be empty")
+    if isinstance(value, str):
+        level = _channel_level(where, "the level", value)
+        return ChannelAccess(pattern, level, level)
+    if not isinstance(value, dict):
+        raise RulesError(f'rules for {where} must be a level such as "auth" or an object with subscribe and publish')
+    unknown = set(value) - set(CHANNEL_ACTIONS)
+    if unknown:
+        raise RulesError(f"rules for {where}: unknown keys {sorted(unknown)}; use subscribe and publish")
+    levels = {action: _channel_level(where, action, value[action]) for action in CHANNEL_ACTIONS if action in value}
+    return ChannelAccess(pattern, levels.get("subscribe", "public"), levels.get("publish", "public"))
+
+
+def _channel_level(where: str, what: str, value: object) -> Level:
+    for level in CHANNEL_LEVELS:
+        if value == level:
+            return level
+    raise RulesError(f"rules for {where}: {what} must be one of {', '.join(CHANNEL_LEVELS)}, not {value!r}")
 
 
 def load_rules(path: Path) -> RuleSet:

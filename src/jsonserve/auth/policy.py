@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 from jsonserve._types import JSONValue, Record
-from jsonserve.auth.access import USERS, Access, Action, Level, RuleSet, mode_access, parse_rules
+from jsonserve.auth.access import USERS, Access, Action, ChannelAction, Level, RuleSet, mode_access, parse_rules
 from jsonserve.auth.principal import Principal
 from jsonserve.errors import PermissionDenied, Unauthorized
 from jsonserve.query.model import AllOf, AnyOf, Condition, Node, Op
@@ -93,6 +93,13 @@ class RulePolicy:
         for access in self._accesses(principal, collection):
             self._require_on(principal, access, "delete", collection, current)
 
+    # -- channels (realtime) ---------------------------------------------------------------------
+
+    def channel(self, principal: Principal, channel: str, action: ChannelAction) -> None:
+        """Return if ``principal`` may ``subscribe`` to or ``publish`` on ``channel``; 401/403 otherwise."""
+        verb = "subscribe to" if action == "subscribe" else "publish on"
+        self._require_level(principal, self.rules.channel(channel).level(action), f"{verb} channel {channel}")
+
     def is_admin(self, principal: Principal) -> bool:
         """Whether ``principal`` holds the admin role."""
         return principal.has_role(ADMIN)
@@ -110,14 +117,18 @@ class RulePolicy:
         return self.id_field if collection == USERS else access.owner
 
     def _require(self, principal: Principal, level: Level, collection: str, action: Action) -> None:
+        self._require_level(principal, level, f"{action} {collection} records")
+
+    def _require_level(self, principal: Principal, level: Level, what: str) -> None:
+        """Raise unless ``principal`` reaches ``level`` (``owner`` is checked on the record by the caller)."""
         if level == "public":
             return
         if level == "none":
-            raise PermissionDenied(f"nobody may {action} {collection} records")
+            raise PermissionDenied(f"nobody may {what}")
         if principal.id is None:
-            raise Unauthorized(f"sign in to {action} {collection} records: send Authorization: Bearer <accessToken>")
+            raise Unauthorized(f"sign in to {what}: send Authorization: Bearer <accessToken>")
         if level == "admin" and not self.is_admin(principal):
-            raise PermissionDenied(f"only an admin may {action} {collection} records")
+            raise PermissionDenied(f"only an admin may {what}")
 
     def _require_on(
         self, principal: Principal, access: Access, action: Action, collection: str, current: Record

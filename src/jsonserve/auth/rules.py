@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from jsonserve._types import Record
+from jsonserve.auth.access import ChannelAction
 from jsonserve.auth.principal import Principal
 from jsonserve.query.model import Node
 
@@ -56,6 +57,14 @@ class WriteRule(Protocol):
         ...
 
 
+class ChannelRule(Protocol):
+    """Who may subscribe to and publish on a realtime channel."""
+
+    def channel(self, principal: Principal, channel: str, action: ChannelAction) -> None:
+        """Return if ``principal`` may do ``action`` on ``channel``; raise ``Unauthorized``/``PermissionDenied``."""
+        ...
+
+
 class AllowAll:
     """The rule while there is no auth: everyone reads and writes everything."""
 
@@ -72,4 +81,7 @@ class AllowAll:
         return new
 
     def delete(self, principal: Principal, collection: str, current: Record) -> None:
+        """Allowed."""
+
+    def channel(self, principal: Principal, channel: str, action: ChannelAction) -> None:
         """Allowed."""

@@ -39,7 +39,11 @@ from jsonserve.config import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_REALTIME_PUBLISH_RATE,
+    DEFAULT_REALTIME_SEND_QUEUE,
+    DEFAULT_REALTIME_SUBSCRIPTIONS,
     DEFAULT_REFRESH_TTL,
+    DEFAULT_SSE_KEEPALIVE,
     DEFAULT_TOKEN_TTL,
     Compat,
     Settings,
@@ -127,6 +131,19 @@ def serve(
     hide_forbidden: Annotated[
         bool, typer.Option("--hide-forbidden", help="404, not 403, for a record the caller may not read.")
     ] = False,
+    realtime_subs: Annotated[
+        int, typer.Option("--realtime-subs", min=1, help="Realtime subscriptions per connection.")
+    ] = DEFAULT_REALTIME_SUBSCRIPTIONS,
+    realtime_message: Annotated[str, typer.Option(help="Largest realtime client message.")] = "64KiB",
+    realtime_rate: Annotated[
+        int, typer.Option(min=0, help="Channel publishes per second per connection (0: no limit).")
+    ] = DEFAULT_REALTIME_PUBLISH_RATE,
+    realtime_queue: Annotated[
+        int, typer.Option(min=1, help="Frames queued for a realtime client; beyond, it is closed (1013).")
+    ] = DEFAULT_REALTIME_SEND_QUEUE,
+    sse_keepalive: Annotated[
+        float, typer.Option(min=0.01, help="Seconds between SSE keep-alive comments.")
+    ] = DEFAULT_SSE_KEEPALIVE,
     version: Annotated[bool, typer.Option("--version", "-v", help="Print the version and exit.")] = False,
 ) -> None:
     """Serve SOURCE as a REST API on http://HOST:PORT, in json-server's dialect."""
@@ -142,6 +159,8 @@ def serve(
         max_body=parse_size(max_body), quiet=quiet, indexes=index_specs(index), workers=workers,
         schema_file=schema, timestamps=timestamps, auto_create=auto_create, docs=not no_docs,
         header_timeout=header_timeout, body_timeout=body_timeout, max_connections=max_connections,
+        realtime_subscriptions=realtime_subs, realtime_message=parse_size(realtime_message),
+        realtime_publish_rate=realtime_rate, realtime_send_queue=realtime_queue, sse_keepalive=sse_keepalive,
     )  # fmt: skip
     settings = with_auth(settings, auth, rules, jwt_secret_file, token_ttl, hide_forbidden)
     settings = with_token_options(settings, jwt_private_key, refresh_ttl)
@@ -190,6 +209,7 @@ def _banner(settings: Settings, ready: Ready) -> None:
     console.print(f"[bold]Database[/]  {root}/db")
     if settings.docs:
         console.print(f"[bold]Docs[/]      {root}/docs  [dim]{root}/redoc  {root}/openapi.json[/]")
+    console.print(f"[bold]Realtime[/]  {root.replace('http', 'ws', 1)}/realtime  [dim]{root}/realtime/sse[/]")
     switches = (
         ("watching", settings.watching),
         ("read-only", settings.read_only),

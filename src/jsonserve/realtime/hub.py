@@ -69,6 +69,7 @@ class Hub:
 
     def __init__(self, queue_limit: int = 1000, backend: HubBackend | None = None) -> None:
         self._subscriptions: set[Subscription[Change]] = set()
+        self._watchers: list[Callable[[Change], None]] = []
         self._listeners: dict[str, set[Subscription[bytes]]] = {}
         self._queue_limit = queue_limit
         self.backend = backend or MemoryHubBackend()
@@ -87,9 +88,25 @@ class Hub:
         """Forget a subscription (idempotent)."""
         self._subscriptions.discard(subscription)
 
+    def watch(self, watcher: Callable[[Change], None]) -> Callable[[], None]:
+        """Call ``watcher`` with every change published from now on (synchronously: it must not block).
+
+        What the :class:`~jsonserve.realtime.feed.ChangeFeed` orders changes with. Returns the function
+        that stops the calls.
+        """
+        self._watchers.append(watcher)
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                self._watchers.remove(watcher)
+
+        return stop
+
     def publish(self, change: Change) -> None:
         """Fan ``change`` out without ever waiting on a subscriber."""
         self.published += 1
+        for watcher in list(self._watchers):
+            watcher(change)
         for subscription in list(self._subscriptions):
             subscription.offer(change)
 

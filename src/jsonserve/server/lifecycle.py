@@ -11,12 +11,14 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -146,6 +148,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "log_level": "warning" if settings.quiet else "info",
         "server_header": False,
         "http": protocol_factory(settings.header_timeout, settings.body_timeout, settings.max_connections),
+        # A realtime message over --realtime-message-size gets an error frame; one far over it is cut off (1009).
+        "ws_max_size": max(16 * settings.realtime_message, 1024 * 1024),
     }
 
 
@@ -159,7 +163,8 @@ async def serve(settings: Settings, on_ready: OnReady | None = None) -> int:
         port = sock.getsockname()[1]
         async with open_service(settings) as service:
             app = create_app(settings, service, manage_storage=False)
-            server = GracefulServer(uvicorn.Config(app, **uvicorn_options(settings.replace(port=port))))
+            config = uvicorn.Config(app, **uvicorn_options(settings.replace(port=port)))
+            server = GracefulServer(config, on_exit=app.state.realtime.end_all)
             if on_ready is not None:
                 on_ready(Ready(service.kinds(), settings.host, port))
             await server.serve(sockets=[sock])
@@ -171,11 +176,25 @@ class GracefulServer(uvicorn.Server):
 
     uvicorn re-raises the signal once it has shut down, which kills the process before the storage
     is flushed (and exits with a signal status); we handle the signals the same way but return.
+    ``on_exit`` runs on the event loop once a signal asks the server to stop: it ends the realtime
+    streams, which uvicorn would otherwise wait for (an event stream never completes on its own).
     """
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None] | None = None) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Stop as uvicorn does, and run ``on_exit`` on the loop (this runs in a signal handler)."""
+        super().handle_exit(sig, frame)
+        if self._on_exit is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._on_exit)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         """Route SIGINT and SIGTERM to uvicorn's ``handle_exit`` for the server's lifetime, re-raising neither."""
+        self._loop = asyncio.get_running_loop()
         handlers = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield

@@ -29,7 +29,7 @@ from jsonserve.storage.base import Storage
 from jsonserve.storage.registry import backend_name, load_backend, local_path
 
 # Paths with routes of their own: a POST there never creates a collection (``--auto-create``).
-RESERVED_NAMES = frozenset({"db", "docs", "redoc", "graphql"})
+RESERVED_NAMES = frozenset({"db", "docs", "redoc", "graphql", "realtime"})
 AUTH_NAMES = frozenset({"auth", "register", "signup", "login", "signin"})
 KEY_FILE = ".jsonserve.jwt-secret"  # the generated key of a PostgreSQL source, in the working directory
 
@@ -74,7 +74,16 @@ def build_service(settings: Settings, storage: Storage | None = None, hub: Hub |
         {"jwks"} if settings.jwt_private_key is not None else ()
     )
     options = replace(options, rules=policy.rules, auth_features=features)  # what the catalogue shows /openapi.json
-    service = Service(storage, hub or Hub(), options, schemas, read_rule=policy, write_rule=policy, redaction=redaction)
+    service = Service(
+        storage,
+        hub or Hub(),
+        options,
+        schemas,
+        read_rule=policy,
+        write_rule=policy,
+        redaction=redaction,
+        channel_rule=policy,
+    )
     tokens = Tokens(token_key(settings), ttl=settings.token_ttl, refresh_ttl=settings.refresh_ttl)
     service.accounts = Accounts(service, policy, tokens)
     return service

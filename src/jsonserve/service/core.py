@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Self
 from jsonserve._types import JSONValue, Record
 from jsonserve.auth.access import USERS
 from jsonserve.auth.principal import ANONYMOUS, Principal
-from jsonserve.auth.rules import AllowAll, ReadRule, WriteRule
+from jsonserve.auth.rules import AllowAll, ChannelRule, ReadRule, WriteRule
 from jsonserve.errors import JsonServeError, NotFound, PermissionDenied, ReadOnly, Unauthorized
 from jsonserve.query.evaluate import matches
 from jsonserve.query.model import AllOf, AnyOf, Condition, Node, Op, Page, Query, Slice
+from jsonserve.realtime.feed import ChangeFeed
 from jsonserve.realtime.hub import Hub
 from jsonserve.schema.declared import RecordSchema, SchemaFileError
 from jsonserve.schema.kind import Kind
@@ -57,7 +58,9 @@ class Service:
     """Reads and writes through one storage on behalf of a caller, publishing every change.
 
     ``read_rule`` says what each caller may read and ``write_rule`` what they may write
-    (:class:`AllowAll` without ``--auth``); ``redaction`` names fields no answer shows.
+    (:class:`AllowAll` without ``--auth``); ``redaction`` names fields no answer shows;
+    ``channel_rule`` who may subscribe to and publish on realtime channels. ``feed`` hands the
+    published changes to realtime subscribers in ``seq`` order.
     """
 
     def __init__(
@@ -71,9 +74,12 @@ class Service:
         read_rule: ReadRule | None = None,
         write_rule: WriteRule | None = None,
         redaction: Redaction | None = None,
+        channel_rule: ChannelRule | None = None,
     ) -> None:
         self.storage = storage
         self.hub = hub
+        self.feed = ChangeFeed(storage, hub)
+        self.channel_rule: ChannelRule = channel_rule or AllowAll()
         self.options = options or ServiceOptions()
         self.redaction = redaction or Redaction()
         self.catalogue = Catalogue(storage, self.options, schemas or {}, self._samples, self.redaction)
@@ -82,6 +88,12 @@ class Service:
         self._checks = WriteChecks(self.catalogue, self._write_rule, self.redaction)
         self.accounts: Accounts | None = None  # users, logins and tokens (``--auth``; set by build_service)
         self._clock = clock
+        storage.on_own_changes(self.publish)  # a reload's resets reach the catalogue and the hub too
+
+    @property
+    def read_rule(self) -> ReadRule:
+        """What each caller may read (the filter every read ANDs in; realtime checks each change with it)."""
+        return self._read_rule
 
     # -- lifecycle: ``async with service:`` opens the storage and closes it (flushing writes) ---------
 
@@ -106,10 +118,12 @@ class Service:
             await self.storage.aclose()
             raise
         await self.hub.start()
+        await self.feed.start()
 
     async def aclose(self) -> None:
-        """Stop the hub, then close the storage, flushing every acknowledged write."""
+        """Stop the feed (ending realtime streams) and the hub, then close the storage, flushing every write."""
         try:
+            await self.feed.stop()
             await self.hub.stop()
         finally:
             await self.storage.aclose()

@@ -89,6 +89,22 @@ class Storage(ABC):
     """Async storage of collections (arrays of records) and singular objects."""
 
     id_field: str = "id"
+    _listeners: list[Callable[[list[Change]], None]] | None = None
+
+    def on_own_changes(self, listener: Callable[[list[Change]], None]) -> None:
+        """Call ``listener`` with the changes the storage makes on its own, once durable, in ``seq`` order.
+
+        Its writes' changes are returned to the writer; these are the others: the ``reset`` changes of
+        a reload of an edited data file (``--watch``). The Service publishes them as its writes' ones.
+        """
+        if self._listeners is None:
+            self._listeners = []
+        self._listeners.append(listener)
+
+    def announce(self, changes: list[Change]) -> None:
+        """Hand changes the storage made on its own to every :meth:`on_own_changes` listener."""
+        for listener in self._listeners or ():
+            listener(changes)
 
     @abstractmethod
     async def open(self) -> None:

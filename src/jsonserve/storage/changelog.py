@@ -32,7 +32,8 @@ from typing import Literal
 from jsonserve._types import Record, RecordId
 from jsonserve.errors import ResyncRequired
 
-Action = Literal["created", "updated", "deleted"]
+Action = Literal["created", "updated", "deleted", "reset"]
+"""What a change did; ``reset``: a reload replaced the whole collection (no record, no id; re-read it)."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from jsonserve.web import auth, docs, stack
 from jsonserve.web.errors import HANDLERS
 from jsonserve.web.home import home_page
 from jsonserve.web.http import api_root, json_response
+from jsonserve.web.realtime import realtime_context, realtime_routes
 from jsonserve.web.resources import ALL_METHODS, Fallthrough, Resources, options_or_405
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -64,14 +65,16 @@ def create_app(
         async with service:
             yield
 
+    realtime = realtime_context(service, settings)
     app = Starlette(
-        routes=_routes(settings, resources, static_dir),
+        routes=[*realtime_routes(realtime, settings, settings.base), *_routes(settings, resources, static_dir)],
         middleware=stack.middleware(stack.Parts(settings, service, tuple(policies), fast_reads)),
         exception_handlers=HANDLERS,
         lifespan=lifespan,
     )
     app.state.service = service
     app.state.settings = settings
+    app.state.realtime = realtime  # its end_all() ends the realtime streams when the server stops
     return app
 
 

@@ -61,6 +61,11 @@ async def read_json(request: Request, max_body: int, max_depth: int) -> Record:
 
     A gzip or deflate body is decoded, ``max_body`` applying to both its sizes (``web/encoding.py``).
     """
+    return parse_body(await read_body(request, max_body), max_depth=max_depth)
+
+
+async def read_body(request: Request, max_body: int) -> bytes:
+    """The decoded bytes of a JSON body (any JSON value), with :func:`read_json`'s checks of type, coding and size."""
     if not is_json(request.headers.get("content-type")):
         raise UnsupportedMediaType("writes take a JSON body: send Content-Type: application/json")
     codings = body_codings(request.headers.get("content-encoding"))
@@ -82,4 +87,4 @@ async def read_json(request: Request, max_body: int, max_depth: int) -> Record:
     body = b"".join(chunks)
     for coding in reversed(codings):  # listed in the order they were applied
         body = decode_body(body, coding, max_body)
-    return parse_body(body, max_depth=max_depth)
+    return body

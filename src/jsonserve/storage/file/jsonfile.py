@@ -345,8 +345,13 @@ class JsonFileStorage(MemoryStorage):
                 await self._reload("edited")
 
     async def _reload(self, why: str) -> None:
-        """Load the file as edited, then re-apply the writes it does not hold yet."""
+        """Load the file as edited, then re-apply the writes it does not hold yet.
+
+        Each resource the edit changed gets one ``reset`` change (realtime clients re-read it), queued
+        behind the writes before it and journaled like them, so that ``seq`` stays in order.
+        """
         signature = Signature.of(self.path)
+        before = self._contents()
         try:
             document = await asyncio.to_thread(read_document, self.path)
             with naming(self.path):
@@ -359,6 +364,7 @@ class JsonFileStorage(MemoryStorage):
             return
         for change in self._unsaved:
             self.apply(change.collection, change.id, change.record)
+        self._queue_resets(before)
         self._known = signature
         self._invalid_edit = None
         self.reloads += 1
@@ -367,6 +373,23 @@ class JsonFileStorage(MemoryStorage):
         if self._unsaved:
             self._first_unsaved = self._first_unsaved or time.monotonic()
             self._wake.set()
+
+    def _contents(self) -> dict[str, object]:
+        """Each resource's contents (the records by id, or the object), to tell what a reload changed."""
+        return {**{name: table.records for name, table in self._tables.items()}, **self._singulars}
+
+    def _queue_resets(self, before: dict[str, object]) -> None:
+        """Queue a ``reset`` for every resource whose contents a reload changed (published once journaled)."""
+        after = self._contents()
+        changed = [name for name in after if before.get(name) != after[name]]
+        changed += [name for name in before if name not in after]
+        if not changed:
+            return
+        resets = [self._change(name, "reset", None, None, None, None) for name in changed]
+        line = encode_line(resets[-1].seq, [])
+        # No writer waits for it: the writer task journals it in order, then publish() announces it.
+        self._queue.append((line, resets, asyncio.get_running_loop().create_future()))
+        self._wake.set()
 
 
 def _op(change: Change) -> Op:

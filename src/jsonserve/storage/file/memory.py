@@ -256,13 +256,20 @@ class MemoryStorage(Storage):
         self.publish(changes)
 
     def publish(self, changes: list[Change]) -> None:
-        """Add durable changes to the change log (in ``seq`` order: the order they were applied)."""
+        """Add durable changes to the change log (in ``seq`` order: the order they were applied).
+
+        Reload ``reset`` changes, which no writer waits for, are announced to the listeners here.
+        """
         self._log.add(changes)
+        resets = [change for change in changes if change.action == "reset"]
+        if resets:
+            self.announce(resets)
 
     def undo(self, changes: list[Change]) -> None:
         """Revert applied changes, newest first (a failed commit must leave no trace)."""
         for change in reversed(changes):
-            self.apply(change.collection, change.id, change.previous)
+            if change.action != "reset":  # a reload's marker: nothing was applied
+                self.apply(change.collection, change.id, change.previous)
 
     def apply(self, name: str, record_id: RecordId | None, record: Record | None) -> None:
         """Set (or, with ``record=None``, remove) one record or a singular object; used by replay."""
@@ -305,7 +312,7 @@ class MemoryStorage(Storage):
     def _change(
         self,
         collection: str,
-        action: Literal["created", "updated", "deleted"],
+        action: Literal["created", "updated", "deleted", "reset"],
         record_id: RecordId | None,
         record: Record | None,
         previous: Record | None,
