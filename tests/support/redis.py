@@ -1,4 +1,4 @@
-"""The real Redis the rate-limit tests share counters through (``JSONSERVE_TEST_REDIS_URL``, default 127.0.0.1:6379/0)."""
+"""The real Redis the rate-limit tests share counters through (``JSONSERVE_TEST_REDIS_URL``, default :6379/0)."""
 
 from __future__ import annotations
 

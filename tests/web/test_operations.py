@@ -28,6 +28,7 @@ from starlette.types import Message
 from jsonserve.config import Settings
 from jsonserve.ratelimit import RateLimiter, RateLimitError, parse_policies
 from jsonserve.realtime.hub import Hub
+from jsonserve.server.lifecycle import uvicorn_options
 from jsonserve.service import build_service
 from jsonserve.storage import MemoryStorage
 from jsonserve.storage.file.jsonfile import JsonFileStorage
@@ -130,7 +131,8 @@ async def test_a_websocket_handshake_over_budget_is_refused_with_a_429() -> None
 
     limiter = RateLimiter(parse_policies("1/minute"))
     layer = RateLimit(app, limiter, Paths(service))
-    for extensions in ({"websocket.http.response": {}}, {}):
+    extension: dict[str, dict[str, object]] = {"websocket.http.response": {}}
+    for extensions in (extension, {}):
         sent: list[Message] = []
 
         async def receive() -> Message:
@@ -153,7 +155,7 @@ async def test_a_websocket_handshake_over_budget_is_refused_with_a_429() -> None
 
 @pytest.mark.parametrize("text", ["lots", "10/fortnight", "0/second", "10/second;"])
 def test_a_rate_limit_that_does_not_parse_is_refused_with_the_accepted_forms(text: str) -> None:
-    with pytest.raises(RateLimitError, match="100/minute|at least 1"):
+    with pytest.raises(RateLimitError, match=r"100/minute|at least 1"):
         parse_policies(text)
 
 
@@ -386,3 +388,10 @@ async def test_request_ids_are_echoed_when_sane_and_generated_otherwise(caplog: 
     assert lines[3].access["path"] == "/posts?token=[redacted]&title=a"  # type: ignore[attr-defined]
     assert lines[3].access["status"] == 401  # type: ignore[attr-defined]
     assert all(secret not in r.getMessage() for r in caplog.records)
+
+
+def test_forwarded_addresses_are_believed_only_from_the_proxies_named() -> None:
+    assert uvicorn_options(Settings())["proxy_headers"] is False  # by default the connection's address counts
+    options = uvicorn_options(Settings(forwarded_allow_ips=("192.0.2.1", "::1")))
+    assert options["proxy_headers"] is True and options["forwarded_allow_ips"] == ["192.0.2.1", "::1"]
+    assert options["access_log"] is False  # the app writes the access log (with the request id)

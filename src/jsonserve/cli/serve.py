@@ -56,6 +56,7 @@ from jsonserve.server import CannotStart, Ready, configure_logging, one_shot, ru
 from jsonserve.storage.registry import backend_name, masked
 
 SQL_BACKENDS = ("sqlite", "postgresql")
+OPS = "Operations (docs/operations.md)"  # their own help panel: long names, a table of their own
 SOURCE_HELP = (
     "A .json file (created with sample data if missing), a SQLite file (.db, .sqlite, sqlite:///path) "
     "or a PostgreSQL URL (postgresql://user@host/db); without it, the built-in demo data."
@@ -128,29 +129,61 @@ def serve(
     hide_forbidden: Annotated[
         bool, typer.Option("--hide-forbidden", help="404, not 403, for a record the caller may not read.")
     ] = False,
-    rate_limits: Annotated[str, typer.Option("--rate-limit", callback=rate_limit, help=RATE_LIMIT_HELP)] = "",
+    rate_limits: Annotated[
+        str,
+        typer.Option("--rate-limit", metavar="SPEC", callback=rate_limit, help=RATE_LIMIT_HELP, rich_help_panel=OPS),
+    ] = "",
     rate_limit_writes: Annotated[
-        str, typer.Option(callback=rate_limit, help="Writes per client, on top of --rate-limit, e.g. '20/minute'.")
+        str,
+        typer.Option(
+            metavar="SPEC", callback=rate_limit, help="Writes per client on top, e.g. '20/minute'.", rich_help_panel=OPS
+        ),
     ] = "",
     redis: Annotated[
         str | None,
-        typer.Option("--redis", metavar="URL", callback=redis_url, help="Redis shared by instances (rate limits)."),
+        typer.Option(
+            "--redis",
+            metavar="URL",
+            callback=redis_url,
+            help="Redis shared by instances (rate limits).",
+            rich_help_panel=OPS,
+        ),
     ] = None,
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(
-            envvar="FORWARDED_ALLOW_IPS", help="Proxies whose X-Forwarded-For is believed, comma-separated ('*': any)."
+            envvar="FORWARDED_ALLOW_IPS",
+            metavar="IPS",
+            help="Proxies whose X-Forwarded-For is believed, comma-separated ('*': any).",
+            rich_help_panel=OPS,
         ),
     ] = None,
     chaos: Annotated[
-        float | None, typer.Option(min=0, max=1, help="Answer this fraction of API requests 503 (0: only _chaos=).")
+        float | None,
+        typer.Option(
+            min=0,
+            max=1,
+            metavar="FRACTION",
+            help="Answer this fraction of API requests 503 (0: only _chaos=).",
+            rich_help_panel=OPS,
+        ),
     ] = None,
     latency: Annotated[
-        str | None, typer.Option("--chaos-latency", metavar="MS-MS", help="Delay API requests at random, e.g. 50-500.")
+        str | None,
+        typer.Option(
+            "--chaos-latency", metavar="MS-MS", help="Delay API requests at random, e.g. 50-500.", rich_help_panel=OPS
+        ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed the chaos's random sequence (repeatable runs).")] = None,
-    metrics: Annotated[bool, typer.Option("--metrics", help="Prometheus metrics at /metrics.")] = False,
-    log_format: Annotated[str, typer.Option(metavar="text|json", help="Log lines as text or as JSON.")] = "text",
+    seed: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="Seed the chaos's random sequence (repeatable runs).", rich_help_panel=OPS),
+    ] = None,
+    metrics: Annotated[
+        bool, typer.Option("--metrics", help="Prometheus metrics at /metrics.", rich_help_panel=OPS)
+    ] = False,
+    log_format: Annotated[
+        str, typer.Option(metavar="text|json", help="Log lines as text or as JSON.", rich_help_panel=OPS)
+    ] = "text",
     version: Annotated[bool, typer.Option("--version", "-v", help="Print the version and exit.")] = False,
 ) -> None:
     """Serve SOURCE as a REST API on http://HOST:PORT, in json-server's dialect."""

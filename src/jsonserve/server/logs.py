@@ -1,4 +1,4 @@
-"""Logging: ``--log-format text`` (uvicorn's look) or ``json`` (one JSON object per line), for every logger.
+"""Logging: ``--log-format text`` (as before) or ``json`` (one JSON object per line), for every logger.
 
 One ``logging.config.dictConfig`` configures the root logger (``jsonserve.*``, the access log) and
 uvicorn's loggers alike; uvicorn applies it in every ``--workers`` process too (``log_config``).
@@ -23,7 +23,8 @@ import orjson
 
 from jsonserve.config import Settings
 
-TEXT_FORMAT = "%(levelprefix)s %(message)s"  # uvicorn's default
+TEXT_FORMAT = "%(levelname)s: %(message)s"  # jsonserve's lines: "WARNING: db.json did not exist: ..."
+UVICORN_FORMAT = "%(levelprefix)s %(message)s"  # uvicorn's lines keep uvicorn's look
 
 
 class JsonFormatter(logging.Formatter):
@@ -55,26 +56,32 @@ def log_config(settings: Settings, *, quiet: bool | None = None) -> dict[str, An
     """
     quiet = settings.quiet if quiet is None else quiet
     level = "WARNING" if quiet else "INFO"
-    formatter: dict[str, Any] = (
-        {"()": f"{__name__}.JsonFormatter"}
+    json_lines = {"()": f"{__name__}.JsonFormatter"}
+    formatters: dict[str, Any] = (
+        {"default": json_lines, "uvicorn": json_lines}
         if settings.log_format == "json"
-        else {"()": "uvicorn.logging.DefaultFormatter", "fmt": TEXT_FORMAT, "use_colors": None}
+        else {
+            "default": {"format": TEXT_FORMAT},
+            "uvicorn": {"()": "uvicorn.logging.DefaultFormatter", "fmt": UVICORN_FORMAT, "use_colors": None},
+        }
     )
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"default": formatter},
-        "handlers": {
-            "default": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}
-        },
+        "formatters": formatters,
+        "handlers": {name: _stderr(name) for name in formatters},
         "root": {"handlers": ["default"], "level": level},
         "loggers": {
-            "uvicorn": {"handlers": [], "level": level, "propagate": True},
+            "uvicorn": {"handlers": ["uvicorn"], "level": level, "propagate": False},
             "uvicorn.error": {"level": level},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
             "httpx": {"level": "WARNING"},  # --get's request never left the process
         },
     }
+
+
+def _stderr(formatter: str) -> dict[str, str]:
+    return {"class": "logging.StreamHandler", "formatter": formatter, "stream": "ext://sys.stderr"}
 
 
 def configure_logging(settings: Settings, *, quiet: bool | None = None) -> None:

@@ -1,0 +1,103 @@
+"""The cost of rate limiting: GET /posts/1 on the JSON-file backend, without and with ``--rate-limit``.
+
+Same method as ``bench/run.py`` (whose helpers it uses): the server pinned to CPU 1, ``wrk`` to CPU 0,
+loopback, 64 connections, only 2xx counted. The limit is far above what the run can reach (every
+request is counted and gets the headers, none is refused), so the figure is the price of the layer
+itself: one client key, two counter operations, five headers. The two servers are measured in
+turns (without, with, without, with) and each keeps its better run, so a burst of load on the
+machine hurts neither alone. The goal is >= 0.8x; the figures go into docs/benchmarks.md.
+
+    python bench/ratelimit.py              # 1,000 posts, 2 x 5 s per server
+    python bench/ratelimit.py --seconds 10 --rounds 3
+"""
+
+# ruff: noqa: T201, S603, S607, D103 - a script: it prints and runs servers and tools
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import data as dataset
+import run
+
+LIMIT = "100000000/minute"  # counted, never reached
+DOC = run.BENCH.parent / "docs" / "benchmarks.md"
+START, END = "<!-- ratelimit:start -->", "<!-- ratelimit:end -->"
+
+
+def target(key: str, extra: list[str]) -> run.Target:
+    return run.Target(
+        key,
+        key,
+        frozenset({"0.17", "1"}),
+        run._copy_json,
+        lambda folder, port: run._jsonserve(str(folder / "db.json"), "--port", str(port), *extra),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=1000, help="posts in the data set")
+    parser.add_argument("--seconds", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=2, help="runs per server, in turns")
+    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("installing wrk (Debian package)")
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    data = dataset.write(args.size, run.WORK.parent / ".data" / f"db-{args.size}.json")
+    case = next(c for c in run.cases(args.size) if c.key == "get")
+    servers = {"without": target("without --rate-limit", []), "with": target("with --rate-limit", ["--rate-limit", LIMIT])}
+    best: dict[str, run.Run] = {}
+    for _ in range(args.rounds):
+        for name, server in servers.items():
+            with run.serve(server, data, run.WORK / "ratelimit") as running:
+                time.sleep(1.0)
+                measured = run.measure(args.size, server, case, 64, running, args.seconds)
+            if measured.non2xx or measured.socket_errors:
+                raise SystemExit(f"{name}: {measured.non2xx} non-2xx, {measured.socket_errors} socket errors")
+            if name not in best or measured.rps > best[name].rps:
+                best[name] = measured
+    ratio = best["with"].rps / best["without"].rps
+    print(f"with/without: {ratio:.2f}x (goal >= 0.8x)")
+    if not args.no_doc:
+        write_doc(best, ratio, args)
+
+
+def write_doc(best: dict[str, run.Run], ratio: float, args: argparse.Namespace) -> None:
+    machine = run.machine()
+    rows = "\n".join(
+        f"| {name} --rate-limit | {r.rps:,.0f} | {r.p50_ms:.2f} ms | {r.p99_ms:.2f} ms |" for name, r in best.items()
+    )
+    block = f"""{START}
+## The cost of rate limiting
+
+Produced by `python bench/ratelimit.py` on {machine["date"]} at commit `{machine["commit"]}` ({machine["cpu"]},
+load average before the run {machine["load_before"]}): GET /posts/1 on the JSON-file backend ({args.size:,} posts),
+64 connections, {args.seconds} s per run, {args.rounds} runs per server in turns, the better one kept. With
+`--rate-limit {LIMIT}` every request is counted (in memory) and answered with the five headers; none is refused.
+
+| server | req/s | p50 | p99 |
+|---|---:|---:|---:|
+{rows}
+
+With rate limiting: **{ratio:.2f}x** the throughput without (goal >= 0.8x: {"holds" if ratio >= 0.8 else "**misses**"}).
+{END}"""
+    text = DOC.read_text()
+    if START in text:
+        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _m: block, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    DOC.write_text(text)
+    print("wrote", DOC)
+
+
+if __name__ == "__main__":
+    main()
