@@ -18,12 +18,13 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from limits import RateLimitItem, parse_many
 from limits.errors import ConfigurationError, StorageError
@@ -41,6 +42,7 @@ log = logging.getLogger("jsonserve.ratelimit")
 Scope = Literal["all", "writes"]
 KEY_PREFIX = "jsonserve"  # Redis keys: jsonserve:LIMITER/<client key>/<scope>/<amount>/<multiples>/<unit>
 WARN_EVERY = 60.0  # seconds between two warnings that the counter store cannot be reached
+SWEEP_EVERY = 10.0  # seconds between two sweeps of the expired windows held in memory
 
 
 class RateLimitError(ValueError):
@@ -59,20 +61,34 @@ class Policy:
     item: RateLimitItem
     scope: Scope = "all"
 
-    @property
+    # Read on every request: computed once (a frozen dataclass keeps them in its __dict__).
+    @functools.cached_property
     def amount(self) -> int:
         """Requests allowed per window."""
         return self.item.amount
 
-    @property
+    @functools.cached_property
     def window(self) -> int:
         """The window's length in seconds."""
         return self.item.get_expiry()
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         """The policy's name in the ``RateLimit`` and ``RateLimit-Policy`` fields, e.g. ``all-60s``."""
         return f"{self.scope}-{self.window}s"
+
+    @functools.cached_property
+    def _suffix(self) -> str:
+        return self.item.key_for(self.scope).removeprefix(self.item.namespace + "/")
+
+    def key_for(self, client: str) -> str:
+        """The counter's key for ``client``: ``limits``' key (``item.key_for(client, scope)``), built faster.
+
+        Example:
+            >>> Policy(parse_many("10/second")[0]).key_for("address:::1")
+            'LIMITER/address:::1/all/10/1/second'
+        """
+        return f"{self.item.namespace}/{client}/{self._suffix}"
 
 
 def parse_policies(text: str, scope: Scope = "all") -> tuple[Policy, ...]:
@@ -108,12 +124,12 @@ def client_key(user_id: str | None, address: str | None) -> str:
     return f"user:{user_id}" if user_id is not None else f"address:{address or 'unknown'}"
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """What one hit found: served or not, and the policy to report (the one nearest to refusing).
 
     ``reset`` is the seconds until that policy's window ends (at least 1 while anything is counted),
     ``reset_at`` the same moment as a Unix time; ``policies`` every policy the hit counted against.
+    (A named tuple: one is made per request, and a frozen dataclass costs twice as much to make.)
     """
 
     allowed: bool
@@ -130,11 +146,9 @@ class Decision:
 
 
 class _Counter(Protocol):
-    """One fixed-window counter store: ``incr`` opens a window at the first hit; ``expiry`` is when it ends."""
+    """One fixed-window counter store: ``hit`` counts, opening a window at the first hit, and says when it ends."""
 
-    async def incr(self, key: str, expiry: int) -> int: ...
-
-    async def expiry(self, key: str) -> float: ...
+    async def hit(self, key: str, expiry: int) -> tuple[int, float]: ...
 
     async def check(self) -> bool: ...
 
@@ -142,24 +156,36 @@ class _Counter(Protocol):
 
 
 class _MemoryCounter:
-    """``limits``' in-process storage (plain dicts: no await needed, none taken)."""
+    """Fixed windows in a dict (``limits``' own memory storage starts a thread every 10 ms to expire keys).
 
-    def __init__(self) -> None:
-        from limits.storage import MemoryStorage
+    Expired windows are swept at most every :data:`SWEEP_EVERY` seconds, as a hit opens a new window.
+    """
 
-        self.storage = MemoryStorage()
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._windows: dict[str, list[float]] = {}  # key -> [count, the window's end]
+        self._clock = clock
+        self._next_sweep = 0.0
 
-    async def incr(self, key: str, expiry: int) -> int:
-        return self.storage.incr(key, expiry)
+    async def hit(self, key: str, expiry: int) -> tuple[int, float]:
+        now = self._clock()
+        window = self._windows.get(key)
+        if window is None or window[1] <= now:
+            if now >= self._next_sweep:
+                self._sweep(now)
+            window = self._windows[key] = [0, now + expiry]
+        window[0] += 1
+        return int(window[0]), window[1]
 
-    async def expiry(self, key: str) -> float:
-        return self.storage.get_expiry(key)
+    def _sweep(self, now: float) -> None:
+        self._next_sweep = now + SWEEP_EVERY
+        for key in [key for key, (_count, ends) in self._windows.items() if ends <= now]:
+            del self._windows[key]
 
     async def check(self) -> bool:
         return True
 
     async def aclose(self) -> None:
-        self.storage.timer.cancel()
+        self._windows.clear()
 
 
 class _RedisCounter:
@@ -178,11 +204,9 @@ class _RedisCounter:
         except ConfigurationError as error:  # the redis package is missing
             raise RateLimitError(f"--redis needs the redis package: pip install 'jsonserve[redis]' ({error})") from None
 
-    async def incr(self, key: str, expiry: int) -> int:
-        return int(await self.storage.incr(key, expiry))
-
-    async def expiry(self, key: str) -> float:
-        return float(await self.storage.get_expiry(key))
+    async def hit(self, key: str, expiry: int) -> tuple[int, float]:
+        count = int(await self.storage.incr(key, expiry))
+        return count, float(await self.storage.get_expiry(key))
 
     async def check(self) -> bool:
         return bool(await self.storage.check())
@@ -213,7 +237,8 @@ class RateLimiter:
     ) -> None:
         self.policies = tuple(policies)
         self.write_policies = tuple(write_policies)
-        self._counter: _Counter = _RedisCounter(redis_url) if redis_url else _MemoryCounter()
+        self._with_writes = self.policies + self.write_policies
+        self._counter: _Counter = _RedisCounter(redis_url) if redis_url else _MemoryCounter(clock)
         self.shared = redis_url is not None
         self._clock = clock
         self._warned = -math.inf
@@ -221,7 +246,7 @@ class RateLimiter:
 
     def applicable(self, *, write: bool = False) -> tuple[Policy, ...]:
         """The policies a request counts against: every request's, and the writes' for a write."""
-        return self.policies + self.write_policies if write else self.policies
+        return self._with_writes if write else self.policies
 
     async def hit(self, key: str, *, write: bool = False) -> Decision | None:
         """Count one request (or message, or operation) of ``key``; ``None`` when no policy applies.
@@ -230,7 +255,7 @@ class RateLimiter:
         the ones after it. The decision reports the refusing policy, else the one with the fewest
         requests left (the longest window on a tie).
         """
-        policies = self.applicable(write=write)
+        policies = self._with_writes if write else self.policies
         if not policies:
             return None
         try:
@@ -241,29 +266,26 @@ class RateLimiter:
 
     async def _hit(self, key: str, policies: tuple[Policy, ...]) -> Decision:
         now = self._clock()
-        chosen: tuple[int, int, Policy] | None = None  # (remaining, -window, policy)
-        reset_at = now
+        chosen: Policy | None = None
+        remaining, ends = 0, now
         for policy in policies:
-            counter_key = policy.item.key_for(key, policy.scope)
-            count = await self._counter.incr(counter_key, policy.window)
-            remaining = max(0, policy.amount - count)
-            candidate = (remaining, -policy.window, policy)
-            if chosen is None or candidate[:2] < chosen[:2] or count > policy.amount:
-                chosen = candidate
-                reset_at = await self._counter.expiry(counter_key)
-            if count > policy.amount:
+            count, policy_ends = await self._counter.hit(policy.key_for(key), policy.window)
+            left = policy.amount - count
+            refused = left < 0
+            if chosen is None or refused or (left, -policy.window) < (remaining, -chosen.window):
+                chosen, remaining, ends = policy, max(0, left), policy_ends
+            if refused:
                 self.refused += 1
-                return self._decision(False, chosen, reset_at, now, policies)
+                return self._decision(False, chosen, remaining, ends, now, policies)
         assert chosen is not None  # noqa: S101 - policies is never empty here
-        return self._decision(True, chosen, reset_at, now, policies)
+        return self._decision(True, chosen, remaining, ends, now, policies)
 
     @staticmethod
     def _decision(
-        allowed: bool, chosen: tuple[int, int, Policy], reset_at: float, now: float, policies: tuple[Policy, ...]
+        allowed: bool, policy: Policy, remaining: int, ends: float, now: float, policies: tuple[Policy, ...]
     ) -> Decision:
-        remaining, _, policy = chosen
-        reset = min(policy.window, max(1, math.ceil(reset_at - now)))
-        return Decision(allowed, policy, remaining, reset, math.ceil(reset_at), policies)
+        reset = min(policy.window, max(1, math.ceil(ends - now)))
+        return Decision(allowed, policy, remaining, reset, math.ceil(ends), policies)
 
     async def check(self) -> str | None:
         """``None`` when the counter store answers, else why not (for ``/ready``)."""

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jsonserve.errors import FieldError, QueryError
 from jsonserve.web.errors import domain_response, problem
-from jsonserve.web.paths import Paths
+from jsonserve.web.paths import Paths, route_of
 
 PARAM = "_chaos"
 DETAIL = "chaos: this request was failed on purpose (the server runs with --chaos, or the request asked _chaos); retry"
@@ -91,7 +91,7 @@ class Chaos:
         self.on_failure = on_failure  # counts the failures for /metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.paths.route(scope).api:
+        if scope["type"] != "http" or not route_of(scope, self.paths).api:
             await self.app(scope, receive, send)
             return
         try:

@@ -20,13 +20,15 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jsonserve.errors import TooManyRequests
-from jsonserve.ratelimit import Decision, RateLimiter, client_key
+from jsonserve.ratelimit import Decision, Policy, RateLimiter, client_key
 from jsonserve.web.errors import domain_response
 from jsonserve.web.http import principal_of
-from jsonserve.web.paths import Paths, is_write
+from jsonserve.web.paths import Paths, is_write, route_of
 
 
 def key_of(scope: Scope) -> str:
@@ -42,8 +44,19 @@ def key_of(scope: Scope) -> str:
     return client_key(principal_of(scope).id, client[0] if client else None)
 
 
-def rate_limit_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
-    """The response headers that report ``decision`` (see the module's table).
+def policy_field(policies: Iterable[Policy]) -> bytes:
+    """The ``RateLimit-Policy`` field of these policies.
+
+    Example:
+        >>> from jsonserve.ratelimit import parse_policies
+        >>> policy_field(parse_policies("100/minute;10/second"))
+        b'"all-60s";q=100;w=60, "all-1s";q=10;w=1'
+    """
+    return ", ".join(f'"{p.name}";q={p.amount};w={p.window}' for p in policies).encode()
+
+
+def rate_limit_headers(decision: Decision, policies: bytes | None = None) -> list[tuple[bytes, bytes]]:
+    """The response headers that report ``decision`` (see the module's table); ``policies``: its policy field, if known.
 
     Example:
         >>> from jsonserve.ratelimit import parse_policies
@@ -52,13 +65,13 @@ def rate_limit_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
         [(b'ratelimit-policy', b'"all-1s";q=10;w=1'), (b'ratelimit', b'"all-1s";r=9;t=1')]
     """
     policy = decision.policy
-    policies = ", ".join(f'"{p.name}";q={p.amount};w={p.window}' for p in decision.policies)
+    remaining = b"%d" % decision.remaining
     return [
-        (b"x-ratelimit-limit", str(policy.amount).encode()),
-        (b"x-ratelimit-remaining", str(decision.remaining).encode()),
-        (b"x-ratelimit-reset", str(decision.reset_at).encode()),
-        (b"ratelimit-policy", policies.encode()),
-        (b"ratelimit", f'"{policy.name}";r={decision.remaining};t={decision.reset}'.encode()),
+        (b"x-ratelimit-limit", b"%d" % policy.amount),
+        (b"x-ratelimit-remaining", remaining),
+        (b"x-ratelimit-reset", b"%d" % decision.reset_at),
+        (b"ratelimit-policy", policy_field(decision.policies) if policies is None else policies),
+        (b"ratelimit", b'"%s";r=%s;t=%d' % (policy.name.encode(), remaining, decision.reset)),
     ]
 
 
@@ -79,16 +92,18 @@ class RateLimit:
         self.app = app
         self.limiter = limiter
         self.paths = paths
+        self._policies = {write: policy_field(limiter.applicable(write=write)) for write in (False, True)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or self.paths.route(scope).ops:
+        if scope["type"] not in ("http", "websocket") or route_of(scope, self.paths).ops:
             await self.app(scope, receive, send)
             return
-        decision = await self.limiter.hit(key_of(scope), write=is_write(scope))
+        write = is_write(scope)
+        decision = await self.limiter.hit(key_of(scope), write=write)
         if decision is None:  # no policy applies, or the counter store is unreachable (logged)
             await self.app(scope, receive, send)
             return
-        headers = rate_limit_headers(decision)
+        headers = rate_limit_headers(decision, self._policies[write])
         if not decision.allowed:
             await self._refuse(scope, receive, send, decision, headers)
             return

@@ -27,7 +27,7 @@ from urllib.parse import unquote_plus
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jsonserve.web.metrics import Metrics
-from jsonserve.web.paths import Paths
+from jsonserve.web.paths import Paths, route_of
 
 REQUEST_ID_KEY = "jsonserve.request_id"
 """The ASGI scope key of the request's id."""
@@ -115,7 +115,7 @@ class Observe:
         rid = request_id(scope["headers"], self.new_id)
         scope[REQUEST_ID_KEY] = rid
         # Read before the app runs: the auth and rewrite layers change the path in the scope.
-        template, query = self.paths.route(scope).template, scope["query_string"]
+        template, query = route_of(scope, self.paths).template, scope["query_string"]
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         id_header = (b"x-request-id", rid.encode("ascii"))

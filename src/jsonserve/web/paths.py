@@ -101,6 +101,18 @@ class Paths:
         return Route("/{name}", api=creating)
 
 
+ROUTE_KEY = "jsonserve.route"
+"""The ASGI scope key where the first layer that asks keeps the request's :class:`Route`."""
+
+
+def route_of(scope: Scope, paths: Paths) -> Route:
+    """The request's :class:`Route`, worked out once per request (every layer that asks gets the same)."""
+    route: Route | None = scope.get(ROUTE_KEY)
+    if route is None:
+        route = scope[ROUTE_KEY] = paths.route(scope)
+    return route
+
+
 def is_write(scope: Scope) -> bool:
     """Whether a request writes (POST, PUT, PATCH, DELETE)."""
     return scope["type"] == "http" and scope["method"] in WRITE_METHODS
