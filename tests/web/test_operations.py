@@ -153,6 +153,25 @@ async def test_a_websocket_handshake_over_budget_is_refused_with_a_429() -> None
     await limiter.aclose()
 
 
+async def test_a_window_opens_at_the_first_hit_and_its_count_starts_over_when_it_ends() -> None:
+    now = [1000.0]
+    limiter = RateLimiter(parse_policies("2/minute"), clock=lambda: now[0])
+    first, second, third = [await limiter.hit("address:a") for _ in range(3)]
+    assert first and second and third
+    assert (first.remaining, second.remaining, third.allowed, third.reset, third.reset_at) == (1, 0, False, 60, 1060)
+    now[0] = 1030.5
+    waiting = await limiter.hit("address:a")
+    assert waiting and (waiting.allowed, waiting.retry_after) == (False, 30)
+    assert (await limiter.hit("address:b")).remaining == 1  # type: ignore[union-attr]  # each client its own window
+    now[0] = 1060.0  # the window has ended: a new one opens (and the ended ones are swept away)
+    again = await limiter.hit("address:a")
+    assert again and (again.allowed, again.remaining, again.reset_at) == (True, 1, 1120)
+    assert [policy.key_for("address:a") for policy in limiter.policies] == [
+        policy.item.key_for("address:a", "all")
+        for policy in limiter.policies  # limits' keys (shared in Redis)
+    ]
+
+
 @pytest.mark.parametrize("text", ["lots", "10/fortnight", "0/second", "10/second;"])
 def test_a_rate_limit_that_does_not_parse_is_refused_with_the_accepted_forms(text: str) -> None:
     with pytest.raises(RateLimitError, match=r"100/minute|at least 1"):
