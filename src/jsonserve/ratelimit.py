@@ -167,6 +167,10 @@ class _MemoryCounter:
         self._next_sweep = 0.0
 
     async def hit(self, key: str, expiry: int) -> tuple[int, float]:
+        return self.count(key, expiry)
+
+    def count(self, key: str, expiry: int) -> tuple[int, float]:
+        """:meth:`hit` without the coroutine: nothing here waits (the limiter calls this on every request)."""
         now = self._clock()
         window = self._windows.get(key)
         if window is None or window[1] <= now:
@@ -238,7 +242,8 @@ class RateLimiter:
         self.policies = tuple(policies)
         self.write_policies = tuple(write_policies)
         self._with_writes = self.policies + self.write_policies
-        self._counter: _Counter = _RedisCounter(redis_url) if redis_url else _MemoryCounter(clock)
+        self._memory = None if redis_url else _MemoryCounter(clock)
+        self._counter: _Counter = self._memory or _RedisCounter(redis_url or "")
         self.shared = redis_url is not None
         self._clock = clock
         self._warned = -math.inf
@@ -265,27 +270,26 @@ class RateLimiter:
             return None
 
     async def _hit(self, key: str, policies: tuple[Policy, ...]) -> Decision:
+        # Straight-line code: it runs on every request (bench/ratelimit.py measures it).
         now = self._clock()
-        chosen: Policy | None = None
-        remaining, ends = 0, now
+        chosen = policies[0]
+        remaining, ends, allowed = chosen.amount + 1, now, True
+        memory = self._memory
         for policy in policies:
-            count, policy_ends = await self._counter.hit(policy.key_for(key), policy.window)
+            if memory is not None:
+                count, policy_ends = memory.count(policy.key_for(key), policy.window)
+            else:
+                count, policy_ends = await self._counter.hit(policy.key_for(key), policy.window)
             left = policy.amount - count
-            refused = left < 0
-            if chosen is None or refused or (left, -policy.window) < (remaining, -chosen.window):
-                chosen, remaining, ends = policy, max(0, left), policy_ends
-            if refused:
+            if left < 0:
                 self.refused += 1
-                return self._decision(False, chosen, remaining, ends, now, policies)
-        assert chosen is not None  # noqa: S101 - policies is never empty here
-        return self._decision(True, chosen, remaining, ends, now, policies)
-
-    @staticmethod
-    def _decision(
-        allowed: bool, policy: Policy, remaining: int, ends: float, now: float, policies: tuple[Policy, ...]
-    ) -> Decision:
-        reset = min(policy.window, max(1, math.ceil(ends - now)))
-        return Decision(allowed, policy, remaining, reset, math.ceil(ends), policies)
+                chosen, remaining, ends, allowed = policy, 0, policy_ends, False
+                break
+            if left < remaining or (left == remaining and policy.window > chosen.window):
+                chosen, remaining, ends = policy, left, policy_ends
+        reset = math.ceil(ends - now)
+        reset = 1 if reset < 1 else chosen.window if reset > chosen.window else reset
+        return Decision(allowed, chosen, remaining, reset, math.ceil(ends), policies)
 
     async def check(self) -> str | None:
         """``None`` when the counter store answers, else why not (for ``/ready``)."""

@@ -27,7 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jsonserve.errors import TooManyRequests
 from jsonserve.ratelimit import Decision, Policy, RateLimiter, client_key
 from jsonserve.web.errors import domain_response
-from jsonserve.web.http import principal_of
+from jsonserve.web.http import PRINCIPAL_KEY
+from jsonserve.web.observe import RESPONSE_HEADERS_KEY
 from jsonserve.web.paths import Paths, is_write, route_of
 
 
@@ -40,8 +41,11 @@ def key_of(scope: Scope) -> str:
         >>> key_of({"client": ("203.0.113.9", 50000)})
         'address:203.0.113.9'
     """
+    principal = scope.get(PRINCIPAL_KEY)
+    if principal is not None and principal.id is not None:
+        return f"user:{principal.id}"
     client = scope.get("client")
-    return client_key(principal_of(scope).id, client[0] if client else None)
+    return f"address:{client[0]}" if client else client_key(None, None)
 
 
 def policy_field(policies: Iterable[Policy]) -> bytes:
@@ -106,6 +110,11 @@ class RateLimit:
         headers = rate_limit_headers(decision, self._policies[write])
         if not decision.allowed:
             await self._refuse(scope, receive, send, decision, headers)
+            return
+        added: list[tuple[bytes, bytes]] | None = scope.get(RESPONSE_HEADERS_KEY)
+        if added is not None:  # the observe layer adds them to the answer
+            added.extend(headers)
+            await self.app(scope, receive, send)
             return
 
         async def send_with_headers(message: Message) -> None:

@@ -31,6 +31,9 @@ from jsonserve.web.paths import Paths, route_of
 
 REQUEST_ID_KEY = "jsonserve.request_id"
 """The ASGI scope key of the request's id."""
+RESPONSE_HEADERS_KEY = "jsonserve.response_headers"
+"""The ASGI scope key of headers every answer to the request gets (the id's, the rate limit's): a layer
+inside may extend the list rather than wrap ``send`` once more (one wrapper per request, not one per layer)."""
 SANE_ID = re.compile(rb"^[A-Za-z0-9\-_.:/+=@]{1,128}$")
 SECRET_PARAMS = frozenset(
     {"token", "access_token", "accesstoken", "refresh_token", "refreshtoken", "id_token", "password", "secret"}
@@ -118,7 +121,7 @@ class Observe:
         template, query = route_of(scope, self.paths).template, scope["query_string"]
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
-        id_header = (b"x-request-id", rid.encode("ascii"))
+        added = scope[RESPONSE_HEADERS_KEY] = [(b"x-request-id", rid.encode("ascii"))]
         status = 0
 
         async def send_with_id(message: Message) -> None:
@@ -126,7 +129,7 @@ class Observe:
             kind = message["type"]
             if kind in ("http.response.start", "websocket.accept", "websocket.http.response.start"):
                 status = message.get("status", 101)
-                message["headers"] = [*message.get("headers", ()), id_header]
+                message["headers"] = [*message.get("headers", ()), *added]
             elif kind == "websocket.close" and not status:
                 status = 403  # refused before the handshake completed
             await send(message)
