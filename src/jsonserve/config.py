@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 Compat = Literal["0.17", "1"]
+LogFormat = Literal["text", "json"]
 
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_MAX_PAGE_SIZE = 1000
@@ -78,6 +79,17 @@ class Settings:
     realtime_publish_rate: int = DEFAULT_REALTIME_PUBLISH_RATE  # ``--realtime-rate`` (0: no limit)
     realtime_send_queue: int = DEFAULT_REALTIME_SEND_QUEUE  # ``--realtime-queue``
     sse_keepalive: float = DEFAULT_SSE_KEEPALIVE  # ``--sse-keepalive``
+    # Operations (docs/operations.md). ``redis_url`` is THE one Redis setting (``--redis``): the rate-limit
+    # counters use it, and so does any other cross-instance mechanism (realtime's hub backend).
+    redis_url: str | None = None  # ``--redis redis://host:port/db``
+    rate_limit: str = ""  # ``--rate-limit "100/minute;10/second"``: every request, per client
+    rate_limit_writes: str = ""  # ``--rate-limit-writes "20/minute"``: writes only, on top of --rate-limit
+    forwarded_allow_ips: tuple[str, ...] = ()  # ``--forwarded-allow-ips``: proxies trusted for X-Forwarded-For
+    chaos: float | None = None  # ``--chaos 0.1``: that fraction of API requests answered 503 (0: only ``_chaos``)
+    chaos_latency: tuple[int, int] | None = None  # ``--chaos-latency 50-500``: a random delay in ms
+    seed: int | None = None  # ``--seed``: the chaos's random sequence (None: a new one each start)
+    metrics: bool = False  # ``--metrics``: Prometheus text at /metrics
+    log_format: LogFormat = "text"  # ``--log-format text|json``
 
     @property
     def watching(self) -> bool:

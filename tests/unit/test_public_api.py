@@ -31,8 +31,10 @@ PUBLIC = {
         "Subscription",
     ],
     "jsonserve.schema": ["Kind", "Relations"],
+    "jsonserve.ratelimit": ["Decision", "Policy", "RateLimitError", "RateLimiter", "client_key", "parse_policies"],
     "jsonserve.server": [
-        "CannotStart", "OnReady", "Ready", "Reply", "one_shot", "open_service", "run", "run_coroutine",
+        "CannotStart", "OnReady", "Ready", "Reply", "configure_logging", "one_shot", "open_service", "run",
+        "run_coroutine",
     ],
     "jsonserve.service": [
         "Catalogue", "Listing", "Service", "ServiceOptions", "build_service", "build_storage", "etag_for",

@@ -19,6 +19,7 @@ from jsonserve.web import fastpath, stack
 from jsonserve.web.app import create_app
 from jsonserve.web.errors import CatchAll, problem
 from jsonserve.web.inprocess import open_client
+from jsonserve.web.observe import Observe
 
 pytestmark = pytest.mark.anyio
 
@@ -62,13 +63,21 @@ def _parts(policies: tuple[Middleware, ...] = (), fast_reads: bool = True, **set
 @pytest.mark.parametrize(
     ("parts", "names"),
     [
-        (_parts(), ["cors", "catch-all", "gzip", "fast lane"]),
-        (_parts((Middleware(Broken),)), ["cors", "catch-all", "policies", "gzip", "fast lane"]),
-        (_parts(cors_origins=None), ["catch-all", "gzip", "fast lane"]),
-        (_parts(fast_reads=False), ["cors", "catch-all", "gzip"]),
-        (_parts(base="/api"), ["cors", "catch-all", "gzip"]),
-        (_parts(delay_ms=10), ["cors", "catch-all", "gzip"]),
-        (_parts(routes={"/api/*": "/$1"}), ["cors", "catch-all", "rewrite", "gzip"]),
+        (_parts(), ["observe", "cors", "catch-all", "gzip", "fast lane"]),
+        (_parts((Middleware(Broken),)), ["observe", "cors", "catch-all", "policies", "gzip", "fast lane"]),
+        (_parts(cors_origins=None), ["observe", "catch-all", "gzip", "fast lane"]),
+        (_parts(fast_reads=False), ["observe", "cors", "catch-all", "gzip"]),
+        (_parts(base="/api"), ["observe", "cors", "catch-all", "gzip"]),
+        (_parts(delay_ms=10), ["observe", "cors", "catch-all", "gzip"]),
+        (_parts(routes={"/api/*": "/$1"}), ["observe", "cors", "catch-all", "rewrite", "gzip"]),
+        (
+            _parts(rate_limit="5/second", chaos=0.1),
+            ["observe", "cors", "catch-all", "rate limit", "chaos", "gzip", "fast lane"],
+        ),
+        (
+            _parts(rate_limit_writes="5/second", chaos_latency=(1, 2)),
+            ["observe", "cors", "catch-all", "rate limit", "chaos", "gzip", "fast lane"],
+        ),
     ],
 )
 def test_the_layers_present_and_their_order(parts: stack.Parts, names: list[str]) -> None:
@@ -78,7 +87,7 @@ def test_the_layers_present_and_their_order(parts: stack.Parts, names: list[str]
 def test_the_middleware_list_puts_the_policies_between_the_catch_all_and_the_fast_lane() -> None:
     parts = _parts((Middleware(Refuse, seen=[]), Middleware(Broken)))
     classes: list[object] = [item.cls for item in stack.middleware(parts)]
-    assert classes == [stack.Cors, CatchAll, Refuse, Broken, stack.Gzip, fastpath.FastRecordReads]
+    assert classes == [Observe, stack.Cors, CatchAll, Refuse, Broken, stack.Gzip, fastpath.FastRecordReads]
 
 
 async def test_a_policy_sees_the_fast_lanes_requests_and_answers_inside_cors(answered: list[str]) -> None:
@@ -130,7 +139,7 @@ async def test_cors_adds_the_headers_starlettes_cors_adds(
     async def receive() -> Message:
         return {"type": "http.request", "body": b""}
 
-    (declared,) = stack.middleware(_parts(cors_origins=cors_origins, fast_reads=False))[:1]
+    (declared,) = stack.middleware(_parts(cors_origins=cors_origins, fast_reads=False))[1:2]
     headers = [(b"host", b"t")] + ([(b"origin", origin)] if origin else [])
     scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "headers": headers}
     answers: list[list[Message]] = []

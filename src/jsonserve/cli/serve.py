@@ -11,7 +11,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated, cast
@@ -21,6 +20,15 @@ from rich.markup import escape
 
 from jsonserve import __version__
 from jsonserve.cli import COMMANDS, HELP_OPTIONS
+from jsonserve.cli.operations import (
+    RATE_LIMIT_HELP,
+    chaos_latency,
+    operations_banner,
+    proxies,
+    rate_limit,
+    redis_url,
+    with_operations,
+)
 from jsonserve.cli.options import (
     INDEX_HELP,
     base_path,
@@ -49,10 +57,11 @@ from jsonserve.config import (
     Settings,
 )
 from jsonserve.errors import StorageCorrupt
-from jsonserve.server import CannotStart, Ready, one_shot, run
+from jsonserve.server import CannotStart, Ready, configure_logging, one_shot, run
 from jsonserve.storage.registry import backend_name, masked
 
 SQL_BACKENDS = ("sqlite", "postgresql")
+OPS = "Operations (docs/operations.md)"  # their own help panel: long names, a table of their own
 SOURCE_HELP = (
     "A .json file (created with sample data if missing), a SQLite file (.db, .sqlite, sqlite:///path) "
     "or a PostgreSQL URL (postgresql://user@host/db); without it, the built-in demo data."
@@ -144,6 +153,61 @@ def serve(
     sse_keepalive: Annotated[
         float, typer.Option(min=0.01, help="Seconds between SSE keep-alive comments.")
     ] = DEFAULT_SSE_KEEPALIVE,
+    rate_limits: Annotated[
+        str,
+        typer.Option("--rate-limit", metavar="SPEC", callback=rate_limit, help=RATE_LIMIT_HELP, rich_help_panel=OPS),
+    ] = "",
+    rate_limit_writes: Annotated[
+        str,
+        typer.Option(
+            metavar="SPEC", callback=rate_limit, help="Writes per client on top, e.g. '20/minute'.", rich_help_panel=OPS
+        ),
+    ] = "",
+    redis: Annotated[
+        str | None,
+        typer.Option(
+            "--redis",
+            metavar="URL",
+            callback=redis_url,
+            help="Redis shared by instances (rate limits).",
+            rich_help_panel=OPS,
+        ),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FORWARDED_ALLOW_IPS",
+            metavar="IPS",
+            help="Proxies whose X-Forwarded-For is believed, comma-separated ('*': any).",
+            rich_help_panel=OPS,
+        ),
+    ] = None,
+    chaos: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            max=1,
+            metavar="FRACTION",
+            help="Answer this fraction of API requests 503 (0: only _chaos=).",
+            rich_help_panel=OPS,
+        ),
+    ] = None,
+    latency: Annotated[
+        str | None,
+        typer.Option(
+            "--chaos-latency", metavar="MS-MS", help="Delay API requests at random, e.g. 50-500.", rich_help_panel=OPS
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="Seed the chaos's random sequence (repeatable runs).", rich_help_panel=OPS),
+    ] = None,
+    metrics: Annotated[
+        bool, typer.Option("--metrics", help="Prometheus metrics at /metrics.", rich_help_panel=OPS)
+    ] = False,
+    log_format: Annotated[
+        str, typer.Option(metavar="text|json", help="Log lines as text or as JSON.", rich_help_panel=OPS)
+    ] = "text",
     version: Annotated[bool, typer.Option("--version", "-v", help="Print the version and exit.")] = False,
 ) -> None:
     """Serve SOURCE as a REST API on http://HOST:PORT, in json-server's dialect."""
@@ -152,6 +216,8 @@ def serve(
         raise typer.Exit
     if compat not in ("0.17", "1"):
         raise typer.BadParameter("--compat takes 0.17 or 1")
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("--log-format takes text or json")
     settings = Settings(
         source=source, host=host, port=port, watch=watch, static_dir=static, no_static=no_static,
         read_only=read_only, delay_ms=delay, base=base_path(base), routes=load_routes(routes), id_field=id_field,
@@ -164,11 +230,15 @@ def serve(
     )  # fmt: skip
     settings = with_auth(settings, auth, rules, jwt_secret_file, token_ttl, hide_forbidden)
     settings = with_token_options(settings, jwt_private_key, refresh_ttl)
+    settings = with_operations(
+        settings, rate_limit=rate_limits, rate_limit_writes=rate_limit_writes, redis_url=redis,
+        forwarded_allow_ips=proxies(forwarded_allow_ips), chaos=chaos, chaos_latency=chaos_latency(latency), seed=seed,
+        metrics=metrics, log_format=log_format,
+    )  # fmt: skip
     if workers > 1 and get is None:
         _check_shareable(source)
     # httpx logs every request at INFO; --get's one is in-process, and its answer is all it prints.
-    quiet_logs = quiet or get is not None
-    logging.basicConfig(level=logging.WARNING if quiet_logs else logging.INFO, format="%(levelname)s: %(message)s")
+    configure_logging(settings, quiet=quiet or get is not None)
     on_ready = None if quiet else functools.partial(_banner, settings)
     try:
         code = run(settings, on_ready) if get is None else _get(settings, get)
@@ -220,5 +290,6 @@ def _banner(settings: Settings, ready: Ready) -> None:
     flags = [f"compat {settings.compat}"] + [label for label, on in switches if on]
     console.print(f"[dim]{', '.join(flags)}[/]\n")
     auth_banner(settings)
+    operations_banner(settings)
     if settings.workers > 1:
         console.print(f"[dim]{settings.workers} workers[/]\n")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Generic, TypeVar
@@ -75,6 +76,13 @@ class Hub:
         self.backend = backend or MemoryHubBackend()
         self._pump: asyncio.Task[None] | None = None
         self.published = 0
+        self.actions: Counter[str] = Counter()  # changes published, by action (``/metrics``)
+        self.dropped = 0  # subscribers dropped for falling behind (``/metrics``; a transport that drops one adds it)
+
+    @property
+    def subscribers(self) -> int:
+        """Live subscriptions: to changes, and to channels (``/metrics``)."""
+        return len(self._subscriptions) + sum(len(listeners) for listeners in self._listeners.values())
 
     # -- changes (in-process) ------------------------------------------------------------------
 
@@ -105,10 +113,12 @@ class Hub:
     def publish(self, change: Change) -> None:
         """Fan ``change`` out without ever waiting on a subscriber."""
         self.published += 1
+        self.actions[change.action] += 1
         for watcher in list(self._watchers):
             watcher(change)
         for subscription in list(self._subscriptions):
             subscription.offer(change)
+            self.dropped += subscription.overflowed
 
     # -- channels (through the backend) --------------------------------------------------------
 
@@ -162,3 +172,4 @@ class Hub:
         async for channel, data in self.backend.events():
             for listener in list(self._listeners.get(channel, ())):
                 listener.offer(data)
+                self.dropped += listener.overflowed

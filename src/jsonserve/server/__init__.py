@@ -11,8 +11,19 @@ Example:
 """
 
 from jsonserve.server.lifecycle import CannotStart, OnReady, Ready, open_service
+from jsonserve.server.logs import configure_logging
 from jsonserve.server.loop import run_coroutine
 from jsonserve.server.main import run
 from jsonserve.server.oneshot import Reply, one_shot
 
-__all__ = ["CannotStart", "OnReady", "Ready", "Reply", "one_shot", "open_service", "run", "run_coroutine"]
+__all__ = [
+    "CannotStart",
+    "OnReady",
+    "Ready",
+    "Reply",
+    "configure_logging",
+    "one_shot",
+    "open_service",
+    "run",
+    "run_coroutine",
+]

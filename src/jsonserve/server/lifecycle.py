@@ -29,6 +29,7 @@ from jsonserve.config import Settings
 from jsonserve.errors import BackendUnavailable, StorageCorrupt, StorageLocked
 from jsonserve.schema import Kind
 from jsonserve.schema.declared import SchemaFileError
+from jsonserve.server.logs import log_config
 from jsonserve.server.protocol import protocol_factory
 from jsonserve.service import Service, build_service
 from jsonserve.web.app import create_app
@@ -138,15 +139,21 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """The keyword arguments of ``uvicorn.Config`` / ``uvicorn.run`` for ``settings``.
 
     Our HTTP protocol brings problem+json errors, the read deadlines and the connection limit
-    (:mod:`jsonserve.server.protocol`); uvicorn itself gets no ``limit_concurrency``.
+    (:mod:`jsonserve.server.protocol`); uvicorn itself gets no ``limit_concurrency``. The app writes
+    the access log (``web/observe.py``), so uvicorn's is off; :func:`~jsonserve.server.logs.log_config`
+    formats every logger. ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed only from the
+    proxies of ``--forwarded-allow-ips`` (uvicorn's rule; none by default: the connection's address counts).
     """
     return {
         "host": settings.host,
         "port": settings.port,
         "lifespan": "on",
-        "access_log": not settings.quiet,
+        "access_log": False,
+        "log_config": log_config(settings),
         "log_level": "warning" if settings.quiet else "info",
         "server_header": False,
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": list(settings.forwarded_allow_ips) or None,
         "http": protocol_factory(settings.header_timeout, settings.body_timeout, settings.max_connections),
         # A realtime message over --realtime-message-size gets an error frame; one far over it is cut off (1009).
         "ws_max_size": max(16 * settings.realtime_message, 1024 * 1024),

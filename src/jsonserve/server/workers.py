@@ -29,7 +29,7 @@ from jsonserve.web.app import create_app
 
 ENV = "JSONSERVE_SETTINGS"
 APP = "jsonserve.server.workers:app_from_env"  # uvicorn's import string (the module of this function)
-_TUPLES = ("cors_origins", "indexes")
+_TUPLES = ("cors_origins", "indexes", "forwarded_allow_ips", "chaos_latency")
 _PATHS = ("static_dir", "schema_file")
 
 

@@ -137,6 +137,10 @@ class Service:
     ) -> None:
         await self.aclose()
 
+    async def readiness(self) -> str | None:
+        """``None`` when the storage can serve reads and writes now, else why not (``GET /ready``)."""
+        return await self.storage.readiness()
+
     # -- the catalogue (what the routes need of it) ------------------------------------------
 
     def kinds(self) -> dict[str, Kind]:

@@ -123,6 +123,21 @@ class Storage(ABC):
         """A number that changes when data changed outside this storage's writes (a reload of an edit)."""
         return 0
 
+    async def readiness(self) -> str | None:
+        """``None`` when the store can serve reads and writes now, else why not (``GET /ready``).
+
+        Example:
+            >>> await MemoryStorage({}).readiness()  # doctest: +SKIP
+        """
+        return None
+
+    def observe_syncs(self, observer: Callable[[float], None]) -> None:
+        """Call ``observer(seconds)`` with the duration of each fsync that makes writes durable (``/metrics``).
+
+        Only a store that fsyncs itself reports (the JSON file's journal); a database's own syncs are its business.
+        """
+        del observer  # nothing to report
+
     @abstractmethod
     def kinds(self) -> dict[str, Kind]:
         """Every routable top-level name and its kind, in the data's order."""

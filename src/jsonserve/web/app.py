@@ -26,6 +26,7 @@ from jsonserve.web import auth, docs, stack
 from jsonserve.web.errors import HANDLERS
 from jsonserve.web.home import home_page
 from jsonserve.web.http import api_root, json_response
+from jsonserve.web.ops import Ops, ops_pages
 from jsonserve.web.realtime import realtime_context, realtime_routes
 from jsonserve.web.resources import ALL_METHODS, Fallthrough, Resources, options_or_405
 
@@ -56,29 +57,34 @@ def create_app(
     static_dir = _static_dir(settings)
     static = StaticFiles(directory=static_dir, html=True) if static_dir else None
     resources = Resources(service, settings, static)
+    ops = Ops.build(settings, service)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        if not manage_storage:
-            yield
-            return
-        async with service:
+        async with contextlib.AsyncExitStack() as stack_of_closes:
+            stack_of_closes.push_async_callback(ops.aclose)
+            if manage_storage:
+                await stack_of_closes.enter_async_context(service)
             yield
 
     realtime = realtime_context(service, settings)
     app = Starlette(
-        routes=[*realtime_routes(realtime, settings, settings.base), *_routes(settings, resources, static_dir)],
-        middleware=stack.middleware(stack.Parts(settings, service, tuple(policies), fast_reads)),
+        routes=[*realtime_routes(realtime, settings, settings.base), *_routes(settings, resources, static_dir, ops)],
+        middleware=stack.middleware(stack.Parts(settings, service, tuple(policies), fast_reads, ops)),
         exception_handlers=HANDLERS,
         lifespan=lifespan,
     )
     app.state.service = service
     app.state.settings = settings
     app.state.realtime = realtime  # its end_all() ends the realtime streams when the server stops
+    # Other transports count their messages and operations with ``await app.state.rate_limiter.hit(key)``
+    # (``None`` without --rate-limit; ``web.limiting.key_of(scope)`` gives the key): docs/operations.md.
+    app.state.rate_limiter = ops.limiter
+    app.state.ops = ops
     return app
 
 
-def _routes(settings: Settings, resources: Resources, static_dir: Path | None) -> list[BaseRoute]:
+def _routes(settings: Settings, resources: Resources, static_dir: Path | None, ops: Ops) -> list[BaseRoute]:
     async def home(request: Request) -> Response:
         if static_dir is not None and (static_dir / "index.html").is_file() and resources.static is not None:
             return Fallthrough(resources.static)
@@ -90,6 +96,7 @@ def _routes(settings: Settings, resources: Resources, static_dir: Path | None) -
         return json_response(request, settings.routes)  # type: ignore[arg-type]
 
     pages: dict[str, Endpoint] = {"db": resources.db, **({"__rules": rules} if settings.routes else {})}
+    pages.update(ops_pages(ops, resources.collection))  # /health, /ready, /metrics
     mounts: list[BaseRoute] = _auth_routes(settings, resources, pages)
     if settings.docs:
         pages.update(_docs_pages(resources))

@@ -2,11 +2,14 @@
 
 Outermost first (a request meets them top to bottom, a response bottom to top)::
 
+    observe     always                  request id (X-Request-ID), access log, request metrics
     cors        settings.cors_origins   CORS headers, preflights (204)
     catch-all   always                  an unexpected exception -> one logged problem+json 500
     rewrite     settings.routes         json-server's --routes rewrites
     auth        --auth                  the caller from ``Authorization: Bearer``; guard prefixes
-    policies    create_app(policies=)   rate limits, chaos (later issues); empty today
+    rate limit  --rate-limit(-writes)   the client's budgets: X-RateLimit-*/RateLimit headers, 429
+    chaos       --chaos(-latency)       a fraction of API requests delayed, or answered 503
+    policies    create_app(policies=)   any other pure-ASGI policy; empty by default
     gzip        always                  compress large bodies for clients that accept gzip
     fast lane   fast_reads, no --base,  GET /{collection}/{id} answered without routing
                 no --routes, no --delay
@@ -14,10 +17,15 @@ Outermost first (a request meets them top to bottom, a response bottom to top)::
 
 Why in this order:
 
+- Observe is outermost, so every answer (a preflight, a 429, a chaos 503, a 500) has a request id,
+  an access-log line and its count in ``/metrics``, with the time the whole stack took.
 - CORS is outermost, so every answer carries its headers (a policy's refusal, the lane's record, a
   500) and a preflight is answered before any policy: browsers send no credentials with one.
 - The catch-all comes next, inside CORS: an exception from a policy, the lane or an endpoint is a
   problem+json 500 that a browser page can read, logged once, on a connection kept open.
+- The rate limit comes after auth, so a signed-in user spends their own budget wherever they connect
+  from; chaos comes after the rate limit, so a refused request is not also delayed; both come before
+  the fast lane, which therefore cannot bypass them (``web/limiting.py``, ``web/chaos.py``).
 - Policies come before the fast lane, so they apply to the requests it answers by construction. A
   policy is a pure-ASGI middleware, declared as ``starlette.middleware.Middleware(cls, **options)``;
   it sees every HTTP, WebSocket and lifespan scope and passes on what it does not handle.
@@ -30,11 +38,12 @@ Why in this order:
 
 Example:
     >>> [layer.name for layer in present(Parts(Settings(), service))]  # doctest: +SKIP
-    ['cors', 'catch-all', 'gzip', 'fast lane']
+    ['observe', 'cors', 'catch-all', 'gzip', 'fast lane']
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -49,13 +58,18 @@ from jsonserve.config import Settings
 from jsonserve.service import Service
 from jsonserve.web import docs
 from jsonserve.web.auth import AuthPolicy
+from jsonserve.web.chaos import Chaos
 from jsonserve.web.errors import CatchAll, problem
 from jsonserve.web.fastpath import FastRecordReads
+from jsonserve.web.limiting import RateLimit
+from jsonserve.web.observe import Observe
+from jsonserve.web.ops import Ops
 from jsonserve.web.resources import ALL_METHODS
 from jsonserve.web.rewrite import RewriteMiddleware
 
 # A browser page reads these on a cross-origin answer (a 401's challenge and a 429's wait included).
-EXPOSED = ["X-Total-Count", "Link", "Location", "ETag", "WWW-Authenticate", "Retry-After"]
+EXPOSED = ["X-Total-Count", "Link", "Location", "ETag", "WWW-Authenticate", "Retry-After", "X-Request-ID"]
+EXPOSED += ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit", "RateLimit-Policy"]
 GZIP_MINIMUM = 1024  # bytes: smaller bodies are sent as they are, even to a gzip client
 
 
@@ -67,6 +81,12 @@ class Parts:
     service: Service
     policies: tuple[Middleware, ...] = ()
     fast_reads: bool = True
+    given_ops: Ops | None = None  # create_app's; else built from the settings
+
+    @functools.cached_property
+    def ops(self) -> Ops:
+        """The app's rate limiter, metrics and chaos state (``web/ops.py``)."""
+        return self.given_ops or Ops.build(self.settings, self.service)
 
 
 @dataclass(frozen=True)
@@ -192,6 +212,34 @@ def _auth(parts: Parts) -> list[Middleware]:
     return [] if accounts is None else [Middleware(AuthPolicy, accounts=accounts, base=parts.settings.base)]
 
 
+def _observe(parts: Parts) -> list[Middleware]:
+    ops = parts.ops
+    return [Middleware(Observe, paths=ops.paths, metrics=ops.metrics, access_log=not parts.settings.quiet)]
+
+
+def _rate_limit(parts: Parts) -> list[Middleware]:
+    limiter = parts.ops.limiter
+    return [] if limiter is None else [Middleware(RateLimit, limiter=limiter, paths=parts.ops.paths)]
+
+
+def _has_chaos(parts: Parts) -> bool:
+    return parts.settings.chaos is not None or parts.settings.chaos_latency is not None
+
+
+def _chaos(parts: Parts) -> list[Middleware]:
+    ops, settings = parts.ops, parts.settings
+    return [
+        Middleware(
+            Chaos,
+            paths=ops.paths,
+            fraction=settings.chaos or 0.0,
+            latency=settings.chaos_latency,
+            rng=ops.rng,
+            on_failure=ops.count_chaos,
+        )
+    ]
+
+
 def _has_fast_lane(parts: Parts) -> bool:
     settings = parts.settings
     return parts.fast_reads and not (settings.base or settings.routes or settings.delay_ms)
@@ -207,10 +255,13 @@ def _rewrite(parts: Parts) -> list[Middleware]:
 
 
 STACK: tuple[Layer, ...] = (
+    Layer("observe", lambda _parts: True, _observe),
     Layer("cors", lambda parts: bool(parts.settings.cors_origins), _cors),
     Layer("catch-all", lambda _parts: True, lambda _parts: [Middleware(CatchAll)]),
     Layer("rewrite", lambda parts: bool(parts.settings.routes), _rewrite),
     Layer("auth", lambda parts: parts.service.accounts is not None, _auth),
+    Layer("rate limit", lambda parts: parts.ops.limiter is not None, _rate_limit),
+    Layer("chaos", _has_chaos, _chaos),
     Layer("policies", lambda parts: bool(parts.policies), lambda parts: parts.policies),
     Layer("gzip", lambda _parts: True, lambda _parts: [Middleware(Gzip, minimum_size=GZIP_MINIMUM)]),
     Layer("fast lane", _has_fast_lane, _fast_lane),

@@ -19,7 +19,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,6 +105,12 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self.on_sync: Callable[[float], None] | None = None  # told each fsync's duration in seconds (/metrics)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the journal file is open for appending."""
+        return self._fd is not None
 
     def open(self) -> None:
         """Open (creating if needed) for appending; a no-op when already open."""
@@ -127,7 +134,10 @@ class Journal:
             view = memoryview(data)
             while view:
                 view = view[os.write(self._fd, view) :]
+            began = time.perf_counter()
             os.fdatasync(self._fd)
+            if self.on_sync is not None:
+                self.on_sync(time.perf_counter() - began)
         except OSError:
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, size)

@@ -133,6 +133,20 @@ class JsonFileStorage(MemoryStorage):
         """How many times the file was reloaded after an outside edit."""
         return self.reloads
 
+    async def readiness(self) -> str | None:
+        """Why writes cannot be made durable now (an I/O error, an invalid edit, a closed journal), or ``None``."""
+        if self._failed:
+            return f"the journal failed ({self._failed}); writes are refused until restart"
+        if self._invalid_edit:
+            return f"{self.path.name} was edited into invalid JSON; writes are refused until it is fixed"
+        if not self._open or not self._journal.is_open or any(task.done() for task in self._tasks):
+            return f"the storage of {self.path.name} is not open"
+        return None
+
+    def observe_syncs(self, observer: Callable[[float], None]) -> None:
+        """Report each journal fsync's duration (a group commit) to ``observer``."""
+        self._journal.on_sync = observer
+
     async def _abandon(self, loading: asyncio.Future[None]) -> None:
         """An open that failed, or was cancelled (Ctrl+C while a large file loads): release the lock.
 

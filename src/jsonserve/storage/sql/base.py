@@ -42,6 +42,7 @@ from jsonserve.storage.stream import pipe
 T = TypeVar("T")
 log = logging.getLogger("jsonserve.storage")
 PRUNE_EVERY = 1000  # writes between two prunes of the change log
+READY_TIMEOUT = 2.0  # seconds the database has to answer GET /ready's SELECT 1
 
 
 class SqlStorage(Database, Storage):
@@ -96,6 +97,21 @@ class SqlStorage(Database, Storage):
         with contextlib.suppress(sa.exc.SQLAlchemyError, OSError):
             await self.aclose()
         await asyncio.sleep(0.05)
+
+    async def readiness(self) -> str | None:
+        """Whether the database answers ``SELECT 1`` within :data:`READY_TIMEOUT` and takes writes."""
+        if self._failed is not None:
+            return f"writes are refused until restart after an I/O error: {self._failed}"
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                await self.read(lambda connection: connection.exec_driver_sql("SELECT 1"))
+        except StorageUnavailable as error:
+            return error.detail
+        except TimeoutError:  # before OSError, of which it is one
+            return f"the database did not answer within {READY_TIMEOUT:g} s"
+        except (sa.exc.SQLAlchemyError, OSError) as error:  # whatever else a failing database raises
+            return f"the database cannot be reached ({self.explain(error)})"
+        return None
 
     @property
     def changes(self) -> SqlChangeLog:
