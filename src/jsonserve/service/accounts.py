@@ -157,15 +157,23 @@ class Accounts:
             changes[PASSWORD] = await asyncio.to_thread(self.passwords.hash, password)
         return await self._open_session(user, changes)
 
-    async def check_new_email(self, email: JSONValue, user_id: str) -> None:
-        """A PATCH or PUT giving user ``user_id`` this email: 400 unless valid and no other user's (ignoring case).
+    async def new_email_rule(self, email: JSONValue, user_id: str) -> Callable[[Record], None]:
+        """A check, run inside a PATCH or PUT's write after the rules, that user ``user_id`` may take ``email``.
 
-        Checked before the write, not inside it: two concurrent changes to one email in different
+        It raises a 400 unless the email is valid and no other user's (ignoring case).
+
+        The holder is looked up before the write: two concurrent changes to one email in different
         processes can still both pass (registration, which matters more, is checked atomically).
         """
-        taken = await self._find(_email({"email": email}))
-        if taken is not None and _id(taken, self._id_field) != user_id:
-            raise EmailTaken(f"{email} is already registered")
+        holder = await self._find(email) if isinstance(email, str) else None
+        taken = holder is not None and _id(holder, self._id_field) != user_id
+
+        def accept(_record: Record) -> None:
+            _email({"email": email})
+            if taken:
+                raise EmailTaken(f"{email} is already registered")
+
+        return accept
 
     # -- tokens -------------------------------------------------------------------------------
 

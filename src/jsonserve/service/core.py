@@ -325,8 +325,8 @@ class Service:
         principal: Principal = ANONYMOUS,
     ) -> Record:
         """``PUT``: replace the whole record; the id stays."""
-        await self._check_email(collection, record_id, body)
-        return await self._update(collection, record_id, lambda _old: body, if_match, principal)
+        accept = await self._email_rule(collection, record_id, body)
+        return await self._update(collection, record_id, lambda _old: body, if_match, principal, accept)
 
     async def patch(
         self,
@@ -338,13 +338,17 @@ class Service:
         principal: Principal = ANONYMOUS,
     ) -> Record:
         """``PATCH``: shallow merge into the record, validated as merged; the id stays."""
-        await self._check_email(collection, record_id, body)
-        return await self._update(collection, record_id, lambda old: {**old, **body}, if_match, principal)
+        accept = await self._email_rule(collection, record_id, body)
+        return await self._update(collection, record_id, lambda old: {**old, **body}, if_match, principal, accept)
 
-    async def _check_email(self, collection: str, record_id: str, body: Record) -> None:
-        """With ``--auth``, a user's email stays valid and unique (ignoring case) when a PUT or PATCH changes it."""
-        if self.accounts is not None and collection == USERS and "email" in body:
-            await self.accounts.check_new_email(body["email"], record_id)
+    async def _email_rule(self, collection: str, record_id: str, body: Record) -> Callable[[Record], None]:
+        """With ``--auth``, a user's email stays valid and unique (ignoring case) when a PUT or PATCH changes it.
+
+        The lookup happens here; the verdict is given inside the write, after the rules (a 403 first).
+        """
+        if self.accounts is None or collection != USERS or "email" not in body:
+            return _accept_any
+        return await self.accounts.new_email_rule(body["email"], record_id)
 
     async def _update(
         self,
@@ -353,10 +357,17 @@ class Service:
         merge: Callable[[Record], Record],
         if_match: str | None,
         principal: Principal,
+        accept: Callable[[Record], None] = lambda _record: None,
     ) -> Record:
         """Write ``merge(current)``, stamped and validated, under the storage's lock and ``If-Match``."""
         self.check_writable(collection, Kind.PLURAL)
-        build = self._checks.guarded(collection, principal, lambda old: self._stamp(merge(old), old))
+        guarded = self._checks.guarded(collection, principal, lambda old: self._stamp(merge(old), old))
+
+        def build(old: Record) -> Record:
+            new = guarded(old)
+            accept(new)
+            return new
+
         change = await self.storage.update(collection, record_id, build, precondition(if_match), actor=principal.id)
         return self._publish([change], collection)
 
@@ -441,6 +452,10 @@ class Service:
 
 
 NOTHING: Node = AnyOf(())  # a filter no record matches
+
+
+def _accept_any(_record: Record) -> None:
+    """An ``accept`` for :meth:`Service._update` that accepts anything."""
 
 
 def _and_where(query: Query, node: Node) -> Query:
