@@ -23,7 +23,7 @@ PUBLIC = {
     ],
     "jsonserve.openapi": ["Documents", "build_document"],
     "jsonserve.query": [
-        "AllOf", "AnyOf", "Condition", "Node", "Op", "Page", "PageRequest", "ParseOptions", "Query", "Slice",
+        "AllOf", "AnyOf", "Condition", "Node", "Not", "Op", "Page", "PageRequest", "ParseOptions", "Query", "Slice",
         "SortKey", "TextSearch", "WhereOptions", "matches", "parse_dependents", "parse_params", "parse_where", "run",
     ],
     "jsonserve.realtime": ["Change", "Hub", "HubBackend", "MemoryHubBackend", "Subscription"],
