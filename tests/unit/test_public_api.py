@@ -21,6 +21,7 @@ PUBLIC = {
         "StorageLocked", "StorageUnavailable", "TooManyRequests", "Unauthorized", "UnsupportedMediaType",
         "ValidationFailed",
     ],
+    "jsonserve.gql": ["GraphQL", "GraphQLLimits", "GraphQLOptions", "Outcome"],
     "jsonserve.openapi": ["Documents", "build_document"],
     "jsonserve.query": [
         "AllOf", "AnyOf", "Condition", "Node", "Not", "Op", "Page", "PageRequest", "ParseOptions", "Query", "Slice",

@@ -109,7 +109,8 @@ def test_trees(tree: dict[str, Any], where: Node) -> None:
 
 def test_not_matches_what_its_tree_does_not_and_records_lacking_the_field() -> None:
     where = parse_where({"not": {"views": {"gt": 10}}})
-    assert [matches(r, where) for r in ({"views": 5}, {"views": 50}, {}, {"views": True})] == [True, False, True, True]
+    records: list[dict[str, Any]] = [{"views": 5}, {"views": 50}, {}, {"views": True}]
+    assert [matches(record, where) for record in records] == [True, False, True, True]
 
 
 def test_depth_limit_is_inclusive() -> None:

@@ -29,6 +29,7 @@ from jsonserve.cli.options import (
     index_specs,
     load_routes,
     not_empty,
+    on_off,
     one_url,
     origins,
     parse_size,
@@ -102,6 +103,10 @@ def serve(
         bool, typer.Option("--auto-create", help="A POST to a collection that does not exist creates it.")
     ] = False,
     no_docs: Annotated[bool, typer.Option("--no-docs", help="Serve no /openapi.json, /docs or /redoc.")] = False,
+    no_graphql: Annotated[bool, typer.Option("--no-graphql", help="Serve no /graphql (nor GraphiQL).")] = False,
+    graphql_introspection: Annotated[
+        str, typer.Option(callback=on_off, metavar="on|off", help="GraphQL introspection (GraphiQL's docs use it).")
+    ] = "on",
     header_timeout: Annotated[
         float, typer.Option(min=0, help="Seconds a client has to send a request's headers (0: no limit).")
     ] = DEFAULT_HEADER_TIMEOUT,
@@ -135,6 +140,7 @@ def serve(
         header_timeout=header_timeout, body_timeout=body_timeout, max_connections=max_connections,
     )  # fmt: skip
     settings = with_auth(settings, auth, rules, jwt_secret_file, token_ttl, hide_forbidden)
+    settings = settings.replace(graphql=not no_graphql, graphql_introspection=graphql_introspection == "on")
     if workers > 1 and get is None:
         _check_shareable(source)
     # httpx logs every request at INFO; --get's one is in-process, and its answer is all it prints.
@@ -180,6 +186,8 @@ def _banner(settings: Settings, ready: Ready) -> None:
     console.print(f"[bold]Database[/]  {root}/db")
     if settings.docs:
         console.print(f"[bold]Docs[/]      {root}/docs  [dim]{root}/redoc  {root}/openapi.json[/]")
+    if settings.graphql:
+        console.print(f"[bold]GraphQL[/]   {root}/graphql")
     switches = (
         ("watching", settings.watching),
         ("read-only", settings.read_only),
