@@ -55,6 +55,7 @@ from graphql import (
 
 from jsonserve.gql import resolvers
 from jsonserve.gql.fields import BOOLEAN, FLOAT, ID, INT, JSON, SCALARS, STRING
+from jsonserve.gql.lane import KEY
 from jsonserve.gql.plan import LOGICAL, CollectionPlan, Plan
 from jsonserve.gql.scalars import JSON_SCALAR
 
@@ -139,13 +140,17 @@ class _Types:
         def fields() -> dict[str, GraphQLField]:
             result = {
                 collection.id_name: GraphQLField(
-                    GraphQLNonNull(GraphQLID), resolve=resolvers.value_resolver(collection.id_key)
+                    GraphQLNonNull(GraphQLID),
+                    resolve=resolvers.value_resolver(collection.id_key),
+                    extensions={KEY: collection.id_key},
                 )
             }
             for field in collection.fields:
                 scalar = SCALAR_TYPES[field.spec.scalar]
                 kind: GraphQLOutputType = GraphQLNonNull(scalar) if field.spec.required else scalar
-                result[field.name] = GraphQLField(kind, resolve=resolvers.value_resolver(field.key))
+                result[field.name] = GraphQLField(
+                    kind, resolve=resolvers.value_resolver(field.key), extensions={KEY: field.key}
+                )
             for relation in collection.relations:
                 target = self.by_name[relation.target]
                 if relation.children:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     ExecutionResult,
     GraphQLError,
     GraphQLSchema,
@@ -37,17 +38,19 @@ from graphql import (
     specified_rules,
     validate,
 )
-from graphql.execution import get_variable_values
+from graphql.execution import VariableValues, get_variable_values
 
 from jsonserve.auth.principal import ANONYMOUS, Principal
 from jsonserve.gql.build import build_schema
 from jsonserve.gql.errors import INVALID_QUERY, TOO_COMPLEX, coded, execution_errors, formatted
+from jsonserve.gql.lane import Root, compile_lane, run_lane
 from jsonserve.gql.limits import GraphQLLimits, TooComplex, check_document, check_operation
 from jsonserve.gql.plan import Plan, make_plan
 from jsonserve.gql.resolvers import Context
 from jsonserve.service import Service
 
 MAX_ERRORS = 50
+CACHED_DOCUMENTS = 256  # parsed and validated documents kept (clients send the same few queries again and again)
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class GraphQLOptions:
     introspection: bool = True
     limits: GraphQLLimits = field(default_factory=GraphQLLimits)
     max_value_depth: int = 64
+    fast_lane: bool = True  # answer simple queries without graphql-core's executor (jsonserve.gql.lane)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,9 @@ class GraphQL:
         self.service = service
         self.options = options or GraphQLOptions()
         self._built: tuple[int, GraphQLSchema, Plan] | None = None
+        self._documents: dict[str, DocumentNode] = {}
+        self._validated: dict[str, GraphQLSchema] = {}  # documents known valid, by query text, for that schema
+        self._lanes: dict[str, tuple[GraphQLSchema, tuple[Root, ...] | None]] = {}
         self._rules = list(specified_rules)
         if not self.options.introspection:
             self._rules.append(NoSchemaIntrospectionCustomRule)
@@ -124,10 +131,10 @@ class GraphQL:
         try:
             schema = await self.schema()
             query, variables, operation_name = _parts(request)
+            operation = self._operation(schema, query, operation_name, mutations=mutations)
             document = self._parse(query)
-            operation = self._operation(schema, document, operation_name, mutations=mutations)
-            coerced = self._variables(schema, operation, variables)
-            check_operation(schema, document, operation, coerced, self.options.limits)
+            values = self._variables(schema, operation, variables)
+            check_operation(schema, document, operation, values.coerced, self.options.limits)
         except _Refused as refused:
             return refused.outcome
         except TooComplex as error:
@@ -135,6 +142,11 @@ class GraphQL:
         context = Context(
             self.service, principal, self.options.limits.max_page_size, max_depth=self.options.max_value_depth
         )
+        lane = self._lane(schema, operation, f"{operation_name}\n{query}")
+        if lane is not None:
+            data = await run_lane(lane, values, context)
+            if data is not None:
+                return Outcome(200, {"data": data})
         result = execute(
             schema, document, context_value=context, variable_values=variables, operation_name=operation_name
         )
@@ -142,41 +154,70 @@ class GraphQL:
             result = await result
         return Outcome(200, _body(result))
 
-    def _parse(self, query: str) -> Any:
+    def _parse(self, query: str) -> DocumentNode:
+        """The document, parsed and within the aliases and nesting bounds (kept: the same text comes again)."""
+        document = self._documents.get(query)
+        if document is not None:
+            return document
         try:
             document = parse(query, max_lexical_tokens=self.options.limits.max_tokens)
         except GraphQLError as error:
             raise _refused(400, [formatted(error, INVALID_QUERY)]) from None
         check_document(document, self.options.limits)
+        _keep(self._documents, query, document)
         return document
 
     def _operation(
-        self, schema: GraphQLSchema, document: Any, name: str | None, *, mutations: bool
+        self, schema: GraphQLSchema, query: str, name: str | None, *, mutations: bool
     ) -> OperationDefinitionNode:
+        document = self._parse(query)
         operation = get_operation_ast(document, name)
         if operation is not None and operation.operation is OperationType.MUTATION and not mutations:
             message = "a mutation must be sent with POST (GET takes queries only)"
             raise _refused(405, [coded(message, "method_not_allowed")], ("POST",))
-        hide = not self.options.introspection  # "did you mean" would name fields introspection hides
-        errors = validate(schema, document, self._rules, max_errors=MAX_ERRORS, hide_suggestions=hide)
-        if errors:
-            raise _refused(400, [formatted(error, INVALID_QUERY) for error in errors])
+        self._validate(schema, document, query)
         if operation is None:
             message = f"no operation named {name!r}" if name else "several operations: say which in operationName"
             raise _refused(400, [coded(message, INVALID_QUERY)])
         return operation
 
+    def _validate(self, schema: GraphQLSchema, document: DocumentNode, query: str) -> None:
+        """Refuse an invalid document (400); a valid one is remembered, by its text, for this schema."""
+        if self._validated.get(query) is schema:
+            return
+        hide = not self.options.introspection  # "did you mean" would name fields introspection hides
+        errors = validate(schema, document, self._rules, max_errors=MAX_ERRORS, hide_suggestions=hide)
+        if errors:
+            raise _refused(400, [formatted(error, INVALID_QUERY) for error in errors])
+        _keep(self._validated, query, schema)
+
+    def _lane(self, schema: GraphQLSchema, operation: OperationDefinitionNode, key: str) -> tuple[Root, ...] | None:
+        """The fast lane's plan for this operation (``None``: graphql-core executes it), kept per schema."""
+        if not self.options.fast_lane:
+            return None
+        kept = self._lanes.get(key)
+        if kept is not None and kept[0] is schema:
+            return kept[1]
+        lane = compile_lane(schema, operation)
+        _keep(self._lanes, key, (schema, lane))
+        return lane
+
     def _variables(
         self, schema: GraphQLSchema, operation: OperationDefinitionNode, variables: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> VariableValues:
         values = get_variable_values(
             schema, operation.variable_definitions or (), variables, max_errors=MAX_ERRORS,
             hide_suggestions=not self.options.introspection,
         )  # fmt: skip
         if isinstance(values, list):
             raise _refused(400, [formatted(error, INVALID_QUERY) for error in values])
-        coerced: dict[str, Any] = values.coerced
-        return coerced
+        return values
+
+
+def _keep(cache: dict[str, Any], key: str, value: Any) -> None:
+    if len(cache) >= CACHED_DOCUMENTS:
+        cache.clear()  # a few queries at a time are the common case: start again rather than track use
+    cache[key] = value
 
 
 def _parts(request: Mapping[str, Any]) -> tuple[str, dict[str, Any], str | None]:
