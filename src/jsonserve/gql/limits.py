@@ -69,7 +69,7 @@ def check_document(document: DocumentNode, limits: GraphQLLimits) -> None:
     aliases = 0
     for definition in document.definitions:
         selections = getattr(definition, "selection_set", None)
-        if selections is None:
+        if selections is None or _introspective(definition):
             continue
         depth, count = _written(selections)
         aliases += count
@@ -90,10 +90,17 @@ def _written(selection_set: SelectionSetNode) -> tuple[int, int]:
             depth = max(depth, below)
             if isinstance(selection, FieldNode) and selection.alias is not None:
                 aliases += 1
+            if isinstance(selection, FieldNode) and selection.name.value.startswith("__"):
+                continue  # introspection: MaxIntrospectionDepthRule's to bound
             inner = getattr(selection, "selection_set", None)
             if inner is not None:
                 stack.append((inner, below))
     return depth, aliases
+
+
+def _introspective(definition: object) -> bool:
+    """A fragment on an introspection type (``fragment TypeRef on __Type``): only introspection spreads it."""
+    return isinstance(definition, FragmentDefinitionNode) and definition.type_condition.name.value.startswith("__")
 
 
 def check_operation(

@@ -4,15 +4,17 @@
 fields) and the fields no answer shows, and names everything by the rules of
 :mod:`jsonserve.gql.names`, in this order (the order decides who keeps a contested name):
 
-* type names: collections sorted by name; each takes ``Post`` and its ``PostWhere``,
-  ``PostOrderBy``, ``PostInput``, ``PostPatch`` and ``PostChange`` together, or ``Post_2``...;
-  the built-in names (``String``, ``JSON``, ``Query``, ``SortDirection``, ``StringFilter``...) are
-  taken first;
+* type names: the built-in ones first (``String``, ``JSON``, ``Query``, ``SortDirection``,
+  ``StringFilter``...), then the collections in :func:`claim_order` (plural names, then names
+  already singular, then names whose type would end like a derived type; each group by name). Each
+  takes ``Post`` with its ``PostWhere``, ``PostOrderBy``, ``PostInput``, ``PostPatch`` and
+  ``PostChange`` together, or else ``Post_2``...;
 * a type's fields: ``id`` (the id field, whatever ``--id`` names it), then the data's fields whose
-  names are already GraphQL-safe, then the others made safe, then parent relations (``post``),
-  then child relations (``comments``), each group sorted;
-* ``Query``: every collection's list (``posts``), then every singular resource (``profile``),
-  then the counts (``postsCount``), then the records by id (``post``, else ``postById``);
+  names are already GraphQL-safe (in the data's order), then the others made safe (by name), then
+  parent relations (``post``), then child relations (``comments``), each by name;
+* ``Query`` (collections in the same order): every collection's list (``posts``), then every
+  singular resource (``profile``, by name), then the counts (``postsCount``), then the records by
+  id (``post``, else ``postById``);
 * ``Mutation``: ``create``/``update``/``replace``/``delete`` + the type name for each collection,
   then ``update``/``replace`` + the name of each singular resource.
 
@@ -116,7 +118,7 @@ class Plan:
 async def make_plan(catalogue: Catalogue, hidden: Callable[[str], frozenset[str]]) -> Plan:
     """The plan for what ``catalogue`` describes now; ``hidden`` names each collection's never-shown fields."""
     kinds = catalogue.kinds()
-    plural = sorted(name for name, kind in kinds.items() if kind is Kind.PLURAL)
+    plural = sorted((name for name, kind in kinds.items() if kind is Kind.PLURAL), key=claim_order)
     shapes = {name: await catalogue.shape(name) for name in plural}
     specs = {
         name: data_fields(shapes[name], catalogue.declared(name), hidden(name), catalogue.id_field) for name in plural
@@ -134,6 +136,15 @@ async def make_plan(catalogue: Catalogue, hidden: Callable[[str], frozenset[str]
     ]
     singulars = sorted(name for name, kind in kinds.items() if kind is Kind.SINGULAR)
     return _root_names(collections, singulars, catalogue.id_field)
+
+
+def claim_order(name: str) -> tuple[bool, bool, str]:
+    """Who names first: plural names (``posts``) before singular ones (``post``), then by name.
+
+    A name whose type would end like another's derived type (``postWheres``: ``PostWhere``) comes last.
+    """
+    base = pascal(singular(name))
+    return (base.endswith(DERIVED), singular(name) == name, name)
 
 
 def _claim_type(types: Namespace, base: str) -> str:
