@@ -166,7 +166,8 @@ TOO_DEEP = DEEP.replace("{ id }", "{ comments { id } }")
 SMALL_DEEP = DEEP.replace("posts {", "posts(limit: 1) {").replace("comments {", "comments(limit: 1) {")
 ALIASES = "{ " + " ".join(f"a{n}: postsCount" for n in range(31)) + " }"
 FRAGMENTS = "query { posts(limit: 1) { ...A } } fragment A on Post { comments { ...B } }"
-FRAGMENTS += " fragment B on Comment { post { ...C } } fragment C on Post { comments { post { comments { post { comments { post { comments { id } } } } } } } }"
+FRAGMENTS += " fragment B on Comment { post { ...C } } fragment C on Post { comments { post { comments { post {"
+FRAGMENTS += " comments { post { comments { id } } } } } } } }"
 
 
 @pytest.mark.parametrize(
