@@ -103,9 +103,14 @@ def serve(
         bool, typer.Option("--auto-create", help="A POST to a collection that does not exist creates it.")
     ] = False,
     no_docs: Annotated[bool, typer.Option("--no-docs", help="Serve no /openapi.json, /docs or /redoc.")] = False,
-    no_graphql: Annotated[bool, typer.Option("--no-graphql", help="Serve no /graphql (nor GraphiQL).")] = False,
+    no_graphql: Annotated[
+        bool, typer.Option("--no-graphql", help="Serve no /graphql (nor GraphiQL).", rich_help_panel="GraphQL")
+    ] = False,
     graphql_introspection: Annotated[
-        str, typer.Option(callback=on_off, metavar="on|off", help="GraphQL introspection (GraphiQL's docs use it).")
+        str,
+        typer.Option(
+            callback=on_off, metavar="on|off", help="Introspection (GraphiQL's docs use it).", rich_help_panel="GraphQL"
+        ),
     ] = "on",
     header_timeout: Annotated[
         float, typer.Option(min=0, help="Seconds a client has to send a request's headers (0: no limit).")
