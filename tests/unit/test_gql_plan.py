@@ -7,14 +7,27 @@ same schema, and every name is a valid GraphQL name.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
 import pytest
 from graphql import build_schema as from_sdl
-from graphql import parse, print_schema
+from graphql import (
+    GraphQLObjectType,
+    GraphQLSchema,
+    get_named_type,
+    get_nullable_type,
+    is_leaf_type,
+    is_list_type,
+    parse,
+    print_schema,
+    validate_schema,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from jsonserve.gql import GraphQL
+from jsonserve.gql import GraphQL, Outcome
 from jsonserve.gql.fields import scalar_for
 from jsonserve.gql.limits import GraphQLLimits, TooComplex, check_document, check_operation
 from jsonserve.gql.names import Namespace, camel, pascal, safe_name
@@ -208,3 +221,37 @@ async def test_each_field_reads_its_own_data_field() -> None:
     async with service:
         outcome = await GraphQL(service).run({"query": '{ post(id: "1") { a_b a_b_2 _2nd } }'})
     assert outcome.body == {"data": {"post": {"a_b": "underscore", "a_b_2": "dash", "_2nd": 2}}}
+
+
+keys = st.text(min_size=1, max_size=12)
+names = keys.filter(lambda name: name.isprintable() and "/" not in name and not name.startswith("$"))  # routable
+records = st.dictionaries(keys, st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=3)), max_size=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.dictionaries(names, st.lists(records, max_size=3) | records, max_size=5))
+def test_any_data_gives_a_valid_schema(data: dict[str, Any]) -> None:
+    for value in data.values():
+        for index, record in enumerate(value if isinstance(value, list) else []):
+            record["id"] = index + 1
+    printed = asyncio.run(sdl(data))
+    schema = from_sdl(printed)
+    assert validate_schema(schema) == []
+    outcome = asyncio.run(every_field(data, schema))
+    assert outcome.status == 200 and "errors" not in outcome.body, outcome.body
+
+
+async def every_field(data: dict[str, Any], schema: GraphQLSchema) -> Outcome:
+    """Every scalar field of every list of the data, asked once (no value may fail to show)."""
+    query: dict[str, Any] = schema.type_map["Query"].fields  # type: ignore[attr-defined]
+    selections = []
+    for name, field in query.items():
+        record = get_named_type(field.type)
+        if isinstance(record, GraphQLObjectType) and is_list_type(get_nullable_type(field.type)):
+            leaves = [leaf for leaf, value in record.fields.items() if is_leaf_type(get_named_type(value.type))]
+            selections.append(f"{name} {{ {' '.join(leaves)} }}")
+        elif not field.args:
+            selections.append(name)
+    service = Service(MemoryStorage(data), Hub())
+    async with service:
+        return await GraphQL(service).run({"query": "{ " + " ".join(selections) + " }"})

@@ -267,3 +267,20 @@ def test_a_json_client_gets_json_not_graphiql(http: httpx.Client) -> None:
     for accept in ("application/json", "*/*", f"{GRAPHQL_RESPONSE}, text/html"):
         response = http.get("/graphql", params={"query": "{ usersCount }"}, headers={"Accept": accept})
         assert json.loads(response.text) == {"data": {"usersCount": 2}}, accept
+
+
+def test_writes_are_checked_as_rest_checks_them() -> None:
+    with socket_server(copy.deepcopy(DATA), backend="memory", read_only=True) as server:
+        refused = httpx.post(
+            f"{server.url}/graphql", json={"query": 'mutation { createPost(data: {title: "x"}) { id } }'}
+        )
+        count = httpx.post(f"{server.url}/graphql", json={"query": "{ postsCount }"}).json()
+    assert refused.status_code == 200 and refused.json()["errors"][0]["extensions"]["code"] == "read_only"
+    assert count == {"data": {"postsCount": 12}}
+    with socket_server(copy.deepcopy(DATA), backend="memory") as server:
+        nul = httpx.post(
+            f"{server.url}/graphql",
+            json={"query": 'mutation { updatePost(id: "1", data: {title: "a\\u0000b"}) { id } }'},
+        )
+        title = httpx.get(f"{server.url}/posts/1").json()["title"]
+    assert nul.json()["errors"][0]["extensions"]["code"] == "invalid_body" and title == "post 1"

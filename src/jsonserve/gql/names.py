@@ -25,6 +25,7 @@ from collections.abc import Iterable
 
 _UNSAFE = re.compile(r"[^_0-9A-Za-z]")
 _WORDS = re.compile(r"[^0-9A-Za-z]+")
+_LEADING = re.compile(r"^_+")
 
 
 def safe_name(text: str) -> str:
@@ -84,9 +85,19 @@ class Namespace:
 
 
 def numbered(base: str, taken: set[str] | Namespace) -> str:
-    """``base_N`` for the smallest N from 2 that is not in ``taken``."""
+    """``base_N`` for the smallest N from 2 that is not in ``taken`` (``_2``, not ``__2``, for ``_``)."""
     names = taken.taken if isinstance(taken, Namespace) else taken
     number = 2
-    while f"{base}_{number}" in names:
+    while suffixed(base, number) in names:
         number += 1
-    return f"{base}_{number}"
+    return suffixed(base, number)
+
+
+def suffixed(base: str, number: int) -> str:
+    """``base_number``, kept clear of introspection's ``__`` (``_`` and 2 give ``_2``).
+
+    Example:
+        >>> suffixed("Post", 2), suffixed("_", 3)
+        ('Post_2', '_3')
+    """
+    return _LEADING.sub("_", f"{base}_{number}")

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from jsonserve.gql.fields import SCALARS, FieldSpec, data_fields
-from jsonserve.gql.names import Namespace, camel, pascal, safe_name
+from jsonserve.gql.names import Namespace, camel, pascal, safe_name, suffixed
 from jsonserve.schema.infer import Shape
 from jsonserve.schema.kind import Kind
 from jsonserve.schema.relations import Relations, singular
@@ -151,7 +151,7 @@ def _claim_type(types: Namespace, base: str) -> str:
     """``base`` (or ``base_2``...) such that it and each of its :data:`DERIVED` names are free; all taken."""
     candidate, number = base, 2
     while not all(types.free(candidate + suffix) for suffix in ("", *DERIVED)):
-        candidate, number = f"{base}_{number}", number + 1
+        candidate, number = suffixed(base, number), number + 1
     for suffix in ("", *DERIVED):
         types.claim(candidate + suffix)
     return candidate
