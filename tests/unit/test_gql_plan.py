@@ -12,7 +12,6 @@ import re
 from typing import Any
 
 import pytest
-from graphql import build_schema as from_sdl
 from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
@@ -24,6 +23,7 @@ from graphql import (
     print_schema,
     validate_schema,
 )
+from graphql import build_schema as from_sdl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
