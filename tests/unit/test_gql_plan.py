@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from graphql import (
     GraphQLObjectType,
@@ -35,6 +37,7 @@ from jsonserve.realtime.hub import Hub
 from jsonserve.schema.declared import RecordSchema
 from jsonserve.schema.infer import infer
 from jsonserve.service import Service
+from jsonserve.storage.file.jsonfile import JsonFileStorage
 from jsonserve.storage.file.memory import MemoryStorage
 
 pytestmark = pytest.mark.anyio
@@ -255,3 +258,17 @@ async def every_field(data: dict[str, Any], schema: GraphQLSchema) -> Outcome:
     service = Service(MemoryStorage(data), Hub())
     async with service:
         return await GraphQL(service).run({"query": "{ " + " ".join(selections) + " }"})
+
+
+async def test_an_edit_reloaded_under_watch_shows_in_the_next_request(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    path.write_bytes(orjson.dumps({"posts": [{"id": 1, "title": "a"}]}))
+    storage = JsonFileStorage(path)
+    service = Service(storage, Hub())
+    async with service:
+        engine = GraphQL(service)
+        before = await engine.run({"query": "{ widgets { id size } }"})
+        path.write_bytes(orjson.dumps({"posts": [{"id": 1, "title": "a"}], "widgets": [{"id": 1, "size": 3}]}))
+        await storage._reload("edited")  # what --watch's watcher does on an edit
+        after = await engine.run({"query": "{ widgets { id size } }"})
+    assert before.status == 400 and after.body == {"data": {"widgets": [{"id": "1", "size": 3}]}}
