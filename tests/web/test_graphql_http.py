@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -284,3 +285,14 @@ def test_writes_are_checked_as_rest_checks_them() -> None:
         )
         title = httpx.get(f"{server.url}/posts/1").json()["title"]
     assert nul.json()["errors"][0]["extensions"]["code"] == "invalid_body" and title == "post 1"
+
+
+def test_delay_slows_graphql_answers_as_rest_ones() -> None:
+    with socket_server(copy.deepcopy(DATA), backend="memory", delay_ms=150) as server:
+        started = time.monotonic()
+        answer = httpx.post(f"{server.url}/graphql", json={"query": "{ usersCount }"})
+        waited = time.monotonic() - started
+        asked = httpx.post(f"{server.url}/graphql?_delay=0", json={"query": "{ usersCount }"})
+        bad = httpx.post(f"{server.url}/graphql?_delay=x", json={"query": "{ usersCount }"})
+    assert waited >= 0.15 and answer.json() == asked.json() == {"data": {"usersCount": 2}}
+    assert bad.status_code == 400 and bad.json()["errors"][0]["extensions"]["code"] == "invalid_query"

@@ -7,7 +7,8 @@
 Answers are ``application/json``, or ``application/graphql-response+json`` when the ``Accept``
 header names it, with ``{"data", "errors"?}``; the status comes from :mod:`jsonserve.gql.engine`
 (200 for valid GraphQL, 400 when it is not). A body the server cannot read answers as REST's
-would (400 bad JSON, 413, 415), in GraphQL's shape. ``--no-graphql`` removes the route.
+would (400 bad JSON, 413, 415), in GraphQL's shape. ``--delay`` (or ``?_delay=``) slows every answer
+but GraphiQL's page, as it does REST's. ``--no-graphql`` removes the route.
 
 GraphiQL 3 (MIT) and React 18 (MIT) come from npm, written under ``assets/graphiql``,
 ``assets/react`` and ``assets/react-dom`` by ``scripts/vendor-graphiql.sh`` (pinned versions,
@@ -21,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 from html import escape
 from typing import Any
 
@@ -35,6 +37,7 @@ from jsonserve.service import Service, parse_body
 from jsonserve.web.docs import ASSETS_PATH, page_response, policy
 from jsonserve.web.errors import status_of
 from jsonserve.web.http import is_json, principal_of, read_json
+from jsonserve.web.presentation import requested_delay
 
 ALLOW = ("GET", "HEAD", "POST", "OPTIONS")
 JSON_TYPE = "application/json"
@@ -79,6 +82,7 @@ class GraphQLEndpoint:
         if method == "OPTIONS":
             return Response(status_code=204, headers={"Allow": ", ".join(ALLOW)})
         try:
+            await self._delay(request)
             payload = await self._payload(request)
         except JsonServeError as error:
             return _answer(request, _refusal(error))
@@ -102,6 +106,13 @@ class GraphQLEndpoint:
             except BodyError as error:
                 raise BodyError(f"`variables` must be a JSON object: {error.detail}") from None
         return payload
+
+    async def _delay(self, request: Request) -> None:
+        """Wait ``_delay`` ms (in the URL), else ``--delay``, as every API answer does; a malformed one is a 400."""
+        asked = requested_delay(request.query_params.multi_items()) if request.scope["query_string"] else None
+        delay = self.settings.delay_ms if asked is None else asked
+        if delay:
+            await asyncio.sleep(delay / 1000)
 
     async def graphiql(self, request: Request) -> Response:
         """GraphiQL on this endpoint, with an example query over the first collection."""
