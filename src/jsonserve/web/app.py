@@ -147,12 +147,15 @@ def _docs_pages(resources: Resources) -> dict[str, Endpoint]:
     """``/openapi.json``, ``/docs`` (Swagger UI) and ``/redoc``; a collection of the same name wins."""
 
     def unless_collection(name: str, page: Endpoint) -> Endpoint:
-        async def read_only(request: Request) -> Response:
+        async def endpoint(request: Request) -> Response:
+            if name in resources.service.kinds():
+                request.path_params["name"] = name
+                return await resources.collection(request)
             if request.method not in ("GET", "HEAD"):
                 return options_or_405(request.method, ("GET", "HEAD", "OPTIONS"), f"/{name} is a page")
             return await page(request)
 
-        return _unless_collection(resources, name, read_only)
+        return endpoint
 
     documents = Documents(resources.service.catalogue)
 
