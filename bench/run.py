@@ -3,7 +3,8 @@
 For each data size (1k and 100k posts, ~5 comments per post, ``bench/data.py``) and each server:
 
 * the server runs pinned to CPU 1 and ``wrk`` to CPU 0 (``taskset``), both on loopback;
-* reads (GET /posts/1, page 2 of 10 in the server's dialects, ``?userId=3``) run against one start;
+* reads (GET /posts/1, page 2 of 10 in the server's dialects, ``?userId=3``, and for jsonserve its
+  GraphQL twin, ``POST /graphql`` asking ``posts(where: {userId: {eq: 3}})``) run against one start;
   each write case (POST /posts, PATCH /posts/{n}) and each connection count gets a fresh start on a
   fresh copy of the data, so no write case inherits another's records;
 * every start times the first 2xx of ``GET /posts/1`` after spawning; the read start also reads the
@@ -57,6 +58,8 @@ PG_SEED, PG_DB = "jsonserve_bench_seed", "jsonserve_bench"
 INDEXES = ("posts.userId", "comments.postId")
 POST_BODY = '{"userId": 3, "title": "a new post", "body": "written by the benchmark"}'
 PATCH_BODY = '{"title": "patched by the benchmark"}'
+# The GraphQL twin of GET /posts?userId=3: the same records, every field of them.
+GRAPHQL_BODY = '{"query": "{ posts(where: {userId: {eq: 3}}) { userId id title body } }"}'
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class Case:
     args: tuple[str, ...]
     dialect: str | None = None  # "0.17" / "1": only servers speaking it run the case
     write: bool = False
+    graphql: bool = False  # only jsonserve serves /graphql
 
 
 def cases(posts: int) -> list[Case]:
@@ -76,6 +80,9 @@ def cases(posts: int) -> list[Case]:
         Case("page-0.17", "page 2 of 10 (0.17: _page&_limit)", ("get", "/posts?_page=2&_limit=10"), "0.17"),
         Case("page-1", "page 2 of 10 (1.x: _page&_per_page)", ("get", "/posts?_page=2&_per_page=10"), "1"),
         Case("filter", "GET /posts?userId=3", ("get", "/posts?userId=3")),
+        Case(
+            "graphql-filter", "POST /graphql posts(where: userId = 3)", ("post", "/graphql", GRAPHQL_BODY), graphql=True
+        ),
         Case("post", "POST /posts", ("post", "/posts", POST_BODY), write=True),
         Case("patch", "PATCH /posts/{n}", ("patch", "/posts/", str(posts), PATCH_BODY), write=True),
     ]
@@ -122,11 +129,13 @@ class Start:
 # -- tools --------------------------------------------------------------------------------------
 
 
-def ensure_tools() -> dict[str, str]:
-    """Wrk (Debian package) and json-server 0.17 + newest 1.x + node >= 22 (npm, in bench/.tools)."""
+def ensure_tools(json_server: bool = True) -> dict[str, str]:
+    """Wrk (Debian package) and, with ``json_server``, json-server 0.17 + newest 1.x + node >= 22 (bench/.tools)."""
     if shutil.which("wrk") is None:
         print("installing wrk (Debian package)")
         subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    if not json_server:
+        return {"wrk": _output(["wrk", "--version"], check=False).split(" [")[0]}
     newest_1x = _newest_1x()
     wanted = {"js017": f"json-server@{JSON_SERVER_017}", "js1": f"json-server@{newest_1x}", "node": NODE_FOR_1X}
     if _installed(wanted) != wanted:
@@ -398,6 +407,8 @@ def _applies(target: Target, case: Case, args: argparse.Namespace) -> bool:
         return False
     if args.cases and case.key not in args.cases:
         return False
+    if case.graphql and not target.key.startswith("jsonserve"):
+        return False
     return case.dialect is None or case.dialect in target.dialects
 
 
@@ -437,7 +448,7 @@ def main() -> None:
     wanted = set(filter(None, args.servers.split(",")))
     report: dict[str, Any] = {
         "machine": machine(),
-        "tools": ensure_tools(),
+        "tools": ensure_tools(json_server=not wanted or any(key.startswith("json-server") for key in wanted)),
         "seconds": args.seconds,
         "runs": [],
         "starts": [],

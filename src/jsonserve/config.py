@@ -62,6 +62,8 @@ class Settings:
     timestamps: bool = False  # ``--timestamps``: server-managed createdAt/updatedAt
     auto_create: bool = False  # ``--auto-create``: a POST to a missing collection creates it
     docs: bool = True  # ``/openapi.json``, ``/docs`` and ``/redoc`` (``--no-docs`` turns them off)
+    graphql: bool = True  # ``/graphql`` and its GraphiQL page (``--no-graphql`` turns them off)
+    graphql_introspection: bool = True  # ``--graphql-introspection off``: no ``__schema``/``__type``
     header_timeout: float = DEFAULT_HEADER_TIMEOUT  # ``--header-timeout``
     body_timeout: float = DEFAULT_BODY_TIMEOUT  # ``--body-timeout``
     max_connections: int = DEFAULT_MAX_CONNECTIONS  # ``--max-connections``

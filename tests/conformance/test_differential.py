@@ -2,7 +2,7 @@
 
 Hypothesis generates small data sets (ids and fields of mixed JSON types: negative and 64-bit
 integers, floats from tiny to huge, numeric-looking and non-ASCII strings, booleans, null, nested
-objects and arrays, missing fields) and queries (every operator, ``AnyOf``/``AllOf`` nesting, ``q``,
+objects and arrays, missing fields) and queries (every operator, ``AnyOf``/``AllOf``/``Not`` nesting, ``q``,
 multi-key sorts, slices and pages, both query-string grammars, ``_embed``/``_expand``). Each example
 reloads the data into every backend, then compares the ids in order and the total of each ``find``
 with :class:`~jsonserve.storage.file.memory.MemoryStorage`, which runs ``query/evaluate.py``.
@@ -43,6 +43,7 @@ from jsonserve.query.model import (
     AnyOf,
     Condition,
     Node,
+    Not,
     Op,
     Page,
     PageRequest,
@@ -325,6 +326,8 @@ def resolve(value: Any, pools: Pools, path: tuple[str, ...] | None = None) -> An
         return TextSearch(resolve(value.text, pools), value.skip)
     if isinstance(value, AllOf | AnyOf):
         return type(value)(tuple(resolve(item, pools) for item in value.items))
+    if isinstance(value, Not):
+        return Not(resolve(value.item, pools))
     if isinstance(value, tuple):
         return tuple(resolve(item, pools, path) for item in value)
     return value
@@ -391,12 +394,12 @@ searches_skipping = st.builds(TextSearch, texts, st.frozensets(st.sampled_from([
 
 
 def where_trees(depth: int) -> st.SearchStrategy[Node]:
-    """Conditions and ``q`` leaves under up to ``depth`` levels of ``AllOf``/``AnyOf`` (empty ones too)."""
+    """Conditions and ``q`` leaves under up to ``depth`` levels of ``AllOf``/``AnyOf``/``Not`` (empty ones too)."""
     leaves = st.one_of(conditions, conditions, st.builds(TextSearch, texts), searches_skipping)
     if depth == 0:
         return leaves
     children = st.lists(where_trees(depth - 1), max_size=2 + depth).map(tuple)
-    return st.one_of(leaves, leaves, children.map(AllOf), children.map(AnyOf))
+    return st.one_of(leaves, leaves, children.map(AllOf), children.map(AnyOf), where_trees(depth - 1).map(Not))
 
 
 sort_keys = st.lists(st.builds(SortKey, paths, st.booleans()), max_size=3).map(tuple)
@@ -426,13 +429,14 @@ class Scalar:
 
 @st.composite
 def where_json(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
-    """A 1.x ``_where`` object: plain values (eq), operator objects, nested paths, ``or``/``and``."""
+    """A 1.x ``_where`` object: plain values (eq), operator objects, nested paths, ``or``/``and``/``not``."""
     tree: dict[str, Any] = {}
     for _ in range(draw(st.integers(1, 2))):
         path = draw(paths)
         kind = draw(st.sampled_from(["eq", "ops", "group"] if depth == 0 else ["eq", "ops"]))
         if kind == "group":
-            tree[draw(st.sampled_from(["or", "and"]))] = draw(st.lists(where_json(depth + 1), max_size=3))
+            group = draw(st.sampled_from(["or", "and", "not"]))
+            tree[group] = draw(where_json(depth + 1) if group == "not" else st.lists(where_json(depth + 1), max_size=3))
             continue
         leaf: Any = Scalar(draw(texts))
         if kind == "ops":
@@ -460,7 +464,7 @@ def render_where(tree: Any, pools: Pools, path: tuple[str, ...] = ()) -> Any:
         return [render_where(value, pools, path) for value in tree]
     if isinstance(tree, dict):
         return {
-            key: render_where(value, pools, path if key in OP_NAMES or key in ("or", "and") else (*path, key))
+            key: render_where(value, pools, path if key in OP_NAMES or key in ("or", "and", "not") else (*path, key))
             for key, value in tree.items()
         }
     return tree

@@ -21,9 +21,10 @@ PUBLIC = {
         "StorageCorrupt", "StorageLocked", "StorageUnavailable", "TooManyRequests", "TooManySubscriptions",
         "Unauthorized", "UnknownCollection", "UnsupportedMediaType", "ValidationFailed", "ValueTaken",
     ],
+    "jsonserve.gql": ["GraphQL", "GraphQLLimits", "GraphQLOptions", "Outcome"],
     "jsonserve.openapi": ["Documents", "build_document"],
     "jsonserve.query": [
-        "AllOf", "AnyOf", "Condition", "Node", "Op", "Page", "PageRequest", "ParseOptions", "Query", "Slice",
+        "AllOf", "AnyOf", "Condition", "Node", "Not", "Op", "Page", "PageRequest", "ParseOptions", "Query", "Slice",
         "SortKey", "TextSearch", "WhereOptions", "matches", "parse_dependents", "parse_params", "parse_where", "run",
     ],
     "jsonserve.realtime": [

@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 from jsonserve.errors import QueryError
-from jsonserve.query import AllOf, AnyOf, Condition, Node, Op, WhereOptions, parse_params, parse_where
+from jsonserve.query import AllOf, AnyOf, Condition, Node, Not, Op, WhereOptions, parse_params, parse_where
+from jsonserve.query.evaluate import matches
 from jsonserve.query.where import MAX_PATTERNS, MAX_WHERE_DEPTH
 
 VALID_OPS = "eq, ne, lt, lte, gt, gte, in, contains, startsWith, endsWith"
@@ -91,6 +92,11 @@ TREES: list[tuple[str, dict[str, Any], Node]] = [
         {"or": [{"and": [{"a": 1}, {"b": 2}]}, {"c": {"in": [3]}}]},
         AnyOf((AllOf((cond("a", Op.EQ, "1"), cond("b", Op.EQ, "2"))), cond("c", Op.IN, ("3",)))),
     ),
+    ("not", {"not": {"a": {"gt": 1}}}, Not(cond("a", Op.GT, "1"))),
+    ("not beside a field", {"b": 2, "not": {"a": 1}}, AllOf((cond("b", Op.EQ, "2"), Not(cond("a", Op.EQ, "1"))))),
+    ("not inside or", {"or": [{"not": {"a": 1}}]}, AnyOf((Not(cond("a", Op.EQ, "1")),))),
+    ("not of nothing", {"not": {}}, Not(AllOf())),
+    ("below the top, not is a field name", {"meta": {"not": 1}}, cond("meta.not", Op.EQ, "1")),
     ("below the top, or is a field name", {"meta": {"or": "x"}}, cond("meta.or", Op.EQ, "x")),
     ("a field named like an op", {"like": "x"}, cond("like", Op.EQ, "x")),
 ]
@@ -99,6 +105,12 @@ TREES: list[tuple[str, dict[str, Any], Node]] = [
 @pytest.mark.parametrize(("tree", "where"), [pytest.param(t, w, id=i) for i, t, w in TREES])
 def test_trees(tree: dict[str, Any], where: Node) -> None:
     assert parse_where(tree) == where
+
+
+def test_not_matches_what_its_tree_does_not_and_records_lacking_the_field() -> None:
+    where = parse_where({"not": {"views": {"gt": 10}}})
+    records: list[dict[str, Any]] = [{"views": 5}, {"views": 50}, {}, {"views": True}]
+    assert [matches(record, where) for record in records] == [True, False, True, True]
 
 
 def test_depth_limit_is_inclusive() -> None:
@@ -130,6 +142,7 @@ ERRORS: list[tuple[str, object, str, tuple[tuple[str, str], ...]]] = [
         (("_where", "unknown_operator"),),
     ),
     ("or not a list", {"or": {"a": 1}}, "`_where` 'or' must be a list of objects", ()),
+    ("not of a list", {"not": [{"a": 1}]}, "`_where` 'not' must be an object", ()),
     ("or of scalars", {"or": [1]}, "`_where` 'or' must be a list of objects", ()),
     ("and of lists", {"and": [[{"a": 1}]]}, "`_where` 'and' must be a list of objects", ()),
     ("list value", {"a": [1]}, "`_where` values must be strings, numbers, booleans or null", ()),

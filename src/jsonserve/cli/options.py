@@ -94,6 +94,14 @@ def one_url(url: str | None) -> str | None:
     return url
 
 
+def on_off(value: str) -> str:
+    """``on`` or ``off`` (any case), for switches that name their state."""
+    lowered = value.strip().lower()
+    if lowered not in ("on", "off"):
+        raise typer.BadParameter(f"takes on or off, not {value!r}")
+    return lowered
+
+
 def origins(cors: str) -> list[str]:
     """``--cors``: the comma-separated origins (``*`` when none are given)."""
     return [origin.strip() for origin in cors.split(",") if origin.strip()] or ["*"]

@@ -37,6 +37,7 @@ from jsonserve.cli.options import (
     index_specs,
     load_routes,
     not_empty,
+    on_off,
     one_url,
     origins,
     parse_size,
@@ -118,6 +119,15 @@ def serve(
         bool, typer.Option("--auto-create", help="A POST to a collection that does not exist creates it.")
     ] = False,
     no_docs: Annotated[bool, typer.Option("--no-docs", help="Serve no /openapi.json, /docs or /redoc.")] = False,
+    no_graphql: Annotated[
+        bool, typer.Option("--no-graphql", help="Serve no /graphql (nor GraphiQL).", rich_help_panel="GraphQL")
+    ] = False,
+    graphql_introspection: Annotated[
+        str,
+        typer.Option(
+            callback=on_off, metavar="on|off", help="Introspection (GraphiQL's docs use it).", rich_help_panel="GraphQL"
+        ),
+    ] = "on",
     header_timeout: Annotated[
         float, typer.Option(min=0, help="Seconds a client has to send a request's headers (0: no limit).")
     ] = DEFAULT_HEADER_TIMEOUT,
@@ -235,6 +245,7 @@ def serve(
         forwarded_allow_ips=proxies(forwarded_allow_ips), chaos=chaos, chaos_latency=chaos_latency(latency), seed=seed,
         metrics=metrics, log_format=log_format,
     )  # fmt: skip
+    settings = settings.replace(graphql=not no_graphql, graphql_introspection=graphql_introspection == "on")
     if workers > 1 and get is None:
         _check_shareable(source)
     # httpx logs every request at INFO; --get's one is in-process, and its answer is all it prints.
@@ -280,6 +291,8 @@ def _banner(settings: Settings, ready: Ready) -> None:
     if settings.docs:
         console.print(f"[bold]Docs[/]      {root}/docs  [dim]{root}/redoc  {root}/openapi.json[/]")
     console.print(f"[bold]Realtime[/]  {root.replace('http', 'ws', 1)}/realtime  [dim]{root}/realtime/sse[/]")
+    if settings.graphql:
+        console.print(f"[bold]GraphQL[/]   {root}/graphql")
     switches = (
         ("watching", settings.watching),
         ("read-only", settings.read_only),

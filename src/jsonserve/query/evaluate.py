@@ -45,6 +45,7 @@ from jsonserve.query.model import (
     AnyOf,
     Condition,
     Node,
+    Not,
     Op,
     Page,
     PageRequest,
@@ -86,6 +87,8 @@ def matches(record: Record, node: Node) -> bool:
         return all(matches(record, child) for child in node.items)
     if isinstance(node, AnyOf):
         return any(matches(record, child) for child in node.items)
+    if isinstance(node, Not):
+        return not matches(record, node.item)
     return search_fields(record, node.text.lower(), node.skip)
 
 

@@ -21,7 +21,7 @@ Example:
 from __future__ import annotations
 
 from jsonserve.errors import FieldError, QueryError
-from jsonserve.query.model import AllOf, AnyOf, Condition, Node, Op  # noqa: F401 - Op: the example
+from jsonserve.query.model import AllOf, AnyOf, Condition, Node, Not, Op  # noqa: F401 - Op: the example
 
 MAX_CONDITIONS = 100
 """Conditions, ``q`` and ``_where`` groups in one query (repeated keys of ``eq``, ``in`` and ``ne`` make one)."""
@@ -93,6 +93,8 @@ def _size(node: Node) -> tuple[int, int]:
         nodes += 1
         if isinstance(item, AllOf | AnyOf):
             stack.extend(item.items)
+        elif isinstance(item, Not):
+            stack.append(item.item)
         elif isinstance(item, Condition):
             check_path(item.path, ".".join(item.path))  # `_where` paths: nesting (its own bound) makes them
             values += len(item.value) if isinstance(item.value, tuple) else 0

@@ -76,7 +76,14 @@ class AnyOf:
     items: tuple[Node, ...] = ()
 
 
-Node: TypeAlias = Condition | TextSearch | AllOf | AnyOf
+@dataclass(frozen=True)
+class Not:
+    """The child does not match (a record lacking the child's field matches: ``not`` of nothing is everything)."""
+
+    item: Node
+
+
+Node: TypeAlias = Condition | TextSearch | AllOf | AnyOf | Not
 MATCH_ALL = AllOf()
 
 

@@ -9,8 +9,9 @@ The language (json-server 1.x's, plus ``like``):
 * ``{"field": value}`` is ``field eq value``; several keys in one object are ANDed;
 * ``{"field": {"op": value, ...}}`` with ``op`` one of :class:`Op` (``in`` takes a list or one value);
 * ``{"a": {"b": ...}}`` walks into ``a.b`` (a dotted path);
-* ``{"or": [tree, ...]}`` and ``{"and": [tree, ...]}`` at the top of a tree (deeper, ``or`` and ``and``
-  are field names); an empty ``or`` matches nothing, an empty object everything.
+* ``{"or": [tree, ...]}`` and ``{"and": [tree, ...]}`` at the top of a tree, and ``{"not": tree}`` (a
+  record the tree does not match, one lacking its fields included); deeper, ``or``, ``and`` and
+  ``not`` are field names; an empty ``or`` matches nothing, an empty object everything.
 
 Values are strings, numbers, booleans or null, compared as their text (see :mod:`jsonserve.query.text`).
 
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 
 from jsonserve.errors import FieldError, QueryError
 from jsonserve.query.limits import MAX_CONDITIONS, MAX_VALUES, check_filter
-from jsonserve.query.model import AllOf, AnyOf, Condition, Node, Op
+from jsonserve.query.model import AllOf, AnyOf, Condition, Node, Not, Op
 from jsonserve.query.text import NUL, check_pattern, refuse_nul, to_text
 
 OP_NAMES = ", ".join(op.value for op in Op if op is not Op.LIKE)
@@ -37,6 +38,7 @@ MAX_WHERE_DEPTH = 16
 # more would evict each other on every record (2,000 patterns x 1,000 records took 32 s, recompiling).
 MAX_PATTERNS = 32
 _GROUPS = ("or", "and")
+NOT = "not"
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ def patterns(node: Node) -> set[str]:
     """The distinct ``like`` patterns in ``node`` (each costs a compiled expression)."""
     if isinstance(node, AllOf | AnyOf):
         return set().union(*(patterns(child) for child in node.items))
+    if isinstance(node, Not):
+        return patterns(node.item)
     if isinstance(node, Condition) and node.op is Op.LIKE and isinstance(node.value, str):
         return {node.value}
     return set()
@@ -105,6 +109,8 @@ def _object(tree: dict[str, object], prefix: tuple[str, ...], depth: int, max_de
             raise QueryError("`_where` keys must be strings")
         if key in _GROUPS and not prefix:
             nodes.append(_group(key, value, depth, max_depth))
+        elif key == NOT and not prefix:
+            nodes.append(_negation(value, depth, max_depth))
         elif isinstance(value, dict) and value and any(name in _OP_VALUES for name in value):
             nodes.extend(_operators((*prefix, key), value))
         elif isinstance(value, dict):
@@ -119,6 +125,12 @@ def _group(key: str, value: object, depth: int, max_depth: int) -> Node:
         raise QueryError(f"`_where` {key!r} must be a list of objects")
     children = tuple(_object(item, (), depth + 1, max_depth) for item in value)
     return AnyOf(children) if key == "or" else AllOf(children)
+
+
+def _negation(value: object, depth: int, max_depth: int) -> Node:
+    if not isinstance(value, dict):
+        raise QueryError("`_where` 'not' must be an object")
+    return Not(_object(value, (), depth + 1, max_depth))
 
 
 def _operators(path: tuple[str, ...], ops: dict[str, object]) -> list[Node]:

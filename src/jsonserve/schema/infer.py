@@ -4,7 +4,8 @@ A :class:`Shape` accumulates the JSON types seen at each field (nested objects a
 included, to a bounded depth). It only widens: :meth:`Shape.observe` is called for every stored
 record once at start and then for each created or updated record, so keeping it current costs one
 walk of the written record, never a rescan; it says whether the schema widened, so a cache of what
-is built from shapes knows when to rebuild. ``required`` lists the fields every observed record has.
+is built from shapes knows when to rebuild. ``required`` lists the fields every observed record has;
+:attr:`Shape.wide` says whether an integer beyond 32 bits was seen (GraphQL reads such fields as Float).
 
 Example:
     >>> shape = Shape()
@@ -23,6 +24,7 @@ from jsonserve._types import JSONValue
 
 MAX_DEPTH = 4
 MAX_FIELDS = 200
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
 def json_type(value: JSONValue) -> str:
@@ -49,12 +51,15 @@ class Shape:
     present: dict[str, int] = field(default_factory=dict)
     objects: int = 0
     items: Shape | None = None
+    wide: bool = False  # an integer outside 32 bits was seen (GraphQL's Int cannot hold it)
 
     def observe(self, value: JSONValue, depth: int = 0) -> bool:
         """Widen the shape with one more value; ``True`` when its JSON Schema changed (it widened)."""
         kind = json_type(value)
         changed = kind not in self.types
         self.types.add(kind)
+        if kind == "integer" and not self.wide and not INT32_MIN <= value <= INT32_MAX:  # type: ignore[operator]
+            self.wide = changed = True
         if depth >= MAX_DEPTH:
             return changed
         if isinstance(value, dict):

@@ -165,6 +165,16 @@ class Service:
         page = await self._read(principal, query, primary=True)
         return Listing(await self._join(principal, page.items, joins), page.total, query)
 
+    async def find_related(self, query: Query, *, principal: Principal = ANONYMOUS) -> Page:
+        """A read on behalf of a relation (GraphQL's nested lists and parents), as ``_embed`` reads: no joins.
+
+        The caller's rule applies; a collection the caller must sign in to read shows nothing here
+        rather than raising :class:`Unauthorized` (the request's own collection is not this one).
+        """
+        self._plural(query.collection)
+        self.redaction.check_query(query)
+        return await self._read(principal, query)
+
     async def list_nested(
         self, parent: str, parent_id: str, query: Query, *, principal: Principal = ANONYMOUS
     ) -> Listing:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from jsonserve._types import JSONValue, Record
 from jsonserve.errors import FieldError, PermissionDenied, QueryError
 from jsonserve.query.evaluate import matches, run
-from jsonserve.query.model import AllOf, AnyOf, Condition, Node, Query, TextSearch
+from jsonserve.query.model import AllOf, AnyOf, Condition, Node, Not, Query, TextSearch
 from jsonserve.schema.kind import Kind
 
 __all__ = ["Redaction"]
@@ -102,6 +102,8 @@ def _paths(node: Node) -> list[tuple[str, ...]]:
         return [node.path]
     if isinstance(node, AllOf | AnyOf):
         return [path for child in node.items for path in _paths(child)]
+    if isinstance(node, Not):
+        return _paths(node.item)
     return []
 
 
@@ -118,4 +120,6 @@ def _searches(node: Node) -> bool:
         return True
     if isinstance(node, AllOf | AnyOf):
         return any(_searches(child) for child in node.items)
+    if isinstance(node, Not):
+        return _searches(node.item)
     return False

@@ -24,6 +24,7 @@ from jsonserve.openapi import Documents
 from jsonserve.service import Service, build_service
 from jsonserve.web import auth, docs, stack
 from jsonserve.web.errors import HANDLERS
+from jsonserve.web.graphql import GraphQLEndpoint
 from jsonserve.web.home import home_page
 from jsonserve.web.http import api_root, json_response
 from jsonserve.web.ops import Ops, ops_pages
@@ -88,7 +89,9 @@ def _routes(settings: Settings, resources: Resources, static_dir: Path | None, o
     async def home(request: Request) -> Response:
         if static_dir is not None and (static_dir / "index.html").is_file() and resources.static is not None:
             return Fallthrough(resources.static)
-        return await home_page(request, resources.service, api_root(request), docs=settings.docs)
+        return await home_page(
+            request, resources.service, api_root(request), docs=settings.docs, graphql=settings.graphql
+        )
 
     async def rules(request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
@@ -100,6 +103,9 @@ def _routes(settings: Settings, resources: Resources, static_dir: Path | None, o
     mounts: list[BaseRoute] = _auth_routes(settings, resources, pages)
     if settings.docs:
         pages.update(_docs_pages(resources))
+    if settings.graphql:
+        pages["graphql"] = _unless_collection(resources, "graphql", GraphQLEndpoint(resources.service, settings))
+    if settings.docs or settings.graphql:
         mounts.append(Mount(docs.ASSETS_PATH, app=StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets"))
 
     async def first_segment(request: Request) -> Response:
@@ -177,6 +183,18 @@ def _docs_pages(resources: Resources) -> dict[str, Endpoint]:
         "docs": unless_collection("docs", docs.swagger_ui),
         "redoc": unless_collection("redoc", docs.redoc),
     }
+
+
+def _unless_collection(resources: Resources, name: str, page: Endpoint) -> Endpoint:
+    """``page`` at ``/{name}``, unless the data has a resource of that name: then the resource's routes."""
+
+    async def endpoint(request: Request) -> Response:
+        if name in resources.service.kinds():
+            request.path_params["name"] = name
+            return await resources.collection(request)
+        return await page(request)
+
+    return endpoint
 
 
 def _static_dir(settings: Settings) -> Path | None:

@@ -85,14 +85,14 @@ async def swagger_ui(request: Request) -> Response:
     """Swagger UI over ``<root>/openapi.json``: operations listed, "Try it out" on."""
     assets, openapi = _urls(request)
     html = _SWAGGER_UI_PAGE.format(title=escape(TITLE), assets=assets, openapi=openapi)
-    return _page(html, _policy())
+    return page_response(html, policy())
 
 
 async def redoc(request: Request) -> Response:
     """ReDoc over ``<root>/openapi.json``; it needs inline styles (styled-components) and a ``blob:`` worker."""
     assets, openapi = _urls(request)
     html = _REDOC_PAGE.format(title=escape(TITLE), assets=assets, openapi=openapi)
-    return _page(html, _policy(**{"style-src": "'self' 'unsafe-inline'", "worker-src": "blob:"}))
+    return page_response(html, policy(**{"style-src": "'self' 'unsafe-inline'", "worker-src": "blob:"}))
 
 
 def _urls(request: Request) -> tuple[str, str]:
@@ -101,15 +101,15 @@ def _urls(request: Request) -> tuple[str, str]:
     return escape(root + ASSETS_PATH), escape(root + "/openapi.json")
 
 
-def _policy(**overrides: str) -> str:
+def policy(**overrides: str) -> str:
     """The Content-Security-Policy header: :data:`_POLICY` with some directives replaced or added."""
     return "; ".join(f"{name} {value}" for name, value in {**_POLICY, **overrides}.items())
 
 
-def _page(html: str, policy: str) -> Response:
-    """An HTML page that the browser must hold to ``policy`` and revalidate before reuse."""
+def page_response(html: str, csp: str) -> Response:
+    """An HTML page that the browser must hold to the policy ``csp`` and revalidate before reuse."""
     headers = {
-        "Content-Security-Policy": policy,
+        "Content-Security-Policy": csp,
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "Cache-Control": "no-cache",

@@ -1,7 +1,7 @@
 """The home page at ``/`` when the static folder has no ``index.html``: the resources, with counts.
 
-It links the API docs (``/docs``, ``/redoc``, ``/openapi.json``) only when they are served: not
-under ``--no-docs``, and not where a collection of the same name takes the path.
+It links the API docs (``/docs``, ``/redoc``, ``/openapi.json``) and ``/graphql`` only when they are
+served: not under ``--no-docs`` (``--no-graphql``), and not where a collection of the same name takes the path.
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ li {{ margin: .3rem 0; }} .count {{ color: #777; }}
 """
 
 
-async def home_page(request: Request, service: Service, base: str, *, docs: bool = True) -> HTMLResponse:
-    """Render the list of resources and their record counts; link the docs pages when ``docs`` serves them."""
+async def home_page(
+    request: Request, service: Service, base: str, *, docs: bool = True, graphql: bool = False
+) -> HTMLResponse:
+    """Render the list of resources and their record counts; link the docs pages and ``/graphql`` when served."""
     counts = await service.counts(principal=principal_of(request.scope))
     items = "\n".join(
         f'<li><a href="{escape(base)}/{escape(name)}">/{escape(name)}</a> '
@@ -50,6 +52,8 @@ async def home_page(request: Request, service: Service, base: str, *, docs: bool
     )
     first = next(iter(counts), "posts")
     pages = [(path, title) for path, title in DOCS_PAGES if docs and path not in counts]
+    if graphql and "graphql" not in counts:
+        pages.append(("graphql", "GraphQL"))
     return HTMLResponse(
         _PAGE.format(
             items=items or "<li>(no resources yet)</li>",

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ColumnElement
 
-from jsonserve.query.model import AllOf, AnyOf, Condition, Node, Op, SortKey, TextSearch
+from jsonserve.query.model import AllOf, AnyOf, Condition, Node, Not, Op, SortKey, TextSearch
 from jsonserve.query.text import to_number
 
 Expr = ColumnElement[bool]
@@ -131,6 +131,9 @@ def compile_where(node: Node, access: JsonAccess) -> Expr:
         return sa.and_(sa.true(), *(compile_where(child, access) for child in node.items))
     if isinstance(node, AnyOf):
         return sa.or_(sa.false(), *(compile_where(child, access) for child in node.items))
+    if isinstance(node, Not):
+        # A test on a missing field is SQL NULL, and NOT NULL is NULL: as false first, as the evaluator reads it.
+        return sa.not_(sa.func.coalesce(compile_where(node.item, access), sa.false()))
     assert isinstance(node, TextSearch)  # noqa: S101 - the Node union is closed
     return access.search(node.text, node.skip)
 

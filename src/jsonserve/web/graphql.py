@@ -1,0 +1,149 @@
+"""``/graphql``: GraphQL over HTTP, and GraphiQL for a browser, served from files shipped in the package.
+
+* ``POST /graphql`` with a JSON body ``{"query", "variables"?, "operationName"?}``;
+* ``GET /graphql?query=...&variables=...&operationName=...`` for queries (a mutation is 405);
+* ``GET /graphql`` asking for ``text/html`` (a browser): GraphiQL, with the outside network unused.
+
+Answers are ``application/json``, or ``application/graphql-response+json`` when the ``Accept``
+header names it, with ``{"data", "errors"?}``; the status comes from :mod:`jsonserve.gql.engine`
+(200 for valid GraphQL, 400 when it is not). A body the server cannot read answers as REST's
+would (400 bad JSON, 413, 415), in GraphQL's shape. ``--delay`` (or ``?_delay=``) slows every answer
+but GraphiQL's page, as it does REST's. ``--no-graphql`` removes the route.
+
+GraphiQL 3 (MIT) and React 18 (MIT) come from npm, written under ``assets/graphiql``,
+``assets/react`` and ``assets/react-dom`` by ``scripts/vendor-graphiql.sh`` (pinned versions,
+integrity checked, licences and a ``SOURCE.txt`` beside them); ``assets/jsonserve/graphiql-init.js``
+starts it (a file: the page's Content-Security-Policy allows no inline script).
+
+Example:
+    >>> endpoint = GraphQLEndpoint(service, Settings())  # doctest: +SKIP
+    >>> Route("/graphql", endpoint, methods=["GET", "POST"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+from html import escape
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from jsonserve.config import Settings
+from jsonserve.errors import BodyError, JsonServeError, MethodNotAllowed, UnsupportedMediaType
+from jsonserve.gql import GraphQL, GraphQLLimits, GraphQLOptions, Outcome
+from jsonserve.service import Service, parse_body
+from jsonserve.web.docs import ASSETS_PATH, page_response, policy
+from jsonserve.web.errors import status_of
+from jsonserve.web.http import is_json, principal_of, read_json
+from jsonserve.web.presentation import requested_delay
+
+ALLOW = ("GET", "HEAD", "POST", "OPTIONS")
+JSON_TYPE = "application/json"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+# GraphiQL inserts <style> elements (its editor and its UI library) and embeds its fonts as data: URLs.
+GRAPHIQL_POLICY = policy(**{"style-src": "'self' 'unsafe-inline'", "font-src": "'self' data:"})
+
+_GRAPHIQL_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>jsonserve - GraphiQL</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="{assets}/graphiql/graphiql.min.css">
+<link rel="stylesheet" href="{assets}/jsonserve/graphiql.css">
+</head>
+<body>
+<div id="graphiql" data-endpoint="{endpoint}" data-example="{example}">Loading GraphiQL…</div>
+<script src="{assets}/react/react.production.min.js"></script>
+<script src="{assets}/react-dom/react-dom.production.min.js"></script>
+<script src="{assets}/graphiql/graphiql.min.js"></script>
+<script src="{assets}/jsonserve/graphiql-init.js"></script>
+</body>
+</html>
+"""
+
+
+class GraphQLEndpoint:
+    """The ``/graphql`` endpoint of one Service."""
+
+    def __init__(self, service: Service, settings: Settings) -> None:
+        limits = GraphQLLimits(max_page_size=settings.max_page_size)
+        options = GraphQLOptions(settings.graphql_introspection, limits, max_value_depth=settings.max_depth)
+        self.engine = GraphQL(service, options)
+        self.settings = settings
+
+    async def __call__(self, request: Request) -> Response:
+        method = request.method
+        if method in ("GET", "HEAD") and _wants_html(request):
+            return await self.graphiql(request)
+        if method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": ", ".join(ALLOW)})
+        try:
+            await self._delay(request)
+            payload = await self._payload(request)
+        except JsonServeError as error:
+            return _answer(request, _refusal(error))
+        principal = principal_of(request.scope)
+        outcome = await self.engine.run(payload, principal=principal, mutations=method == "POST")
+        return _answer(request, outcome)
+
+    async def _payload(self, request: Request) -> dict[str, Any]:
+        if request.method == "POST":
+            if not is_json(request.headers.get("content-type")):
+                raise UnsupportedMediaType("send the GraphQL request as JSON, with Content-Type: application/json")
+            return await read_json(request, self.settings.max_body, self.settings.max_depth)
+        if request.method not in ("GET", "HEAD"):
+            raise MethodNotAllowed(f"{request.method} is not allowed: /graphql takes GET (queries) and POST", ALLOW)
+        params = request.query_params
+        payload: dict[str, Any] = {"query": params.get("query"), "operationName": params.get("operationName")}
+        variables = params.get("variables")
+        if variables:
+            try:
+                payload["variables"] = parse_body(variables.encode(), max_depth=self.settings.max_depth)
+            except BodyError as error:
+                raise BodyError(f"`variables` must be a JSON object: {error.detail}") from None
+        return payload
+
+    async def _delay(self, request: Request) -> None:
+        """Wait ``_delay`` ms (in the URL), else ``--delay``, as every API answer does; a malformed one is a 400."""
+        asked = requested_delay(request.query_params.multi_items()) if request.scope["query_string"] else None
+        delay = self.settings.delay_ms if asked is None else asked
+        if delay:
+            await asyncio.sleep(delay / 1000)
+
+    async def graphiql(self, request: Request) -> Response:
+        """GraphiQL on this endpoint, with an example query over the first collection."""
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        html = _GRAPHIQL_PAGE.format(
+            assets=escape(root + ASSETS_PATH),
+            endpoint=escape(root + "/graphql"),
+            example=escape(await self.engine.example()),
+        )
+        return page_response(html, GRAPHIQL_POLICY)
+
+
+def _wants_html(request: Request) -> bool:
+    """A browser's navigation: ``Accept`` names ``text/html`` before any JSON type (a GraphQL client names none)."""
+    accept = request.headers.get("accept", "")
+    html = accept.find("text/html")
+    json = min((at for at in (accept.find(JSON_TYPE), accept.find(GRAPHQL_RESPONSE)) if at >= 0), default=-1)
+    return html >= 0 and (json < 0 or html < json)
+
+
+def _refusal(error: JsonServeError) -> Outcome:
+    """A request that could not be read, answered in GraphQL's shape with REST's status and code."""
+    allow = error.allow if isinstance(error, MethodNotAllowed) else ()
+    return Outcome(status_of(error), {"errors": [{"message": error.detail, "extensions": {"code": error.code}}]}, allow)
+
+
+def _answer(request: Request, outcome: Outcome) -> Response:
+    accept = request.headers.get("accept", "")
+    media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accept else JSON_TYPE
+    headers = {"Cache-Control": "no-store"}
+    if outcome.allow:
+        headers["Allow"] = ", ".join(outcome.allow)
+    body = orjson.dumps(outcome.body, option=orjson.OPT_NON_STR_KEYS)
+    return Response(body, outcome.status, headers=headers, media_type=media)
