@@ -65,7 +65,7 @@ def jsonserve(request: pytest.FixtureRequest) -> Iterator[JsonServer]:
     if host is None:
         host = config.stash[HOST] = Host(config.rootpath)
     data, options = _marker_options(request.node)
-    server = host.server(options)
+    server = host.server(options, data)
     server.reset(data)
     request.node.stash[SERVER] = server
     yield server

@@ -77,7 +77,7 @@ class serve:  # noqa: N801 - used as a function: ``with serve(data) as server``
             raise TypeError("with serve(...) runs on the memory backend; backend= and hub= are for async with")
         host = self._host = Host(Path.cwd())
         try:
-            server = host.server(self._options)
+            server = host.server(self._options, self._data)
             server.reset(self._data)
         except BaseException:
             host.close()

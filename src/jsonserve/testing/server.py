@@ -55,15 +55,17 @@ class JsonServer:
     Build it with :meth:`Host.server` (the plugin and :func:`~jsonserve.testing.serve` do).
     """
 
-    def __init__(self, thread: LoopThread, settings: Settings, folder: Path) -> None:
+    def __init__(self, thread: LoopThread, settings: Settings, folder: Path, data: dict[str, JSONValue]) -> None:
         self.settings = settings
         self._thread = thread
         self._folder = folder
         self._faults = FaultRules(settings.base)
-        self._storage = MemoryStorage({}, id_field=settings.id_field)
+        # Opened on the first test's data: the service checks a declared schema's names against it.
+        self._storage = MemoryStorage(data, id_field=settings.id_field)
         self._service: Service = build_service(settings, self._storage)
         if self._service.accounts is not None:
             self._service.accounts.passwords = Passwords(**TEST_PASSWORDS)
+            _hash_passwords(data, self._service.accounts.passwords)
         app = create_app(
             settings, self._service, manage_storage=False, policies=[Middleware(FaultPolicy, rules=self._faults)]
         )
@@ -85,7 +87,7 @@ class JsonServer:
 
     @property
     def client(self) -> httpx.Client:
-        """A sync httpx client answered in-process (no socket); paths are relative to ``--base``."""
+        """A sync httpx client answered in-process (no socket), new for each test; paths are relative to ``--base``."""
         if self._client is None:
             transport = ThreadTransport(self._app, self._thread)
             self._client = httpx.Client(transport=transport, base_url=IN_PROCESS_ORIGIN + self.settings.base)
@@ -93,7 +95,10 @@ class JsonServer:
 
     @property
     def async_client(self) -> httpx.AsyncClient:
-        """An ``httpx.AsyncClient`` over ASGI (no socket), usable from any event loop; nothing to close."""
+        """An ``httpx.AsyncClient`` over ASGI (no socket), new for each test, usable from any event loop.
+
+        It holds no connection: closing it (``async with``) is allowed, not needed.
+        """
         if self._async_client is None:
             transport = AsyncThreadTransport(self._app, self._thread)
             self._async_client = httpx.AsyncClient(transport=transport, base_url=IN_PROCESS_ORIGIN + self.settings.base)
@@ -102,7 +107,7 @@ class JsonServer:
     # -- the data ----------------------------------------------------------------------------
 
     @property
-    def data(self) -> dict[str, JSONValue]:
+    def data(self) -> dict[str, Any]:
         """A copy of everything stored now, as a JSON object (what ``GET /db`` shows, hidden fields included)."""
         return orjson.loads(self._thread.run(self._dump()))  # type: ignore[no-any-return]
 
@@ -119,6 +124,7 @@ class JsonServer:
         """Start a test: load ``data``, forget the request log, the fault rules and failed logins."""
         self._faults.clear()
         self._app.log = []
+        self._drop_clients()
         if self._service.accounts is not None:
             self._service.accounts.forget_failures()
         self.load(data)
@@ -183,9 +189,14 @@ class JsonServer:
 
     def close(self) -> None:
         """Stop the socket server (if started) and close the service; the host's loop stays up."""
+        self._drop_clients()
+        self._thread.run(self._close())
+
+    def _drop_clients(self) -> None:
+        # A test may close its clients, or open them with ``with``, which httpx allows once per client.
         if self._client is not None:
             self._client.close()
-        self._thread.run(self._close())
+        self._client = self._async_client = None
 
     async def _close(self) -> None:
         if self._http is not None:
@@ -229,8 +240,11 @@ class Host:
         self._scratch: Path | None = None
         self._servers: dict[bytes, JsonServer] = {}
 
-    def server(self, options: Mapping[str, Any]) -> JsonServer:
-        """The server for ``options`` (CLI names, without ``data``), built on first use."""
+    def server(self, options: Mapping[str, Any], data: Mapping[str, Any] | str | Path | None = None) -> JsonServer:
+        """The server for ``options`` (CLI names, without ``data``), built on first use over ``data``.
+
+        The caller then resets it with the data each test wants (the first test's included).
+        """
         key = options_key(options)
         server = self._servers.get(key)
         if server is None:
@@ -238,7 +252,8 @@ class Host:
                 self._thread = LoopThread("jsonserve-testing")
                 self._scratch = Path(tempfile.mkdtemp(prefix="jsonserve-testing-"))
             settings = settings_for(options, self.folder, self._scratch)
-            server = self._servers[key] = JsonServer(self._thread, settings, self.folder)
+            document = load_data(data, self.folder)
+            server = self._servers[key] = JsonServer(self._thread, settings, self.folder, document)
         return server
 
     def close(self) -> None:
