@@ -106,8 +106,13 @@ async def test_pytest_asyncio(jsonserve):
     assert [request.method for request in jsonserve.requests] == ["POST", "GET"]
 
 
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request):
+    return request.param
+
+
 @pytest.mark.anyio
-async def test_anyio(jsonserve):
+async def test_anyio(jsonserve, anyio_backend):
     jsonserve.fail("/posts", status=500, times=1)
     async with jsonserve.async_client as client:  # closing it is allowed: the next test gets a new one
         assert (await client.get("/posts")).status_code == 500
@@ -191,7 +196,7 @@ def test_every_name_isolation_faults_and_the_report(project: pytest.Pytester) ->
 
 def test_async_tests_under_pytest_asyncio_and_anyio(project: pytest.Pytester) -> None:
     project.makepyfile(test_async=ASYNC_TESTS)
-    project.runpytest().assert_outcomes(passed=3)
+    project.runpytest().assert_outcomes(passed=4)  # anyio's test once on asyncio, once on trio
 
 
 def test_auth_helpers(project: pytest.Pytester) -> None:
