@@ -11,6 +11,7 @@ import httpx
 import pytest
 import requests
 
+from jsonserve.errors import InvalidCredentials, TooManyRequests
 from jsonserve.testing import Fault, JsonServer, RecordedRequest, serve
 from jsonserve.testing.faults import FaultRules
 from jsonserve.testing.recorder import describe
@@ -133,3 +134,21 @@ def test_the_report_shows_the_last_requests() -> None:
     text = describe([*logged, RecordedRequest("PUT", "/posts/1", {}, {}, b"x" * 300, None)]).splitlines()
     assert text[0] == "... 11 earlier requests" and len(text) == 51
     assert text[-1].startswith("PUT /posts/1 -> no answer  xxx") and text[-1].endswith("... (300 bytes)")
+
+
+def test_a_reset_forgets_shapes_and_failed_logins() -> None:
+    users = {"users": [{"id": 1, "email": "ada@example.com", "password": "correct horse"}], "posts": [{"id": 1}]}
+    with serve(users, auth=True) as server:
+
+        def post_fields() -> set[str]:
+            return set(server.client.get("/openapi.json").json()["components"]["schemas"]["posts"]["properties"])
+
+        assert "words" not in post_fields()
+        for _ in range(5):
+            with pytest.raises(InvalidCredentials):
+                server.login("ada@example.com", "wrong password")
+        with pytest.raises(TooManyRequests):
+            server.login("ada@example.com", "correct horse")
+        server.reset({**users, "posts": [{"id": 1, "words": 12}]})
+        assert server.login("ada@example.com", "correct horse")
+        assert "words" in post_fields()  # inferred again from the new data
