@@ -42,7 +42,7 @@ contracts: $(STAMP)
 # Tiers (docs/reliability.md): JSONSERVE_TIER=ci (the default) sizes the reliability tests for this
 # target and skips tests marked `long`; JSONSERVE_RELIABILITY_RESULTS=FILE collects their figures.
 WORKERS  ?= 3
-PARALLEL := tests/unit tests/web tests/api tests/conformance tests/storage tests/cli tests/frontend
+PARALLEL := tests/unit tests/web tests/api tests/conformance tests/storage tests/cli tests/frontend tests/plugin
 TIMED    := tests/reliability/test_slow_clients.py tests/reliability/test_watch.py tests/reliability/test_soak.py
 AIMED    := tests/reliability/test_kill9.py::test_kill9_during_a_compaction
 pytest: $(STAMP)

@@ -20,6 +20,8 @@ from jsonserve.testing import serve
 from tests.reliability import tier
 from tests.support.hub import RecordingHub
 
+pytest_plugins = ["pytester"]  # tests/plugin runs pytest inside pytest (only a top-level conftest may say so)
+
 DB: dict[str, Any] = {
     "posts": [
         {"id": 1, "title": "json-server", "author": "typicode", "views": 100, "userId": 1, "meta": {"lang": "en"}},

@@ -54,7 +54,7 @@ async def live_server(
     async with contextlib.AsyncExitStack() as stack:
         if storage is None:
             storage = await stack.enter_async_context(
-                testing._storage(data, backend or testing.DEFAULTS["backend"], settings)
+                testing.backends._storage(data, backend or testing.DEFAULTS["backend"], settings)
             )
         service = await stack.enter_async_context(build_service(settings, storage))
         yield await stack.enter_async_context(_serving(service, settings))

@@ -64,7 +64,7 @@ def socket_server(data: dict[str, JSONValue], backend: str | None = None, **opti
     """Serve ``data`` from ``backend`` (default: the test suite's current one) on 127.0.0.1, for the block."""
     settings = Settings(**options)
     with asyncio.Runner() as runner:
-        storages = testing._storage(data, backend or testing.DEFAULTS["backend"], settings)
+        storages = testing.backends._storage(data, backend or testing.DEFAULTS["backend"], settings)
         storage: Storage | None = runner.run(storages.__aenter__())
         try:
             with _serving(build_service(settings, storage), settings) as server:

@@ -34,15 +34,15 @@ PUBLIC = {
     "jsonserve.schema": ["Kind", "Relations"],
     "jsonserve.ratelimit": ["Decision", "Policy", "RateLimitError", "RateLimiter", "client_key", "parse_policies"],
     "jsonserve.server": [
-        "CannotStart", "OnReady", "Ready", "Reply", "configure_logging", "one_shot", "open_service", "run",
-        "run_coroutine",
+        "CannotStart", "HttpServer", "LoopThread", "OnReady", "Ready", "Reply", "configure_logging", "one_shot",
+        "open_service", "run", "run_coroutine", "serve_http",
     ],
     "jsonserve.service": [
         "Catalogue", "Listing", "Service", "ServiceOptions", "build_service", "build_storage", "etag_for",
         "etag_matches", "parse_body", "record_etag", "render",
     ],
     "jsonserve.storage": ["Change", "ChangeLog", "Dependent", "MemoryStorage", "Retention", "Storage", "Unique"],
-    "jsonserve.testing": ["BACKENDS", "DEFAULTS", "serve"],
+    "jsonserve.testing": ["BACKENDS", "DEFAULTS", "Fault", "JsonServer", "RecordedRequest", "serve"],
     "jsonserve.web": ["create_app"],
 }  # fmt: skip
 

@@ -44,6 +44,10 @@ class Throttle:
         while len(failures) > self.limit:
             failures.popleft()
 
+    def clear(self) -> None:
+        """Forget every key's failures."""
+        self._failures.clear()
+
     def reset(self, key: str) -> None:
         """Forget ``key``'s failures (after a success)."""
         self._failures.pop(key, None)

@@ -2,7 +2,8 @@
 
 ``run(settings)`` serves until SIGINT/SIGTERM and returns the exit code; ``one_shot(settings, url)``
 answers one GET in-process; both raise :class:`CannotStart` when the data cannot be opened (and
-``run`` when the address cannot be bound).
+``run`` when the address cannot be bound). ``serve_http(app, settings)`` serves an app on the
+running loop (a :class:`LoopThread`'s: the testing helpers' server in a thread).
 
 Example:
     >>> show = lambda ready: print(ready.url, *ready.kinds)
@@ -15,15 +16,9 @@ from jsonserve.server.logs import configure_logging
 from jsonserve.server.loop import run_coroutine
 from jsonserve.server.main import run
 from jsonserve.server.oneshot import Reply, one_shot
+from jsonserve.server.thread import HttpServer, LoopThread, serve_http
 
 __all__ = [
-    "CannotStart",
-    "OnReady",
-    "Ready",
-    "Reply",
-    "configure_logging",
-    "one_shot",
-    "open_service",
-    "run",
-    "run_coroutine",
-]
+    "CannotStart", "HttpServer", "LoopThread", "OnReady", "Ready", "Reply", "configure_logging", "one_shot",
+    "open_service", "run", "run_coroutine", "serve_http",
+]  # fmt: skip

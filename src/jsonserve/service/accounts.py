@@ -177,6 +177,22 @@ class Accounts:
 
     # -- tokens -------------------------------------------------------------------------------
 
+    async def access_token_for(self, user: str) -> str:
+        """An access token for the user whose email (in any case) or id is ``user``, with no password asked.
+
+        For the testing helpers (``jsonserve.token_for``), where the test is the operator. No refresh
+        token is issued and nothing is written. :class:`NotFound` when no user has that email or id.
+        """
+        found = await self._find(user) if "@" in user else await self._get(user)
+        if found is None:
+            raise NotFound(f"no user has the email or id {user}")
+        return self._session(found).access_token
+
+    def forget_failures(self) -> None:
+        """Forget every failed login: no account or address is throttled any more (the testing helpers' reset)."""
+        self.by_account.clear()
+        self.by_address.clear()
+
     async def authenticate(self, token: str, guard: Guard | None = None) -> Principal:
         """The caller a bearer token names: :class:`InvalidToken` when forged, expired, revoked or of a deleted user."""
         claims = self.tokens.verify(token)

@@ -54,6 +54,7 @@ class MemoryStorage(Storage):
         self._order: list[str] = []
         self._kinds: dict[str, Kind] | None = None
         self.seq = 0
+        self._resets = 0
         self._log = RingChangeLog(retention, clock=clock)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -83,6 +84,29 @@ class MemoryStorage(Storage):
             table.high = max(table.high, previous.high if previous else 0)
         self._tables, self._singulars, self._extras, self._order = tables, singulars, extras, order
         self._kinds = None
+
+    def reset(self, document: object) -> None:
+        """Start over from ``document`` as a store newly opened on it (the testing helpers, between tests).
+
+        Unlike :meth:`load`, integer ids count from the new data again, not from the largest ever
+        held, and the change log starts empty; ``seq`` goes on (a realtime client never sees it go
+        back) and :meth:`generation` moves on (what was inferred from the old data is dropped).
+
+        Example:
+            >>> storage = MemoryStorage({"posts": [{"id": 5}]})
+            >>> storage.reset({"posts": [{"id": 1}]})
+            >>> storage.high_water(), storage.generation()
+            ({'posts': 1}, 1)
+        """
+        tables, singulars, extras, order = parse_document(document, self.id_field)
+        self._tables, self._singulars, self._extras, self._order = tables, singulars, extras, order
+        self._kinds = None
+        self._resets += 1
+        self.start_log()
+
+    def generation(self) -> int:
+        """How many times :meth:`reset` replaced the data."""
+        return self._resets
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -1,11 +1,11 @@
-"""Serve data in-process for tests: a json-server-compatible API with no socket.
-
-Example:
-    >>> async with serve({"posts": [{"id": 1, "title": "a"}]}) as client:  # doctest: +SKIP
-    ...     assert (await client.get("/posts/1")).json()["title"] == "a"
+"""``app_client(data)``: a fresh app over ``data`` on any storage backend, and an httpx client to it.
 
 The same data can be served by any storage backend (``backend="jsonfile" | "sqlite" | "postgres"``),
-which is how one API test suite runs against all of them.
+which is how one API test suite runs against all of them. The app runs on the caller's event loop.
+
+Example:
+    >>> async with app_client({"posts": [{"id": 1, "title": "a"}]}) as client:  # doctest: +SKIP
+    ...     assert (await client.get("/posts/1")).json()["title"] == "a"
 """
 
 from __future__ import annotations
@@ -32,16 +32,14 @@ from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.web.app import create_app
 from jsonserve.web.inprocess import open_client
 
-__all__ = ["BACKENDS", "DEFAULTS", "serve"]
-
 BACKENDS = ("memory", "jsonfile", "sqlite", "postgres")
 POSTGRES_URL = os.environ.get("JSONSERVE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 DEFAULTS: dict[str, str] = {"backend": "memory"}
-"""What :func:`serve` uses when no ``backend`` is given (the test suite switches it per backend)."""
+"""What :func:`app_client` uses when no ``backend`` is given (the test suite switches it per backend)."""
 
 
 @contextlib.asynccontextmanager
-async def serve(
+async def app_client(
     data: dict[str, JSONValue] | None = None, *, backend: str | None = None, hub: Hub | None = None, **options: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client talking to a fresh app over ``data`` (or, without data, the demo data).
