@@ -22,7 +22,7 @@ from jsonserve.config import Settings
 from jsonserve.errors import NotFound
 from jsonserve.openapi import Documents
 from jsonserve.service import Service, build_service
-from jsonserve.web import auth, docs, stack
+from jsonserve.web import auth, browser, docs, stack
 from jsonserve.web.errors import HANDLERS
 from jsonserve.web.home import home_page
 from jsonserve.web.http import api_root, json_response
@@ -90,7 +90,11 @@ def _routes(settings: Settings, resources: Resources, static_dir: Path | None) -
         return json_response(request, settings.routes)  # type: ignore[arg-type]
 
     pages: dict[str, Endpoint] = {"db": resources.db, **({"__rules": rules} if settings.routes else {})}
-    mounts: list[BaseRoute] = _auth_routes(settings, resources, pages)
+    mounts: list[BaseRoute] = [
+        *_auth_routes(settings, resources, pages),
+        *browser.browser_routes(resources.service, settings),
+    ]
+    pages["_"] = browser.to_browser
     if settings.docs:
         pages.update(_docs_pages(resources))
         mounts.append(Mount(docs.ASSETS_PATH, app=StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets"))
