@@ -133,11 +133,11 @@ def _drive(node: str, chromium: Path, plain: Server, guarded: Server) -> dict[st
     report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     checks = report["checks"]
     print(f"page changes (ms): {[round(ms, 1) for ms in checks.get('pageTimings', [])]}; live: {checks.get('live')}")
-    print(
-        f"axe: { {screen: [v['id'] + ':' + str(v['impact']) for v in found] for screen, found in report['axe'].items()} }"
-    )
+    found = {screen: [f"{v['id']}:{v['impact']}" for v in violations] for screen, violations in report["axe"].items()}
+    print(f"axe: {found}")
     assert "failure" not in report, (
-        f"{report['failure']}\nthe page: {report.get('page')}\nchecks so far: {json.dumps(report['checks'])[:3000]}{logs}"
+        f"{report['failure']}\nthe page: {report.get('page')}"
+        f"\nchecks so far: {json.dumps(report['checks'])[:3000]}{logs}"
     )
     return report
 

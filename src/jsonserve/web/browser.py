@@ -89,7 +89,9 @@ def browser_routes(service: Service, settings: Settings) -> list[BaseRoute]:
 
 
 async def to_browser(request: Request) -> Response:
-    """``/_`` -> ``/_/`` (relative, so that it holds under ``--base`` and behind a proxy)."""
+    """``/_`` -> ``/_/`` (relative, so that it holds under ``--base`` and behind a proxy); ``_`` is no collection."""
+    if request.method not in ("GET", "HEAD"):
+        return options_or_405(request.method, ("GET", "HEAD", "OPTIONS"), "/_ is the data browser, not a collection")
     return RedirectResponse("_/", status_code=308)
 
 
