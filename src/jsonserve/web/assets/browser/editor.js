@@ -158,6 +158,7 @@ export class RecordView {
     }
 
     async save(overrideEtag = null, prepared = null) {
+        this.say('');
         const request = prepared ?? this.request();
         if (!request) return;
         const [method, body] = request;
