@@ -225,6 +225,8 @@ const column = name => `(() => { const names = [...document.querySelectorAll('#r
     return ${ROWS}.map(row => row.children[index]?.textContent); })()`;
 const shownQuery = `(document.getElementById('shown-query')?.textContent ?? '')`;
 const idle = `(!document.getElementById('records')?.hasAttribute('aria-busy'))`;
+// The view's subscription is live once the server said `subscribed` (its seq is then known).
+const subscribed = `(jsonserveBrowser.live.subscriptions.get('view')?.since ?? null) !== null`;
 
 /** Time a page change made by clicking `selector`, in the page (performance.now), until the new rows are shown. */
 async function timedPage(tab, selector) {
@@ -322,7 +324,7 @@ async function plainScenario(tab, config, checks, axeSource) {
     await tab.shoot(shots, 'invalid');
 
     // A conflicting edit: someone else saves between our read and our save.
-    await tab.goto(`${base}/_/#/posts/6`, `document.querySelector('.field[data-field=title] input')`, 'record 6');
+    await tab.goto(`${base}/_/#/posts/6`, `document.querySelector('h1')?.textContent === 'posts 6' && document.querySelector('.field[data-field=title] input') && ${subscribed}`, 'record 6');
     await tab.type('.field[data-field=title] input', 'Mine, from the browser');
     checks.outsidePatch = (await rest('PATCH', `${base}/posts/6`, { title: 'Theirs, over REST' })).status;
     await tab.waitFor(`document.getElementById('editor-status').textContent.includes('changed on the server')`, 'the warning');
@@ -338,7 +340,8 @@ async function plainScenario(tab, config, checks, axeSource) {
     checks.conflictResolved = (await rest('GET', `${base}/posts/6`)).body;
 
     // Create, then delete with a confirmation.
-    await tab.goto(`${base}/_/#/posts/new`, `document.querySelector('.field[data-field=title] input')`, 'the new-record form');
+    await tab.goto(`${base}/_/#/posts/new`, `document.querySelector('h1')?.textContent === 'New posts record'
+        && document.querySelector('.field[data-field=title] input')`, 'the new-record form');
     await tab.type('.field[data-field=title] input', 'Created in the browser');
     await tab.type('.field[data-field=views] input', '3');
     await tab.click('.field[data-field=published] input');
@@ -354,8 +357,8 @@ async function plainScenario(tab, config, checks, axeSource) {
     checks.deleted = (await rest('GET', `${base}/posts/${createdId}`)).status;
 
     // Live: writes from outside appear, change and go in the open table (newest first).
-    await tab.goto(`${base}/_/#/posts?_sort=id&_order=desc`, `${ROWS}.length > 0 && document.getElementById('live').dataset.state === 'live'`, 'the newest posts');
-    await sleep(200);  // the subscription is sent once the table is drawn
+    await tab.goto(`${base}/_/#/posts?_sort=id&_order=desc`,
+        `${shownQuery}.includes('_sort=id&_order=desc') && ${idle} && ${ROWS}.length > 0 && ${subscribed}`, 'the newest posts');
     const live = {};
     let started = Date.now();
     const made = (await rest('POST', `${base}/posts`, { title: 'Live from outside', views: 1, published: false })).body;
@@ -385,14 +388,15 @@ async function plainScenario(tab, config, checks, axeSource) {
 async function authScenario(tab, config, checks, axeSource) {
     const base = config.auth;
     const sidebar = `[...document.querySelectorAll('#resource-list a .name')].map(a => a.textContent)`;
-    await tab.goto(`${base}/_/`, `document.getElementById('sign-in') && ${sidebar}.length > 0`, 'the anonymous browser');
+    await tab.goto(`${base}/_/`, `document.getElementById('sign-in') && document.body.dataset.user === ''`, 'the anonymous browser');
     checks.anonymous = await tab.evaluate(sidebar);
     const signIn = async user => {
         await tab.goto(`${base}/_/#/login`, `document.getElementById('login-form')`, 'the login form');
         await tab.type('#login-form input[name=email]', user.email);
         await tab.type('#login-form input[name=password]', user.password);
         await tab.key('Enter', 'Enter', 13);
-        await tab.waitFor(`document.getElementById('sign-out')`, `signed in as ${user.email}`);
+        await tab.waitFor(`document.getElementById('sign-out') && document.body.dataset.user && location.hash === '#/'`,
+            `signed in as ${user.email}`);
     };
     await tab.goto(`${base}/_/#/login`, `document.getElementById('login-form')`, 'the login form');
     await tab.axe(axeSource, 'login');
@@ -409,7 +413,7 @@ async function authScenario(tab, config, checks, axeSource) {
     await tab.goto(`${base}/_/#/secrets`, `document.querySelector('.problem')`, 'secrets refused');
     checks.alice.secrets = await tab.evaluate(`document.querySelector('main').innerText`);
     await tab.click('#sign-out');
-    await tab.waitFor(`document.getElementById('sign-in')`, 'signed out');
+    await tab.waitFor(`document.getElementById('sign-in') && document.body.dataset.user === ''`, 'signed out');
     checks.afterSignOut = await tab.evaluate(sidebar);
     await signIn(config.users.admin);
     checks.admin = { sidebar: await tab.evaluate(sidebar) };

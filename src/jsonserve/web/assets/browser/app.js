@@ -58,6 +58,7 @@ class App {
             throw problem;
         }
         this.showResources();
+        document.body.dataset.user = this.meta.user ?? '';  // whose view is shown (the tests wait for it)
         return this.meta;
     }
 
