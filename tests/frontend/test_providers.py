@@ -12,9 +12,6 @@ or was installed from another lock file); Chromium is Debian's package, installe
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -22,50 +19,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.browser import CHROMIUM_INSTALL_TIMEOUT, tail, unavailable
+from tests.support.browser import CHROMIUM_INSTALL_TIMEOUT, NPM_CI_TIMEOUT, tail
 from tests.support.server import Server, start_server
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE / "fixture.json"
-NPM_CI_TIMEOUT = 300
 NODE_RUN_TIMEOUT = 120
 BROWSER_PAGE_TIMEOUT = 60  # inside run-browser.mjs; the process gets more to report and clean up
 
 pytestmark = pytest.mark.e2e
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock, so that two pytest runs in the same tree never run ``npm ci`` at once."""
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="module")
-def node() -> str:
-    """The ``node`` executable, with ``node_modules`` installed from ``package-lock.json``."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        unavailable("node and npm are needed for the data-provider tests")
-    digest = hashlib.sha256((HERE / "package.json").read_bytes() + (HERE / "package-lock.json").read_bytes())
-    stamp = HERE / "node_modules" / ".jsonserve-installed"
-    with _locked(HERE / ".npm-ci.lock"):
-        if not stamp.is_file() or stamp.read_text() != digest.hexdigest():
-            command = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
-            try:
-                result = subprocess.run(
-                    command, cwd=HERE, capture_output=True, text=True, timeout=NPM_CI_TIMEOUT, check=False
-                )
-            except subprocess.TimeoutExpired:
-                pytest.fail(f"npm ci in {HERE} took more than {NPM_CI_TIMEOUT}s")
-            if result.returncode != 0:
-                pytest.fail(f"npm ci failed ({result.returncode}):\n{tail(result.stdout + result.stderr)}")
-            stamp.write_text(digest.hexdigest())
-    return node
+def node(npm_node: str) -> str:
+    """The ``node`` executable, with ``node_modules`` installed from ``package-lock.json`` (conftest.py)."""
+    return npm_node
 
 
 @pytest.fixture

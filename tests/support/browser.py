@@ -16,6 +16,7 @@ import pytest
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_INSTALL_TIMEOUT = 420
+NPM_CI_TIMEOUT = 300  # seconds for `npm ci` in tests/frontend
 
 
 def unavailable(reason: str) -> NoReturn:

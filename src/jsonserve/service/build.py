@@ -29,7 +29,7 @@ from jsonserve.storage.base import Storage
 from jsonserve.storage.registry import backend_name, load_backend, local_path
 
 # Paths with routes of their own: a POST there never creates a collection (``--auto-create``).
-RESERVED_NAMES = frozenset({"db", "docs", "redoc", "graphql", "realtime"})
+RESERVED_NAMES = frozenset({"db", "docs", "redoc", "graphql", "realtime", "_"})  # "_": the data browser
 AUTH_NAMES = frozenset({"auth", "register", "signup", "login", "signin"})
 KEY_FILE = ".jsonserve.jwt-secret"  # the generated key of a PostgreSQL source, in the working directory
 

@@ -22,7 +22,7 @@ from jsonserve.config import Settings
 from jsonserve.errors import NotFound
 from jsonserve.openapi import Documents
 from jsonserve.service import Service, build_service
-from jsonserve.web import auth, docs, stack
+from jsonserve.web import auth, browser, docs, stack
 from jsonserve.web.errors import HANDLERS
 from jsonserve.web.graphql import GraphQLEndpoint
 from jsonserve.web.home import home_page
@@ -100,7 +100,11 @@ def _routes(settings: Settings, resources: Resources, static_dir: Path | None, o
 
     pages: dict[str, Endpoint] = {"db": resources.db, **({"__rules": rules} if settings.routes else {})}
     pages.update(ops_pages(ops, resources.collection))  # /health, /ready, /metrics
-    mounts: list[BaseRoute] = _auth_routes(settings, resources, pages)
+    mounts: list[BaseRoute] = [
+        *_auth_routes(settings, resources, pages),
+        *browser.browser_routes(resources.service, settings),
+    ]
+    pages["_"] = browser.to_browser
     if settings.docs:
         pages.update(_docs_pages(resources))
     if settings.graphql:

@@ -246,7 +246,7 @@ def _has_fast_lane(parts: Parts) -> bool:
 
 
 def _fast_lane(parts: Parts) -> list[Middleware]:
-    reserved = frozenset({docs.ASSETS_PATH.strip("/"), "realtime"})
+    reserved = frozenset({docs.ASSETS_PATH.strip("/"), "realtime", "_"})  # "_": the data browser
     return [Middleware(FastRecordReads, service=parts.service, reserved=reserved)]
 
 
