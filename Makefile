@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check lint types contracts pytest reliability bench bench-import clean
+.PHONY: run test check lint types contracts pytest pytest-inprocess pytest-reliability pytest-timed reliability bench bench-import clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## serve the built-in demo data on http://127.0.0.1:3000
 	$(BIN)/jsonserve $(ARGS)
 
-test: check pytest  ## lint, types, import contracts, then the whole test suite
+# The checks, the in-process suites and the reliability suite run side by side (make -j, output kept
+# per target): each spends much of its time waiting (for commits to reach the disk, for servers to
+# start and stop), so together they keep two cores busy. The timed tests run alone afterwards.
+test: $(STAMP)  ## lint, types, import contracts, then the whole test suite
+	$(MAKE) --no-print-directory -j3 --output-sync=target check pytest-inprocess pytest-reliability
+	$(MAKE) --no-print-directory pytest-timed
 
 check: lint types contracts
 
@@ -45,9 +50,12 @@ WORKERS  ?= 3
 PARALLEL := tests/unit tests/web tests/api tests/conformance tests/storage tests/cli tests/frontend tests/plugin
 TIMED    := tests/reliability/test_slow_clients.py tests/reliability/test_watch.py tests/reliability/test_soak.py
 AIMED    := tests/reliability/test_kill9.py::test_kill9_during_a_compaction
-pytest: $(STAMP)
+pytest: pytest-inprocess pytest-reliability pytest-timed  ## the whole test suite, one part after another
+pytest-inprocess: $(STAMP)
 	$(BIN)/pytest -n $(WORKERS) --cov --cov-report=term $(PARALLEL) $(PYTEST_ARGS)
+pytest-reliability: $(STAMP)
 	$(BIN)/pytest -n $(WORKERS) --dist loadfile tests/reliability $(foreach f,$(TIMED),--ignore=$(f)) --deselect $(AIMED) $(PYTEST_ARGS)
+pytest-timed: $(STAMP)
 	$(BIN)/pytest $(TIMED) $(AIMED) $(PYTEST_ARGS)
 
 # The long tier (about an hour on 2 cores): the whole reliability suite at full size (D1: 200 kill -9
