@@ -31,7 +31,8 @@ def test_second_server_on_the_same_file_is_refused(tmp_path: Path) -> None:
         assert httpx.post(first.url + "/posts", json={"title": "by the first"}).status_code == 201
         second = run_to_exit(["db.json", "--no-static"], tmp_path, timeout=10)
         assert second.returncode not in (0, -999), second
-        assert second.elapsed < 2.0, f"took {second.elapsed:.2f} s to give up"
+        # At once, not after a wait for the lock (a start takes about 1 s here, up to 3 s on a loaded machine).
+        assert second.elapsed < 5.0, f"took {second.elapsed:.2f} s to give up"
         message = " ".join(second.output.lower().split())
         assert "lock" in message or "already being served" in message, second.output
         assert str(first.process.pid) in second.output, "the message should name the process holding the file"
