@@ -107,7 +107,7 @@ class Connection:
         principal: Principal,
         *,
         count: Count | None = None,
-        init_timeout: float = INIT_TIMEOUT,
+        init_timeout: float | None = None,
     ) -> None:
         self.engine = engine
         self.session = Session(realtime, principal)
@@ -118,7 +118,7 @@ class Connection:
         self.close_code: int | None = None
         self.close_reason = ""
         self._count = count
-        self._init_timeout = init_timeout
+        self._init_timeout = INIT_TIMEOUT if init_timeout is None else init_timeout
         self._initialised = False
         self._acknowledged = False
         self._operations: dict[str, asyncio.Task[None]] = {}

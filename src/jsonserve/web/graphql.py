@@ -173,18 +173,19 @@ def _counter(limiter: RateLimiter, key: str) -> Count:
     return count
 
 
-async def _read(socket: WebSocket, connection: Connection) -> None:
+async def _read(socket: WebSocket, connection: Connection) -> bool:
+    """Feed the client's messages to the connection until it ends: ``True`` when the client went away."""
     try:
-        while True:
+        while not connection.done.is_set():
             message = await socket.receive()
             if message["type"] == "websocket.disconnect":
-                return
+                return True
             text = message.get("text")
             await connection.receive(text if text is not None else message.get("bytes") or b"")
-            if connection.done.is_set():
-                return
+        return False
     except Exception as error:  # a broken connection: it just ends
         log.debug("graphql websocket read failed: %s", error)
+        return True
     finally:
         connection.end()
 
@@ -198,13 +199,15 @@ async def _write(socket: WebSocket, connection: Connection) -> None:
         connection.end()
 
 
-async def _close(socket: WebSocket, connection: Connection, reader: asyncio.Task[None]) -> None:
+async def _close(socket: WebSocket, connection: Connection, reader: asyncio.Task[bool]) -> None:
     """Send the close frame the connection's end calls for, then wait (bounded) for the client to leave."""
-    if connection.close_code is not None and not reader.done():
+    left = reader.done() and not reader.cancelled() and reader.result()
+    if connection.close_code is not None and not left:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(socket.close(connection.close_code, connection.close_reason), CLOSE_WAIT)
-    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-        await asyncio.wait_for(reader, CLOSE_WAIT)
+    if not reader.done():  # the client answers the close: the reader sees it leave
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(reader, CLOSE_WAIT)
     reader.cancel()
 
 
