@@ -156,7 +156,7 @@ async def test_since_resumes_with_exactly_the_changes_missed(db: dict[str, Any])
 
 
 async def test_rules_apply_at_delivery_and_hidden_fields_never_leave(tmp_path: Path) -> None:
-    data = {
+    data: dict[str, Any] = {
         "users": [
             {"id": 1, "email": "ada@example.com", "password": HASH},
             {"id": 2, "email": "linus@example.com", "password": HASH},
