@@ -39,6 +39,7 @@ CASES = {
     "page-0.17": "page 2 of 10, 0.17 (`_page&_limit`)",
     "page-1": "page 2 of 10, 1.x (`_page&_per_page`)",
     "filter": "GET /posts?userId=3",
+    "graphql-filter": "POST /graphql posts(where: {userId: {eq: 3}})",
     "post": "POST /posts",
     "patch": "PATCH /posts/{n}",
 }
@@ -103,6 +104,14 @@ def goals(r: Results) -> list[Goal]:
                 f"GET /posts/1 at {size:,}: >= 0.7x bare Starlette",
                 _ratio(r.rps(size, OURS, "get"), r.rps(size, BARE, "get")),
                 0.7,
+            )
+        )
+    for size in (small, large):
+        found.append(
+            _ratio_goal(
+                f"GraphQL posts(where: userId = 3) at {size:,}: >= 0.5x the same REST list",
+                _ratio(r.rps(size, OURS, "graphql-filter"), r.rps(size, OURS, "filter")),
+                0.5,
             )
         )
     for case, label in (("page-1", "page 2 of 10 (1.x)"), ("filter", "?userId=3")):
@@ -177,6 +186,24 @@ def headline(r: Results) -> list[str]:
             js017 = r.rps(size, JS017, case) if case != "page-1" else r.rps(size, JS017, "page-0.17")
             lines.append(f"| {label} | {size:,} | {_number(ours)} | {_times(ours, js1)} | {_times(ours, js017)} |")
     return lines  # fmt: skip
+
+
+def graphql_table(r: Results) -> list[str]:
+    """GraphQL against REST for the same list, on the JSON-file backend (goal: >= 0.5x)."""
+    lines = [
+        "| size | conns | GraphQL `posts(where: {userId: {eq: 3}})` req/s | REST `GET /posts?userId=3` req/s | GraphQL ÷ REST |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for size in r.sizes:
+        for connections in (1, 64):
+            graphql = r.rps(size, OURS, "graphql-filter", connections)
+            rest = r.rps(size, OURS, "filter", connections)
+            if graphql is None or rest is None:
+                continue
+            lines.append(
+                f"| {size:,} | {connections} | {_number(graphql)} | {_number(rest)} | {_times(graphql, rest)} |"
+            )
+    return lines
 
 
 def _times(ours: float, theirs: float | None) -> str:
@@ -284,6 +311,10 @@ def section(r: Results) -> str:
         "(json-server 1.x has no 0.17 paging and 0.17 no `_per_page`: each is compared on its own dialect.)",
         "",
         *headline(r),
+        "",
+        "### GraphQL against REST: the same list, JSON-file backend",
+        "",
+        *graphql_table(r),
         "",
         f"![req/s per case at 64 connections]({CHART.name})",
         "",

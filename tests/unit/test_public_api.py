@@ -21,7 +21,7 @@ PUBLIC = {
         "StorageCorrupt", "StorageLocked", "StorageUnavailable", "TooManyRequests", "TooManySubscriptions",
         "Unauthorized", "UnknownCollection", "UnsupportedMediaType", "ValidationFailed", "ValueTaken",
     ],
-    "jsonserve.gql": ["GraphQL", "GraphQLLimits", "GraphQLOptions", "Outcome"],
+    "jsonserve.gql": ["GraphQL", "GraphQLLimits", "GraphQLOptions", "Outcome", "Prepared"],
     "jsonserve.openapi": ["Documents", "build_document"],
     "jsonserve.query": [
         "AllOf", "AnyOf", "Condition", "Node", "Not", "Op", "Page", "PageRequest", "ParseOptions", "Query", "Slice",

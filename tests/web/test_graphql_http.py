@@ -96,7 +96,12 @@ REQUEST_ERRORS: list[tuple[str, dict[str, Any], int, str]] = [
     ("missing variable", body("query ($id: ID!) { post(id: $id) { id } }"), 400, "invalid_query"),
     ("unknown operation", body("query A { postsCount }", operationName="B"), 400, "invalid_query"),
     ("two operations, none named", body("query A { postsCount } query B { postsCount }"), 400, "invalid_query"),
-    ("a subscription (not served yet)", body("subscription { postChanged { op } }"), 400, "invalid_query"),
+    (
+        "a subscription over HTTP (it takes the WebSocket)",
+        body("subscription { postChanged { op } }"),
+        400,
+        "bad_request",
+    ),
 ]
 
 

@@ -4,7 +4,7 @@ Reads the catalogue (as :mod:`jsonserve.openapi` does) and resolves through the 
 caller's Principal; the transport (``POST``/``GET /graphql``, GraphiQL) is :mod:`jsonserve.web.graphql`.
 """
 
-from jsonserve.gql.engine import GraphQL, GraphQLOptions, Outcome
+from jsonserve.gql.engine import GraphQL, GraphQLOptions, Outcome, Prepared
 from jsonserve.gql.limits import GraphQLLimits
 
-__all__ = ["GraphQL", "GraphQLLimits", "GraphQLOptions", "Outcome"]
+__all__ = ["GraphQL", "GraphQLLimits", "GraphQLOptions", "Outcome", "Prepared"]

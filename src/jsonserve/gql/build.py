@@ -20,8 +20,9 @@ For each collection (``posts``, type ``Post``)::
 ``PostWhere`` has a filter input per field (``StringFilter``, ``IntFilter``... with REST's
 operators and ``like``) and ``and``/``or``/``not``; ``PostOrderBy`` has each field as a
 ``SortDirection``. Relations: ``Comment.post: Post`` and ``Post.comments(where, orderBy, limit,
-offset): [Comment!]!``. There is no ``Subscription`` type yet: it will be added here, fed by the
-realtime hub, with a ``PostChange`` type (its name is already kept free for each collection).
+offset): [Comment!]!``. Subscriptions: ``postChanged(where: PostWhere, since: Int): PostChange!``
+with ``PostChange { op: ChangeOp!  seq: Int!  record: Post  previous: Post }``; their source is the
+realtime change feed, which the transport hands in (``Context.follow``, :mod:`jsonserve.gql.ws`).
 
 Example:
     >>> schema = build_schema(await make_plan(catalogue, redaction.hidden))  # doctest: +SKIP
@@ -75,6 +76,15 @@ SORT_DIRECTION = GraphQLEnumType(
     },
     description="The order of one orderBy field (REST's `_sort=field` or `_sort=-field`).",
 )
+CHANGE_OP = GraphQLEnumType(
+    "ChangeOp",
+    {
+        "CREATE": GraphQLEnumValue("create", description="A record was created."),
+        "UPDATE": GraphQLEnumValue("update", description="A record was changed (PATCH or PUT)."),
+        "DELETE": GraphQLEnumValue("delete", description="A record was deleted."),
+    },
+    description="What a change did.",
+)
 COMPARISONS = ("eq", "ne", "lt", "lte", "gt", "gte")
 TEXT_TESTS = ("contains", "startsWith", "endsWith", "like")
 
@@ -98,9 +108,11 @@ def build_schema(plan: Plan) -> GraphQLSchema:
     types = _Types(plan)
     query: dict[str, GraphQLField] = {}
     mutation: dict[str, GraphQLField] = {}
+    subscription: dict[str, GraphQLField] = {}
     for collection in plan.collections:
         query.update(types.queries(collection))
         mutation.update(types.mutations(collection))
+        subscription[collection.changed] = types.subscription(collection)
     for singular in plan.singulars:
         query[singular.field] = GraphQLField(
             JSON_SCALAR, resolve=resolvers.singular_resolver(singular), description=f"GET /{singular.name}"
@@ -117,6 +129,7 @@ def build_schema(plan: Plan) -> GraphQLSchema:
     return GraphQLSchema(
         query=GraphQLObjectType("Query", dict(sorted(query.items()))),
         mutation=GraphQLObjectType("Mutation", dict(sorted(mutation.items()))) if mutation else None,
+        subscription=GraphQLObjectType("Subscription", dict(sorted(subscription.items()))) if subscription else None,
     )
 
 
@@ -282,6 +295,39 @@ class _Types:
                 record, patch, resolvers.update_resolver(collection, merge=True), f"PATCH /{name}/{{id}}"
             )
         return fields
+
+    def subscription(self, collection: CollectionPlan) -> GraphQLField:
+        """``postChanged(where, since): PostChange!``: the collection's changes, as ``/realtime`` sends them."""
+        record = self.objects[collection.name]
+        change = GraphQLObjectType(
+            f"{collection.type}Change",
+            {
+                "op": GraphQLField(GraphQLNonNull(CHANGE_OP), resolve=resolvers.value_of("op")),
+                "seq": GraphQLField(
+                    GraphQLNonNull(GraphQLInt), resolve=resolvers.value_of("seq"), description="Resume with since."
+                ),
+                "record": GraphQLField(
+                    record, resolve=resolvers.change_side("record"), description="After (null for a delete)."
+                ),
+                "previous": GraphQLField(
+                    record, resolve=resolvers.change_side("previous"), description="Before (null for a create)."
+                ),
+            },
+            description=f"One change of {collection.name}, in seq order.",
+        )
+        arguments = {
+            "where": GraphQLArgument(
+                self.wheres[collection.name], description="Changes whose record or previous matches."
+            ),
+            "since": GraphQLArgument(GraphQLInt, description="The last seq received: first the changes after it."),
+        }
+        return GraphQLField(
+            GraphQLNonNull(change),
+            arguments,
+            resolve=resolvers.change_event,
+            subscribe=resolvers.change_subscriber(collection),
+            description=f"The changes of /{collection.name} (as /realtime sends them).",
+        )
 
 
 def _id_argument() -> dict[str, GraphQLArgument]:

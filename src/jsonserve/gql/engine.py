@@ -20,20 +20,23 @@ Example:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
     DocumentNode,
     ExecutionResult,
+    Executor,
     GraphQLError,
     GraphQLSchema,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     OperationType,
+    create_source_event_stream,
     execute,
     get_operation_ast,
+    map_source_to_response_event,
     parse,
     specified_rules,
     validate,
@@ -46,7 +49,7 @@ from jsonserve.gql.errors import INVALID_QUERY, TOO_COMPLEX, coded, execution_er
 from jsonserve.gql.lane import Root, compile_lane, run_lane
 from jsonserve.gql.limits import GraphQLLimits, TooComplex, check_document, check_operation
 from jsonserve.gql.plan import Plan, make_plan
-from jsonserve.gql.resolvers import Context
+from jsonserve.gql.resolvers import Context, Follow
 from jsonserve.service import Service
 
 MAX_ERRORS = 50
@@ -70,6 +73,25 @@ class Outcome:
     status: int
     body: dict[str, Any]
     allow: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One operation, parsed, validated and within the limits: ready to execute (or to subscribe)."""
+
+    schema: GraphQLSchema
+    plan: Plan
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    values: VariableValues
+    variables: dict[str, Any]
+    name: str | None
+    query: str
+
+    @property
+    def kind(self) -> OperationType:
+        """``QUERY``, ``MUTATION`` or ``SUBSCRIPTION``."""
+        return self.operation.operation
 
 
 class _Refused(Exception):
@@ -126,10 +148,21 @@ class GraphQL:
     ) -> Outcome:
         """Answer one request (``{"query", "variables"?, "operationName"?}``) for ``principal``.
 
-        ``mutations=False`` (a GET) answers a mutation with 405.
+        ``mutations=False`` (a GET) answers a mutation with 405; a subscription is a 400 (it needs
+        the WebSocket transport).
         """
+        prepared = await self.prepare(request, mutations=mutations)
+        if isinstance(prepared, Outcome):
+            return prepared
+        if prepared.kind is OperationType.SUBSCRIPTION:
+            message = "a subscription needs a WebSocket: connect to /graphql with the graphql-transport-ws subprotocol"
+            return Outcome(400, {"errors": [coded(message, "bad_request")]})
+        return await self.execute(prepared, principal=principal)
+
+    async def prepare(self, request: Mapping[str, Any], *, mutations: bool = True) -> Prepared | Outcome:
+        """Parse, validate and check ``request`` against the limits: the operation to run, or the refusal."""
         try:
-            schema = await self.schema()
+            schema, plan = await self._current()
             query, variables, operation_name = _parts(request)
             operation = self._operation(schema, query, operation_name, mutations=mutations)
             document = self._parse(query)
@@ -139,20 +172,61 @@ class GraphQL:
             return refused.outcome
         except TooComplex as error:
             return Outcome(400, {"errors": [coded(str(error), TOO_COMPLEX)]})
-        context = Context(
-            self.service, principal, self.options.limits.max_page_size, max_depth=self.options.max_value_depth
-        )
-        lane = self._lane(schema, operation, f"{operation_name}\n{query}")
+        return Prepared(schema, plan, document, operation, values, variables, operation_name, query)
+
+    def context(self, principal: Principal, follow: Follow | None = None) -> Context:
+        """What the resolvers of one operation read (``follow``: a subscription's source, from the transport)."""
+        limits = self.options.limits
+        return Context(self.service, principal, limits.max_page_size, self.options.max_value_depth, follow)
+
+    async def execute(self, prepared: Prepared, *, principal: Principal = ANONYMOUS) -> Outcome:
+        """Run a prepared query or mutation for ``principal``: 200 with ``data`` and any field's ``errors``."""
+        context = self.context(principal)
+        lane = self._lane(prepared.schema, prepared.operation, f"{prepared.name}\n{prepared.query}")
         if lane is not None:
-            data = await run_lane(lane, values, context)
+            data = await run_lane(lane, prepared.values, context)
             if data is not None:
                 return Outcome(200, {"data": data})
         result = execute(
-            schema, document, context_value=context, variable_values=variables, operation_name=operation_name
+            prepared.schema,
+            prepared.document,
+            context_value=context,
+            variable_values=prepared.variables,
+            operation_name=prepared.name,
         )
         if inspect.isawaitable(result):
             result = await result
         return Outcome(200, _body(result))
+
+    async def subscribe(
+        self, prepared: Prepared, context: Context
+    ) -> AsyncGenerator[dict[str, Any], None] | dict[str, Any]:
+        """Start a prepared subscription: its stream of ``{data, errors?}`` bodies, or the body of its refusal.
+
+        The root field's ``subscribe`` resolver asks ``context.follow`` for the source of changes;
+        each change is then resolved through the operation's selection (relations included).
+        """
+        executor = Executor.build(
+            prepared.schema,
+            prepared.document,
+            context_value=context,
+            raw_variable_values=prepared.variables,
+            operation_name=prepared.name,
+            hide_suggestions=not self.options.introspection,
+        )
+        if isinstance(executor, list):  # the variables were checked by prepare(): kept for safety
+            return {"errors": [formatted(error, INVALID_QUERY) for error in executor]}
+        stream = create_source_event_stream(executor)
+        if inspect.isawaitable(stream):
+            stream = await stream
+        if isinstance(stream, ExecutionResult):
+            return _body(stream)
+        return _bodies(map_source_to_response_event(executor, stream))
+
+    async def _current(self) -> tuple[GraphQLSchema, Plan]:
+        await self.schema()
+        assert self._built is not None  # noqa: S101 - built just now
+        return self._built[1], self._built[2]
 
     def _parse(self, query: str) -> DocumentNode:
         """The document, parsed and within the aliases and nesting bounds (kept: the same text comes again)."""
@@ -230,6 +304,14 @@ def _parts(request: Mapping[str, Any]) -> tuple[str, dict[str, Any], str | None]
     if name is not None and not isinstance(name, str):
         raise _refused(400, [coded("`operationName` must be a string", "bad_request")])
     return query, variables or {}, name
+
+
+async def _bodies(results: AsyncGenerator[ExecutionResult, None]) -> AsyncGenerator[dict[str, Any], None]:
+    try:
+        async for result in results:
+            yield _body(result)
+    finally:
+        await results.aclose()
 
 
 def _body(result: ExecutionResult) -> dict[str, Any]:

@@ -16,7 +16,9 @@ fields) and the fields no answer shows, and names everything by the rules of
   singular resource (``profile``, by name), then the counts (``postsCount``), then the records by
   id (``post``, else ``postById``);
 * ``Mutation``: ``create``/``update``/``replace``/``delete`` + the type name for each collection,
-  then ``update``/``replace`` + the name of each singular resource.
+  then ``update``/``replace`` + the name of each singular resource;
+* ``Subscription``: the singular of each collection + ``Changed`` (``postChanged``; ``postChanged_2``
+  for a second collection of the same singular), collections in the same order.
 
 Example:
     >>> plan = await make_plan(service.catalogue, service.redaction.hidden)  # doctest: +SKIP
@@ -37,7 +39,7 @@ from jsonserve.schema.relations import Relations, singular
 from jsonserve.service.catalogue import Catalogue
 
 DERIVED = ("Where", "OrderBy", "Input", "Patch", "Change")
-"""The suffixes of the types made for each collection's type (``Change`` is kept for subscriptions)."""
+"""The suffixes of the types made for each collection's type (``PostChange``: its subscription's events)."""
 BUILT_IN_TYPES = frozenset(
     {"Query", "Mutation", "Subscription", "SortDirection", "ChangeOp", *SCALARS, *(f"{s}Filter" for s in SCALARS)}
 )
@@ -90,6 +92,7 @@ class CollectionPlan:
     update: str = ""
     replace: str = ""
     delete: str = ""
+    changed: str = ""
 
     def field_named(self, name: str) -> Field | None:
         """The data field with this GraphQL name (``None`` for ``id``, relations and unknown names)."""
@@ -208,6 +211,7 @@ def _named(plan: CollectionPlan, names: dict[str, str]) -> CollectionPlan:
         update=names["update"],
         replace=names["replace"],
         delete=names["delete"],
+        changed=names["changed"],
     )
 
 
@@ -222,6 +226,10 @@ def _root_names(collections: list[CollectionPlan], singulars: list[str], id_fiel
     for plan in collections:
         item = camel(singular(plan.name))
         named[plan.name]["item_field"] = query.claim(item, item + "ById")
+    subscription = Namespace()
+    for plan in collections:
+        item = camel(singular(plan.name))
+        named[plan.name]["changed"] = subscription.claim(item + "Changed")
     for verb in ("create", "update", "replace", "delete"):
         for plan in collections:
             named[plan.name][verb] = mutation.claim(verb + plan.type)

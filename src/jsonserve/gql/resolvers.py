@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -23,16 +23,18 @@ from graphql import GraphQLResolveInfo
 
 from jsonserve._types import Record
 from jsonserve.auth.principal import Principal
-from jsonserve.errors import BodyError
+from jsonserve.errors import BadRequest, BodyError
 from jsonserve.gql.arguments import sort_keys, where_node, window
 from jsonserve.gql.batch import Batch, Reader, Row, link_text
 from jsonserve.gql.plan import CollectionPlan, Relation, SingularPlan
-from jsonserve.query.model import Query, Slice
+from jsonserve.query.model import Node, Query, Slice
 from jsonserve.service import Service
 from jsonserve.service.values import check_value
 
 Resolver = Callable[..., Any]
 Info: TypeAlias = "GraphQLResolveInfo[Context]"
+Follow = Callable[[str, Node | None, Any], Awaitable[AsyncIterable[Any]]]
+"""Start a subscription's source stream: the collection, its ``where`` (``None``: all), ``since``."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Context:
     principal: Principal
     max_page_size: int = 1000
     max_depth: int = 64
+    follow: Follow | None = None  # a subscription's source of changes (the WebSocket transport's)
 
     @property
     def reader(self) -> Reader:
@@ -242,3 +245,44 @@ def id_value(text: Any, *, integer: bool) -> Any:
         if str(number) == text:
             return number
     return text
+
+
+# -- Subscription --------------------------------------------------------------------------------
+
+
+def change_subscriber(plan: CollectionPlan) -> Resolver:
+    """``postChanged(where, since)``'s source: the realtime changes of the collection, through the transport."""
+
+    async def subscribe(
+        _root: object, info: Info, where: Mapping[str, Any] | None = None, since: Any = None
+    ) -> AsyncIterable[Any]:
+        context = _context(info)
+        if context.follow is None:
+            raise BadRequest("a subscription needs the WebSocket transport (graphql-transport-ws at /graphql)")
+        return await context.follow(plan.name, where_node(plan, where) if where else None, since)
+
+    return subscribe
+
+
+def change_event(event: Any, _info: Info, **_arguments: Any) -> Any:
+    """``postChanged``'s value for one event: the event itself (a realtime change frame)."""
+    return event
+
+
+def change_side(side: str) -> Resolver:
+    """``PostChange.record`` / ``previous``: that side of the change (``None`` for a create's previous...)."""
+
+    def resolve(event: Mapping[str, Any], _info: Info) -> Row | None:
+        record = event.get(side)
+        return None if record is None else Row.alone(record)
+
+    return resolve
+
+
+def value_of(key: str) -> Resolver:
+    """A key of a change event."""
+
+    def resolve(event: Mapping[str, Any], _info: Info) -> Any:
+        return event.get(key)
+
+    return resolve

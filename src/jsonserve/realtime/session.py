@@ -285,6 +285,13 @@ class Session:
                 await self._send_change(sub, stream, change)
         stream.live = True
 
+    def cancel(self, sub: SubId) -> bool:
+        """Stop subscription ``sub`` without a word to the client; ``False`` when it is not live."""
+        stream = self._subs.pop(sub, None)
+        if stream is not None:
+            stream.cancel()
+        return stream is not None
+
     async def listen(self, sub: SubId, channel: object) -> None:
         """Subscribe ``sub`` to what is published on ``channel`` from now on."""
         self._check_new(sub)

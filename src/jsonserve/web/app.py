@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from jsonserve.config import Settings
@@ -69,8 +69,13 @@ def create_app(
             yield
 
     realtime = realtime_context(service, settings)
+    graphql = GraphQLEndpoint(service, settings, realtime) if settings.graphql else None
     app = Starlette(
-        routes=[*realtime_routes(realtime, settings, settings.base), *_routes(settings, resources, static_dir, ops)],
+        routes=[
+            *realtime_routes(realtime, settings, settings.base),
+            *([WebSocketRoute(settings.base + "/graphql", graphql.websocket)] if graphql else []),
+            *_routes(settings, resources, static_dir, ops, graphql),
+        ],
         middleware=stack.middleware(stack.Parts(settings, service, tuple(policies), fast_reads, ops)),
         exception_handlers=HANDLERS,
         lifespan=lifespan,
@@ -85,7 +90,9 @@ def create_app(
     return app
 
 
-def _routes(settings: Settings, resources: Resources, static_dir: Path | None, ops: Ops) -> list[BaseRoute]:
+def _routes(
+    settings: Settings, resources: Resources, static_dir: Path | None, ops: Ops, graphql: GraphQLEndpoint | None
+) -> list[BaseRoute]:
     async def home(request: Request) -> Response:
         if static_dir is not None and (static_dir / "index.html").is_file() and resources.static is not None:
             return Fallthrough(resources.static)
@@ -107,8 +114,8 @@ def _routes(settings: Settings, resources: Resources, static_dir: Path | None, o
     pages["_"] = browser.to_browser
     if settings.docs:
         pages.update(_docs_pages(resources))
-    if settings.graphql:
-        pages["graphql"] = _unless_collection(resources, "graphql", GraphQLEndpoint(resources.service, settings))
+    if graphql is not None:
+        pages["graphql"] = _unless_collection(resources, "graphql", graphql)
     if settings.docs or settings.graphql:
         mounts.append(Mount(docs.ASSETS_PATH, app=StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets"))
 

@@ -15,31 +15,48 @@ GraphiQL 3 (MIT) and React 18 (MIT) come from npm, written under ``assets/graphi
 integrity checked, licences and a ``SOURCE.txt`` beside them); ``assets/jsonserve/graphiql-init.js``
 starts it (a file: the page's Content-Security-Policy allows no inline script).
 
+A WebSocket upgrade of ``/graphql`` asking for the ``graphql-transport-ws`` subprotocol carries
+subscriptions, queries and mutations (:meth:`GraphQLEndpoint.websocket`, the protocol is
+:mod:`jsonserve.gql.ws`); another subprotocol, or none, is closed with 4406. Each operation counts
+against ``--rate-limit`` as one request of the upgrade's client (a mutation as a write).
+
 Example:
-    >>> endpoint = GraphQLEndpoint(service, Settings())  # doctest: +SKIP
+    >>> endpoint = GraphQLEndpoint(service, Settings(), realtime)  # doctest: +SKIP
     >>> Route("/graphql", endpoint, methods=["GET", "POST"])  # doctest: +SKIP
+    >>> WebSocketRoute("/graphql", endpoint.websocket)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from html import escape
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 
 from jsonserve.config import Settings
 from jsonserve.errors import BodyError, JsonServeError, MethodNotAllowed, UnsupportedMediaType
 from jsonserve.gql import GraphQL, GraphQLLimits, GraphQLOptions, Outcome
+from jsonserve.gql.ws import PROTOCOL, Connection, Count, messages
+from jsonserve.ratelimit import RateLimiter
+from jsonserve.realtime import Context
 from jsonserve.service import Service, parse_body
 from jsonserve.web.docs import ASSETS_PATH, page_response, policy
 from jsonserve.web.errors import status_of
 from jsonserve.web.http import is_json, principal_of, read_json
+from jsonserve.web.limiting import key_of
 from jsonserve.web.presentation import requested_delay
 
+log = logging.getLogger("jsonserve.web")
+
 ALLOW = ("GET", "HEAD", "POST", "OPTIONS")
+SUBPROTOCOL_NOT_ACCEPTABLE = 4406
+CLOSE_WAIT = 10.0  # seconds to get the close frame out to a client that reads slowly
 JSON_TYPE = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 # GraphiQL inserts <style> elements (its editor and its UI library) and embeds its fonts as data: URLs.
@@ -69,11 +86,34 @@ _GRAPHIQL_PAGE = """<!doctype html>
 class GraphQLEndpoint:
     """The ``/graphql`` endpoint of one Service."""
 
-    def __init__(self, service: Service, settings: Settings) -> None:
+    def __init__(self, service: Service, settings: Settings, realtime: Context | None = None) -> None:
         limits = GraphQLLimits(max_page_size=settings.max_page_size)
         options = GraphQLOptions(settings.graphql_introspection, limits, max_value_depth=settings.max_depth)
         self.engine = GraphQL(service, options)
         self.settings = settings
+        self.realtime = realtime
+
+    async def websocket(self, socket: WebSocket) -> None:
+        """``graphql-transport-ws`` on this endpoint, until the client leaves or the connection ends."""
+        if self.realtime is None or PROTOCOL not in socket.scope.get("subprotocols", ()):
+            await socket.accept()
+            await socket.close(SUBPROTOCOL_NOT_ACCEPTABLE, f"Subprotocol not acceptable: ask for {PROTOCOL}")
+            return
+        limiter = getattr(socket.app.state, "rate_limiter", None)
+        count = None if limiter is None else _counter(limiter, key_of(socket.scope))
+        connection = Connection(self.engine, self.realtime, principal_of(socket.scope), count=count)
+        await socket.accept(subprotocol=PROTOCOL)
+        connection.start()
+        reader = asyncio.create_task(_read(socket, connection), name="jsonserve-graphql-ws-read")
+        writer = asyncio.create_task(_write(socket, connection), name="jsonserve-graphql-ws-write")
+        try:
+            await connection.done.wait()
+        finally:
+            connection.end()
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            await _close(socket, connection, reader)
 
     async def __call__(self, request: Request) -> Response:
         method = request.method
@@ -123,6 +163,52 @@ class GraphQLEndpoint:
             example=escape(await self.engine.example()),
         )
         return page_response(html, GRAPHIQL_POLICY)
+
+
+def _counter(limiter: RateLimiter, key: str) -> Count:
+    async def count(write: bool) -> bool:
+        decision = await limiter.hit(key, write=write)
+        return decision is None or decision.allowed
+
+    return count
+
+
+async def _read(socket: WebSocket, connection: Connection) -> bool:
+    """Feed the client's messages to the connection until it ends: ``True`` when the client went away."""
+    try:
+        while not connection.done.is_set():
+            message = await socket.receive()
+            if message["type"] == "websocket.disconnect":
+                return True
+            text = message.get("text")
+            await connection.receive(text if text is not None else message.get("bytes") or b"")
+        return False
+    except Exception as error:  # a broken connection: it just ends
+        log.debug("graphql websocket read failed: %s", error)
+        return True
+    finally:
+        connection.end()
+
+
+async def _write(socket: WebSocket, connection: Connection) -> None:
+    try:
+        async for message in messages(connection):
+            await socket.send_text(orjson.dumps(message, option=orjson.OPT_NON_STR_KEYS).decode("utf-8"))
+    except Exception as error:  # the client went away mid-send
+        log.debug("graphql websocket write failed: %s", error)
+        connection.end()
+
+
+async def _close(socket: WebSocket, connection: Connection, reader: asyncio.Task[bool]) -> None:
+    """Send the close frame the connection's end calls for, then wait (bounded) for the client to leave."""
+    left = reader.done() and not reader.cancelled() and reader.result()
+    if connection.close_code is not None and not left:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(socket.close(connection.close_code, connection.close_reason), CLOSE_WAIT)
+    if not reader.done():  # the client answers the close: the reader sees it leave
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(reader, CLOSE_WAIT)
+    reader.cancel()
 
 
 def _wants_html(request: Request) -> bool:
