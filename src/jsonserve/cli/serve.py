@@ -218,6 +218,15 @@ def serve(
     log_format: Annotated[
         str, typer.Option(metavar="text|json", help="Log lines as text or as JSON.", rich_help_panel=OPS)
     ] = "text",
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="Options from this TOML file (default ./jsonserve.toml; see jsonserve config).",
+            rich_help_panel=OPS,
+        ),
+    ] = None,
     version: Annotated[bool, typer.Option("--version", "-v", help="Print the version and exit.")] = False,
 ) -> None:
     """Serve SOURCE as a REST API on http://HOST:PORT, in json-server's dialect."""
