@@ -186,7 +186,8 @@ async def serve(settings: Settings, on_ready: OnReady | None = None) -> int:
         async with open_service(settings) as service:
             app = create_app(settings, service, manage_storage=False)
             config = uvicorn.Config(app, **uvicorn_options(settings.replace(port=port)))
-            server = GracefulServer(config, on_exit=app.state.realtime.end_all)
+            config.timeout_graceful_shutdown = None  # GracefulServer keeps the bound itself (see there)
+            server = GracefulServer(config, on_exit=app.state.realtime.end_all, bound=settings.shutdown_timeout)
             if on_ready is not None:
                 on_ready(ready(settings, service.kinds(), port))
             await server.serve(sockets=[sock])
@@ -206,18 +207,38 @@ class GracefulServer(uvicorn.Server):
     streams, which uvicorn would otherwise wait for (an event stream never completes on its own).
     """
 
-    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None] | None = None) -> None:
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None] | None = None, bound: float = 0) -> None:
         super().__init__(config)
         self._on_exit = on_exit
+        self._bound = bound
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        """Stop as uvicorn does, and run ``on_exit`` on the loop (this runs in a signal handler)."""
-        if self.should_exit:  # a second signal, SIGTERM as well as SIGINT: stop waiting for requests
-            self.force_exit = True
+        """Stop as uvicorn does, and run ``on_exit`` on the loop (this runs in a signal handler).
+
+        A second signal, or ``bound`` seconds after the first, cuts the requests still in flight off
+        (:meth:`cut_off`). uvicorn's own ``timeout_graceful_shutdown`` cancels their tasks instead,
+        and a cancelled request is answered 500; here its connection is closed.
+        """
+        first = not self.should_exit
         super().handle_exit(sig, frame)
-        if self._on_exit is not None and self._loop is not None:
+        if self._loop is None:
+            return
+        if not first:
+            self._loop.call_soon_threadsafe(self.cut_off)
+            return
+        if self._on_exit is not None:
             self._loop.call_soon_threadsafe(self._on_exit)
+        if self._bound:
+            self._loop.call_soon_threadsafe(self._loop.call_later, self._bound, self.cut_off)
+
+    def cut_off(self) -> None:
+        """Stop waiting for the requests in flight: close their connections (the client sees them end)."""
+        self.force_exit = True
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
