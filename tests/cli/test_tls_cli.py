@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -29,10 +30,18 @@ def started(args: list[str], cwd: Path, port: int) -> tuple[subprocess.Popen[byt
         command = [sys.executable, "-m", "jsonserve", *args, "--port", str(port)]
         process = subprocess.Popen(command, cwd=cwd, stdout=stdout, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
-    while "SHA-256" not in out.read_text() or "Started server process" not in out.read_text():
+    while "SHA-256" not in out.read_text() or not accepts(port):  # workers bind after the banner
         assert process.poll() is None and time.monotonic() < deadline, out.read_text()
         time.sleep(0.05)
     return process, out
+
+
+def accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def banner_tls(text: str) -> tuple[Path, str]:
