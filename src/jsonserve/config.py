@@ -32,6 +32,7 @@ DEFAULT_REALTIME_MESSAGE = 64 * 1024  # bytes in one client message
 DEFAULT_REALTIME_PUBLISH_RATE = 50  # channel publishes per second
 DEFAULT_REALTIME_SEND_QUEUE = 1000  # frames queued for a client before it is closed as too slow (1013)
 DEFAULT_SSE_KEEPALIVE = 15.0  # seconds between SSE keep-alive comments
+DEFAULT_SHUTDOWN_TIMEOUT = 10.0  # seconds in-flight requests have after SIGTERM/SIGINT before they are cancelled
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,16 @@ class Settings:
     seed: int | None = None  # ``--seed``: the chaos's random sequence (None: a new one each start)
     metrics: bool = False  # ``--metrics``: Prometheus text at /metrics
     log_format: LogFormat = "text"  # ``--log-format text|json``
+    tls_cert: Path | None = None  # ``--tls-cert``: PEM certificate (chain); HTTPS with ``tls_key``
+    tls_key: Path | None = None  # ``--tls-key``: its PEM private key
+    tls_self_signed: bool = False  # ``--tls-self-signed``: a new localhost certificate at each start
+    hsts: int = 0  # ``--hsts SECONDS``: Strict-Transport-Security max-age on HTTPS answers (0: none)
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT  # ``--shutdown-timeout``: seconds to finish requests
+
+    @property
+    def tls(self) -> bool:
+        """Whether the server speaks HTTPS (a certificate given or made)."""
+        return self.tls_cert is not None or self.tls_self_signed
 
     @property
     def watching(self) -> bool:

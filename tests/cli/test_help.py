@@ -25,7 +25,7 @@ def test_help_lists_the_commands_and_what_source_may_be(tmp_path: Path, args: li
     assert text.startswith("Usage: jsonserve [OPTIONS] [SOURCE]")
     for command in (
         "jsonserve init [FILE]", "jsonserve import SOURCE TARGET", "jsonserve export SOURCE TARGET",
-        "jsonserve user add EMAIL [SOURCE]", "jsonserve user passwd EMAIL [SOURCE]",
+        "jsonserve user add EMAIL [SOURCE]", "jsonserve user passwd EMAIL [SOURCE]", "jsonserve config [SOURCE]",
     ):  # fmt: skip
         assert command in text
     assert "jsonserve help [COMMAND]" in text
@@ -56,7 +56,8 @@ def test_help_of_an_unknown_command(tmp_path: Path) -> None:
     result = run_cli("help", "serve", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "jsonserve: no command named 'serve' (commands: init, import, export, user, help); see: jsonserve --help"
+        "jsonserve: no command named 'serve' (commands: init, import, export, user, config, help); "
+        "see: jsonserve --help"
     ]
 
 
@@ -77,3 +78,9 @@ def test_the_readme_documents_every_option() -> None:
     assert {"--index", "--workers"} <= options
     missing = sorted(option for option in options if option not in readme)
     assert missing == []
+
+
+def test_config_help(tmp_path: Path) -> None:
+    for form in ("config --help", "help config", "config -h"):
+        result = run_cli(*form.split(), cwd=tmp_path)
+        assert result.returncode == 0 and result.stdout.startswith("Usage: jsonserve config [SOURCE] [OPTIONS]")

@@ -169,3 +169,22 @@ def test_operations_options_that_cannot_work_are_usage_errors(tmp_path: Path, ar
     result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert message in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
+
+
+def test_two_instances_on_postgresql_and_redis_share_the_data_and_one_budget(tmp_path: Path, pg_database: str) -> None:
+    """docs/operations.md's example: two instances, one PostgreSQL database, one Redis budget."""
+    redis = require_redis()
+    args = [pg_database, "--rate-limit", "6/minute", "--redis", redis, "--forwarded-allow-ips", "127.0.0.1"]
+    with launched([*args, "--quiet"], tmp_path) as first, launched([*args, "--quiet"], tmp_path) as second:
+        me = unique_client()
+        with httpx.Client(headers=me) as http:
+            created = http.post(first.url + "/posts", json={"title": "from the first"})
+            assert created.status_code == 201
+            seen = http.get(second.url + f"/posts/{created.json()['id']}")  # the other instance reads it
+            assert seen.status_code == 200 and seen.json()["title"] == "from the first"
+            rest = [http.get(server.url + "/posts").headers["x-ratelimit-remaining"] for server in (first, second)]
+            assert rest == ["3", "2"]  # 6 per minute, counted across both
+            http.get(first.url + "/posts")
+            http.get(second.url + "/posts")
+            assert http.get(first.url + "/posts").status_code == 429
+            assert http.get(second.url + "/posts").status_code == 429

@@ -6,7 +6,11 @@ jsonserve import SOURCE TARGET        copy all data between backends (json, sqli
 jsonserve export SOURCE TARGET        the same copy, named for the other direction
 jsonserve user add EMAIL [SOURCE]     add a user for --auth (--admin: an admin)
 jsonserve user passwd EMAIL [SOURCE]  set a user's password (their earlier tokens stop working)
+jsonserve config [SOURCE] [options]   print the effective configuration and where each value comes from
 jsonserve help [COMMAND]              the help of the server, or of a command
+
+The server's options also come from ``jsonserve.toml`` (or ``--config FILE``) and from
+``JSONSERVE_<OPTION>`` variables (:mod:`jsonserve.cli.configfile`): they become Click's ``default_map``.
 
 Each command's module is imported when it runs, not here: the copy command's (with Rich's progress
 bar) costs ~40 ms of every server's start-up, which does not need it.
@@ -49,6 +53,11 @@ COMMANDS = {
         "jsonserve.cli.users:user_app",
         (("user passwd EMAIL [SOURCE]", "set a user's password (revokes tokens)"),),
     ),
+    "config": Command(
+        "config [SOURCE] [options]",
+        "the effective configuration, and each value's origin",
+        "jsonserve.cli.showconfig:config_main",
+    ),
     "help": Command("help [COMMAND]", "this help, or a command's", ""),
 }
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # every command's context_settings
@@ -63,11 +72,16 @@ def main(argv: list[str] | None = None) -> None:
         if args and args[0] in COMMANDS:
             module, _, attribute = COMMANDS[args[0]].app.partition(":")
             app = getattr(importlib.import_module(module), attribute)
-            typer.main.get_command(app).main(args[1:], prog_name=f"jsonserve {args[0]}")
+            if isinstance(app, typer.Typer):
+                typer.main.get_command(app).main(args[1:], prog_name=f"jsonserve {args[0]}")
+            else:
+                app(args[1:])  # a plain function of the arguments (``config``)
         else:
+            from jsonserve.cli.configfile import check_or_exit
             from jsonserve.cli.serve import serve_app
 
-            typer.main.get_command(serve_app).main(args, prog_name="jsonserve")
+            layers = check_or_exit(args)
+            typer.main.get_command(serve_app).main(args, prog_name="jsonserve", default_map=layers.values)
     except KeyboardInterrupt:
         # Ctrl+C before the server handles it (while modules load, say) or during a copy: no traceback.
         # A copy cleans up as the interrupt unwinds; 130 is the shell's status for SIGINT.

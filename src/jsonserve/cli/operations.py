@@ -11,12 +11,14 @@ Example:
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import typer
 
 from jsonserve.cli.options import console
 from jsonserve.config import Settings
 from jsonserve.ratelimit import RateLimitError, parse_policies
+from jsonserve.server import Ready
 from jsonserve.storage.registry import masked
 
 _LATENCY = re.compile(r"^\s*(\d{1,5})\s*(?:-\s*(\d{1,5})\s*)?$")
@@ -62,6 +64,29 @@ def proxies(text: str | None) -> tuple[str, ...]:
 def with_operations(settings: Settings, **options: object) -> Settings:
     """``settings`` with the operations options (rate limits, Redis, proxies, chaos, seed, metrics, log format)."""
     return settings.replace(**options)
+
+
+def with_tls(settings: Settings, cert: Path | None, key: Path | None, self_signed: bool) -> Settings:
+    """``settings`` with HTTPS: a certificate and its key (both or neither), or ``--tls-self-signed``."""
+    if (cert is None) != (key is None):
+        raise typer.BadParameter("give both --tls-cert and --tls-key (or --tls-self-signed)", param_hint="--tls-cert")
+    if self_signed and cert is not None:
+        raise typer.BadParameter(
+            "give a certificate (--tls-cert, --tls-key) or --tls-self-signed, not both", param_hint="--tls-self-signed"
+        )
+    return settings.replace(tls_cert=cert, tls_key=key, tls_self_signed=self_signed)
+
+
+def tls_banner(settings: Settings, ready: Ready) -> None:
+    """The banner's HTTPS line: the certificate and its SHA-256 fingerprint (compare with what a client shows)."""
+    if not settings.tls:
+        return
+    kind = "self-signed for localhost, new at each start" if settings.tls_self_signed else "certificate"
+    console.print(f"[bold]TLS[/]       {escape_all([str(ready.certificate)])}  [dim]{kind}[/]", soft_wrap=True)
+    console.print(f"          SHA-256 {ready.tls_fingerprint}", soft_wrap=True)
+    if settings.hsts:
+        console.print(f"          [dim]HSTS max-age={settings.hsts}[/]")
+    console.print()
 
 
 def operations_banner(settings: Settings) -> None:

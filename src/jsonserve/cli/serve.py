@@ -27,7 +27,9 @@ from jsonserve.cli.operations import (
     proxies,
     rate_limit,
     redis_url,
+    tls_banner,
     with_operations,
+    with_tls,
 )
 from jsonserve.cli.options import (
     INDEX_HELP,
@@ -52,6 +54,7 @@ from jsonserve.config import (
     DEFAULT_REALTIME_SEND_QUEUE,
     DEFAULT_REALTIME_SUBSCRIPTIONS,
     DEFAULT_REFRESH_TTL,
+    DEFAULT_SHUTDOWN_TIMEOUT,
     DEFAULT_SSE_KEEPALIVE,
     DEFAULT_TOKEN_TTL,
     Compat,
@@ -218,6 +221,51 @@ def serve(
     log_format: Annotated[
         str, typer.Option(metavar="text|json", help="Log lines as text or as JSON.", rich_help_panel=OPS)
     ] = "text",
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, metavar="FILE", help="HTTPS: PEM certificate (chain).", rich_help_panel=OPS
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, metavar="FILE", help="HTTPS: its PEM private key.", rich_help_panel=OPS
+        ),
+    ] = None,
+    tls_self_signed: Annotated[
+        bool,
+        typer.Option(
+            "--tls-self-signed", help="HTTPS with a new localhost certificate (development).", rich_help_panel=OPS
+        ),
+    ] = False,
+    hsts: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            metavar="SECONDS",
+            help="Strict-Transport-Security max-age on HTTPS answers (0: none).",
+            rich_help_panel=OPS,
+        ),
+    ] = 0,
+    shutdown_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            metavar="SECONDS",
+            help="After SIGTERM/SIGINT, time for requests in flight (0: no limit).",
+            rich_help_panel=OPS,
+        ),
+    ] = DEFAULT_SHUTDOWN_TIMEOUT,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="Options from this TOML file (default ./jsonserve.toml; see jsonserve config).",
+            rich_help_panel=OPS,
+        ),
+    ] = None,
     version: Annotated[bool, typer.Option("--version", "-v", help="Print the version and exit.")] = False,
 ) -> None:
     """Serve SOURCE as a REST API on http://HOST:PORT, in json-server's dialect."""
@@ -243,8 +291,9 @@ def serve(
     settings = with_operations(
         settings, rate_limit=rate_limits, rate_limit_writes=rate_limit_writes, redis_url=redis,
         forwarded_allow_ips=proxies(forwarded_allow_ips), chaos=chaos, chaos_latency=chaos_latency(latency), seed=seed,
-        metrics=metrics, log_format=log_format,
+        metrics=metrics, log_format=log_format, hsts=hsts, shutdown_timeout=shutdown_timeout,
     )  # fmt: skip
+    settings = with_tls(settings, tls_cert, tls_key, tls_self_signed)
     settings = settings.replace(graphql=not no_graphql, graphql_introspection=graphql_introspection == "on")
     if workers > 1 and get is None:
         _check_shareable(source)
@@ -304,5 +353,6 @@ def _banner(settings: Settings, ready: Ready) -> None:
     console.print(f"[dim]{', '.join(flags)}[/]\n")
     auth_banner(settings)
     operations_banner(settings)
+    tls_banner(settings, ready)
     if settings.workers > 1:
         console.print(f"[dim]{settings.workers} workers[/]\n")

@@ -18,6 +18,7 @@ import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -31,6 +32,7 @@ from jsonserve.schema import Kind
 from jsonserve.schema.declared import SchemaFileError
 from jsonserve.server.logs import log_config
 from jsonserve.server.protocol import protocol_factory
+from jsonserve.server.tls import fingerprint
 from jsonserve.service import Service, build_service
 from jsonserve.web.app import create_app
 
@@ -47,11 +49,14 @@ class Ready:
     kinds: dict[str, Kind]
     host: str
     port: int  # the port bound: the one the system chose when 0 was asked for
+    tls_fingerprint: str | None = None  # HTTPS: the certificate's SHA-256 fingerprint (``AB:CD:...``)
+    certificate: Path | None = None  # HTTPS: the certificate file served (a temporary one for --tls-self-signed)
 
     @property
     def url(self) -> str:
-        """The server's root URL (an IPv6 address in brackets)."""
-        return f"http://{display_host(self.host)}:{self.port}"
+        """The server's root URL (an IPv6 address in brackets; https when it speaks TLS)."""
+        scheme = "http" if self.tls_fingerprint is None else "https"
+        return f"{scheme}://{display_host(self.host)}:{self.port}"
 
 
 OnReady = Callable[[Ready], None]
@@ -157,7 +162,17 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "http": protocol_factory(settings.header_timeout, settings.body_timeout, settings.max_connections),
         # A realtime message over --realtime-message-size gets an error frame; one far over it is cut off (1009).
         "ws_max_size": max(16 * settings.realtime_message, 1024 * 1024),
+        # After SIGTERM/SIGINT: requests in flight have this long to finish, then they are cancelled.
+        "timeout_graceful_shutdown": settings.shutdown_timeout or None,
+        "ssl_certfile": None if settings.tls_cert is None else str(settings.tls_cert),
+        "ssl_keyfile": None if settings.tls_key is None else str(settings.tls_key),
     }
+
+
+def ready(settings: Settings, kinds: dict[str, Kind], port: int) -> Ready:
+    """What ``on_ready`` is told: the names, the address, and with TLS the certificate and its fingerprint."""
+    cert = settings.tls_cert
+    return Ready(kinds, settings.host, port, None if cert is None else fingerprint(cert), cert)
 
 
 async def serve(settings: Settings, on_ready: OnReady | None = None) -> int:
@@ -171,32 +186,59 @@ async def serve(settings: Settings, on_ready: OnReady | None = None) -> int:
         async with open_service(settings) as service:
             app = create_app(settings, service, manage_storage=False)
             config = uvicorn.Config(app, **uvicorn_options(settings.replace(port=port)))
-            server = GracefulServer(config, on_exit=app.state.realtime.end_all)
+            config.timeout_graceful_shutdown = None  # GracefulServer keeps the bound itself (see there)
+            server = GracefulServer(config, on_exit=app.state.realtime.end_all, bound=settings.shutdown_timeout)
             if on_ready is not None:
-                on_ready(Ready(service.kinds(), settings.host, port))
+                on_ready(ready(settings, service.kinds(), port))
             await server.serve(sockets=[sock])
     return 0 if server.started or not server.should_exit else 1
 
 
 class GracefulServer(uvicorn.Server):
-    """A ``uvicorn.Server`` that returns normally after SIGINT/SIGTERM.
+    """A ``uvicorn.Server`` that returns normally after SIGINT/SIGTERM, and at once after a second one.
 
-    uvicorn re-raises the signal once it has shut down, which kills the process before the storage
-    is flushed (and exits with a signal status); we handle the signals the same way but return.
+    The first signal stops accepting connections and lets the requests in flight finish (within
+    ``--shutdown-timeout``); a second SIGINT or SIGTERM skips that wait (uvicorn does so for a second
+    SIGINT only). Either way the storage is closed afterwards, so every acknowledged write (already
+    in the journal or the database) is kept. uvicorn re-raises the signal once it has shut down, which
+    kills the process before the storage is flushed (and exits with a signal status); we handle the
+    signals the same way but return.
     ``on_exit`` runs on the event loop once a signal asks the server to stop: it ends the realtime
     streams, which uvicorn would otherwise wait for (an event stream never completes on its own).
     """
 
-    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None] | None = None) -> None:
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None] | None = None, bound: float = 0) -> None:
         super().__init__(config)
         self._on_exit = on_exit
+        self._bound = bound
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        """Stop as uvicorn does, and run ``on_exit`` on the loop (this runs in a signal handler)."""
+        """Stop as uvicorn does, and run ``on_exit`` on the loop (this runs in a signal handler).
+
+        A second signal, or ``bound`` seconds after the first, cuts the requests still in flight off
+        (:meth:`cut_off`). uvicorn's own ``timeout_graceful_shutdown`` cancels their tasks instead,
+        and a cancelled request is answered 500; here its connection is closed.
+        """
+        first = not self.should_exit
         super().handle_exit(sig, frame)
-        if self._on_exit is not None and self._loop is not None:
+        if self._loop is None:
+            return
+        if not first:
+            self._loop.call_soon_threadsafe(self.cut_off)
+            return
+        if self._on_exit is not None:
             self._loop.call_soon_threadsafe(self._on_exit)
+        if self._bound:
+            self._loop.call_soon_threadsafe(self._loop.call_later, self._bound, self.cut_off)
+
+    def cut_off(self) -> None:
+        """Stop waiting for the requests in flight: close their connections (the client sees them end)."""
+        self.force_exit = True
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from jsonserve.config import Settings
 from jsonserve.server.lifecycle import OnReady, serve
 from jsonserve.server.loop import run_coroutine
+from jsonserve.server.tls import self_signed
 from jsonserve.server.workers import serve_workers
 
 
@@ -20,6 +21,9 @@ def run(settings: Settings, on_ready: OnReady | None = None) -> int:
     the port is bound and the data open, just before serving: a banner printed there never precedes
     a port in use or an error opening the data, which raise :class:`~jsonserve.server.lifecycle.CannotStart`.
     """
+    if settings.tls_self_signed and settings.tls_cert is None:
+        with self_signed() as (cert, key):  # removed when the server stops
+            return run(settings.replace(tls_cert=cert, tls_key=key), on_ready)
     if settings.workers > 1:
         return serve_workers(settings, on_ready)
     return run_coroutine(serve(settings, on_ready))

@@ -22,7 +22,7 @@ import uvicorn
 
 from jsonserve.config import Settings
 from jsonserve.schema import Kind
-from jsonserve.server.lifecycle import OnReady, Ready, listen, open_service, uvicorn_options
+from jsonserve.server.lifecycle import OnReady, listen, open_service, ready, uvicorn_options
 from jsonserve.server.loop import run_coroutine
 from jsonserve.server.protocol import ASGIApp
 from jsonserve.web.app import create_app
@@ -30,7 +30,7 @@ from jsonserve.web.app import create_app
 ENV = "JSONSERVE_SETTINGS"
 APP = "jsonserve.server.workers:app_from_env"  # uvicorn's import string (the module of this function)
 _TUPLES = ("cors_origins", "indexes", "forwarded_allow_ips", "chaos_latency")
-_PATHS = ("static_dir", "schema_file")
+_PATHS = ("static_dir", "schema_file", "tls_cert", "tls_key")
 
 
 def serve_workers(settings: Settings, on_ready: OnReady | None = None) -> int:
@@ -47,7 +47,7 @@ def serve_workers(settings: Settings, on_ready: OnReady | None = None) -> int:
         settings = settings.replace(port=sock.getsockname()[1])
         kinds = run_coroutine(_prepare(settings))
     if on_ready is not None:
-        on_ready(Ready(kinds, settings.host, settings.port))
+        on_ready(ready(settings, kinds, settings.port))
     os.environ[ENV] = encode_settings(settings)
     uvicorn.run(APP, factory=True, workers=settings.workers, **uvicorn_options(settings))
     return 0

@@ -3,6 +3,7 @@
 Outermost first (a request meets them top to bottom, a response bottom to top)::
 
     observe     always                  request id (X-Request-ID), access log, request metrics
+    hsts        --hsts SECONDS          Strict-Transport-Security on every answer over HTTPS
     cors        settings.cors_origins   CORS headers, preflights (204)
     catch-all   always                  an unexpected exception -> one logged problem+json 500
     rewrite     settings.routes         json-server's --routes rewrites
@@ -171,6 +172,30 @@ def vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, byt
     return headers
 
 
+class Hsts:
+    """``Strict-Transport-Security: max-age=N`` on every HTTP answer sent over HTTPS (RFC 6797: never over http).
+
+    The scheme is the connection's, or ``X-Forwarded-Proto``'s from a proxy of ``--forwarded-allow-ips``
+    (uvicorn sets it), so HSTS also works behind a proxy that ends TLS. Pure ASGI.
+    """
+
+    def __init__(self, app: ASGIApp, max_age: int) -> None:
+        self.app = app
+        self.header = (b"strict-transport-security", f"max-age={max_age}".encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("scheme") != "https":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_hsts(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), self.header]
+            await send(message)
+
+        await self.app(scope, receive, send_hsts)
+
+
 class Gzip:
     """Starlette's gzip for clients that accept it; every other request goes straight to the app.
 
@@ -256,6 +281,7 @@ def _rewrite(parts: Parts) -> list[Middleware]:
 
 STACK: tuple[Layer, ...] = (
     Layer("observe", lambda _parts: True, _observe),
+    Layer("hsts", lambda parts: parts.settings.hsts > 0, lambda parts: [Middleware(Hsts, max_age=parts.settings.hsts)]),
     Layer("cors", lambda parts: bool(parts.settings.cors_origins), _cors),
     Layer("catch-all", lambda _parts: True, lambda _parts: [Middleware(CatchAll)]),
     Layer("rewrite", lambda parts: bool(parts.settings.routes), _rewrite),
