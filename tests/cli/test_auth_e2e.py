@@ -229,3 +229,31 @@ def _brute_force(http: httpx.Client) -> None:
         throttled = http.post("/login", json=body)
         assert throttled.status_code == 429
         assert 0 < int(throttled.headers["retry-after"]) <= 900
+
+
+def test_auth_with_workers_on_sqlite(tmp_path: Path) -> None:
+    """``--workers 2`` with ``--rules`` and a key file: every worker gets the paths, and one key signs for all."""
+    (tmp_path / "rules.json").write_text(json.dumps({"notes": "600"}))
+    (tmp_path / "key").write_text("k" * 40)
+    assert run_cli("import", "db.json", "app.db", "--quiet", cwd=tmp_path).returncode != 0  # no db.json yet
+    (tmp_path / "db.json").write_text(json.dumps({"users": [], "notes": []}))
+    assert run_cli("import", "db.json", "app.db", "--quiet", cwd=tmp_path).returncode == 0
+    args = ["app.db", "--auth", "--rules", "rules.json", "--jwt-secret-file", "key", "--workers", "2"]
+    server = start_server(args, tmp_path, timeout=30)
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            tokens = []
+            for n in range(6):  # new connections: the requests spread over both workers
+                with httpx.Client(base_url=server.url, timeout=10) as fresh:
+                    body = {"email": f"user{n}@example.com", "password": "a long password"}
+                    registered = fresh.post("/register", json=body)
+                    assert registered.status_code == 201, registered.text
+                    tokens.append({"Authorization": f"Bearer {registered.json()['accessToken']}"})
+            for n, token in enumerate(tokens):
+                assert http.post("/notes", json={"text": f"note {n}"}, headers=token).status_code == 201
+            for n, token in enumerate(tokens):
+                with httpx.Client(base_url=server.url, timeout=10) as fresh:
+                    assert [note["text"] for note in fresh.get("/notes", headers=token).json()] == [f"note {n}"]
+            assert http.get("/notes").status_code == 401
+    finally:
+        server.stop()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,22 @@ from jsonserve.web.app import create_app
 
 ENV = "JSONSERVE_SETTINGS"
 APP = "jsonserve.server.workers:app_from_env"  # uvicorn's import string (the module of this function)
-_TUPLES = ("cors_origins", "indexes", "forwarded_allow_ips", "chaos_latency")
-_PATHS = ("static_dir", "schema_file", "tls_cert", "tls_key")
+
+
+def _fields_of(kind: type) -> tuple[str, ...]:
+    """The Settings fields whose type is ``kind`` (or ``kind | None``): JSON carries them as text or lists."""
+    hints = typing.get_type_hints(Settings)
+    return tuple(
+        field.name
+        for field in dataclasses.fields(Settings)
+        if kind in (hints[field.name], typing.get_origin(hints[field.name]))
+        or kind in {typing.get_origin(arg) or arg for arg in typing.get_args(hints[field.name])}
+    )
+
+
+# Derived from the annotations, so that a new path or tuple option crosses to the workers too.
+_TUPLES = _fields_of(tuple)
+_PATHS = _fields_of(Path)
 
 
 def serve_workers(settings: Settings, on_ready: OnReady | None = None) -> int:
