@@ -66,8 +66,8 @@ async def _serving(service: Service, settings: Settings) -> AsyncIterator[Live]:
     with listen("127.0.0.1", 0) as sock:
         port = sock.getsockname()[1]
         options = uvicorn_options(settings.replace(port=port))
-        options["log_config"] = None  # the test process keeps its own logging
-        server = uvicorn.Server(uvicorn.Config(app, **options, timeout_graceful_shutdown=5))
+        options.update(log_config=None, timeout_graceful_shutdown=5)  # the test process keeps its own logging
+        server = uvicorn.Server(uvicorn.Config(app, **options))
         task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             if task.done():
