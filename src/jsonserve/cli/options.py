@@ -15,8 +15,8 @@ import orjson
 import typer
 from rich.console import Console
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+console = Console(highlight=False, emoji=False)  # a fingerprint or a path may hold ":cd:" (an emoji code)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _INDEX = re.compile(r"^[^.]+(\.[^.]+)+$")
 _PATH = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")  # what a URL path may hold (RFC 3986), unencoded
