@@ -217,6 +217,7 @@ def test_pages_under_base_load_everything_from_under_it(node: str, chromium: Pat
 # -- /docs under --auth: lock icons, and "Try it out" before and after the Authorize dialog -----------------
 
 NOTES_LIST = "#operations-notes-list_notes"  # Swagger UI's id for the operation list_notes under the tag notes
+FIELDS = f"{NOTES_LIST} .parameters input, {NOTES_LIST} .parameters textarea"
 LIVE_STATUS = f"document.querySelector('{NOTES_LIST} .live-responses-table tbody .response-col_status')"
 LIVE_BODY = (
     f"document.querySelector('{NOTES_LIST} .live-responses-table tbody .response-col_description .highlight-code pre')"
@@ -238,9 +239,13 @@ def _try_it_out_steps(token: str) -> list[dict[str, Any]]:
     return [
         {"read": locks, "what": "find the operations that show a lock"},
         {"click": f"{NOTES_LIST} .opblock-summary-control", "what": "open GET /notes"},
-        # Swagger UI fills each parameter with its example (_page=1, _start=10, filter id=1...): a user
-        # wanting the plain list empties them first.
-        {"clear": f"{NOTES_LIST} .parameters input, {NOTES_LIST} .parameters textarea", "what": "empty the parameters"},
+        {"wait": f"document.querySelector('{NOTES_LIST} .parameters input') !== null", "what": "see the parameters"},
+        # Swagger UI pre-fills a parameter from its `example` (or an object's sample): none may be, or
+        # Execute would not run the plain list (it ran ?_page=1&_per_page=10&...&id=1 once).
+        {
+            "read": f"[...document.querySelectorAll({FIELDS!r})].map(field => field.value)",
+            "what": "read the parameters",
+        },
         {**execute, "what": "Execute GET /notes without a token"},
         {"wait": _status_is(401), "what": "see the 401"},
         {"read": f"{LIVE_BODY}.textContent", "what": "read the 401's body"},
@@ -334,6 +339,8 @@ def test_docs_under_auth_show_locks_and_try_it_out_works_after_authorize(
     assert locks == secured, f"lock icons on {sorted(locks)}, but the document secures {sorted(secured)}"
     assert ("GET", "/notes") in locks and ("POST", "/login") not in locks
 
+    prefilled = [value for value in values["read the parameters"] if value not in ("", "{}")]
+    assert prefilled == [], f"Try it out pre-filled the parameters of GET /notes with {prefilled}"
     refused = json.loads(values["read the 401's body"])
     assert (refused["status"], refused["code"]) == (401, "unauthorized"), refused
     shown = json.loads(values["read the 200's body"])

@@ -107,15 +107,17 @@ async def test_paging_parameters_show_real_bounds_and_an_example() -> None:
         assert schema["type"] == "integer"
         # Any larger value is read as the largest one (tests/api/test_pages.py): no maximum to show.
         assert "maximum" not in schema, f"{name}: {schema}"
-        assert Draft202012Validator(schema).is_valid(parameters[name]["example"]), name
+        assert Draft202012Validator(schema).is_valid(schema["examples"][0]), name
+        assert "example" not in parameters[name], "Swagger UI would pre-fill Try it out with it"
     for name in ("_per_page", "_limit"):
         assert "At most 50 records" in parameters[name]["description"], parameters[name]["description"]
 
 
 async def test_the_filter_example_is_taken_from_the_data() -> None:
     parameters = _parameters(await _document())
-    assert parameters["filter"]["example"] == {"id": "1"}
-    assert parameters["_sort"]["example"] in ("-id", "-views", "title", "id")
+    assert "examples" not in parameters["filter"]["schema"]  # Swagger UI would sample Try it out from it
+    assert "(e.g. `id=1`)" in parameters["filter"]["description"]
+    assert parameters["_sort"]["schema"]["examples"][0] in ("-id", "-views", "title", "id")
 
 
 # -- examples of records -------------------------------------------------------------------------------------------
@@ -184,8 +186,9 @@ def _examples(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], A
             if method not in METHODS:
                 continue
             for parameter in [*item.get("parameters", []), *operation.get("parameters", [])]:
-                if "example" in parameter:
-                    yield f"{method} {path} {parameter['name']}", parameter["schema"], parameter["example"]
+                assert "example" not in parameter, f"{method} {path}: Swagger UI pre-fills Try it out with it"
+                for example in parameter.get("schema", {}).get("examples", []):
+                    yield f"{method} {path} {parameter['name']}", parameter.get("schema", {}), example
             bodies = [("request", operation.get("requestBody", {}))]
             bodies += [(status, response) for status, response in operation["responses"].items()]
             for where, holder in bodies:

@@ -35,8 +35,15 @@ FILTER_OPS_1 = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "startsW
 MAX_FILTERED_FIELDS = 12
 
 
-def query(name: str, schema: dict[str, Any], description: str, **extra: Any) -> Parameter:
-    """One optional query parameter."""
+def query(name: str, schema: dict[str, Any], description: str, example: Any = None, **extra: Any) -> Parameter:
+    """One optional query parameter; ``example`` goes to its schema's ``examples``.
+
+    Not to the parameter's own ``example``: Swagger UI pre-fills "Try it out" with that (and with a
+    schema's ``example``), so GET /posts ran as ``?_page=1&_per_page=10&_start=10&...&id=1`` and a
+    user saw one record instead of the list. ReDoc and schemathesis read ``schema.examples`` too.
+    """
+    if example is not None:
+        schema = {**schema, "examples": [example]}
     return {"name": name, "in": "query", "required": False, "description": description, "schema": schema, **extra}
 
 
@@ -132,15 +139,18 @@ def filter_parameters(fields: list[str], record: dict[str, Any] | None = None) -
         f"^({fields_re}):({'|'.join(FILTER_OPS_1)})$": _text(description="1.x operators (`in` takes a comma list)"),
     }
     schema = {"type": "object", "patternProperties": patterns, "additionalProperties": False}
-    example = {fields[0]: _text_of(record.get(fields[0])) if record else "1"}
+    # No example in the schema: Swagger UI fills an object parameter with a sample built from it, and
+    # "Try it out" on the list then ran filtered. The description gives one instead.
+    example = f"{fields[0]}={_text_of(record.get(fields[0])) if record else '1'}"
     description = (
-        "Filters by field, sent as separate query parameters: `field=value`, `field_ne=value` (0.17: "
+        f"Filters by field, sent as separate query parameters (e.g. `{example}`): `field=value`, "
+        "`field_ne=value` (0.17: "
         f"{', '.join(FILTER_OPS_017)}), `field:gt=value` (1.x: {', '.join(FILTER_OPS_1)}). "
         'Values compare loosely: `1` matches 1 and "1"; none may contain NUL (U+0000). Fields seen in the data: '
         + ", ".join(fields)
         + "."
     )
-    return [query("filter", schema, description, style="form", explode=True, example=example)]
+    return [query("filter", schema, description, style="form", explode=True)]
 
 
 def _text_of(value: Any) -> str:
