@@ -25,79 +25,11 @@ REDOC_VERSION=2.5.4
 REDOC_INTEGRITY=sha512-M6jWhG1qoBnH6TFmzJnstyCZ87HmOY/UzDm78mHiYihEdlV/YcS9ogOo1NlElnJMeLsyxHFe2yFc4sNjHTrABQ==
 REDOC_LOGO_URL=https://cdn.redoc.ly/redoc/logo-mini.svg
 
+VENDOR=vendor-docs-assets
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ASSETS="$ROOT/src/jsonserve/web/assets"
-
-for tool in npm node tar; do
-    command -v "$tool" >/dev/null || { echo "vendor-docs-assets: $tool is required" >&2; exit 1; }
-done
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/jsonserve-vendor.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-trap 'exit 130' INT TERM
-
-# digest ALGORITHM ENCODING FILE: the file's digest (sha256 hex, or sha512 base64 for integrity).
-digest() {
-    node -e 'const [algorithm, encoding, file] = process.argv.slice(1);
-        process.stdout.write(require("crypto").createHash(algorithm).update(require("fs").readFileSync(file)).digest(encoding));' \
-        "$1" "$2" "$3"
-}
-
-# fetch PACKAGE VERSION INTEGRITY: download and unpack PACKAGE@VERSION into $WORK/PACKAGE/package.
-fetch() {
-    registry_integrity=$(npm view "$1@$2" dist.integrity)
-    if [ "$registry_integrity" != "$3" ]; then
-        echo "vendor-docs-assets: $1@$2: the registry says $registry_integrity, pinned $3" >&2
-        exit 1
-    fi
-    tarball_url=$(npm view "$1@$2" dist.tarball)
-    mkdir -p "$WORK/$1"
-    # npm pack fetches through the npm cache and fails on an integrity mismatch with the registry.
-    npm pack --silent --pack-destination "$WORK/$1" "$1@$2" >"$WORK/$1/packed"
-    tarball="$WORK/$1/$(tail -n 1 "$WORK/$1/packed")"
-    [ -f "$tarball" ] || { echo "vendor-docs-assets: npm pack $1@$2 made no tarball" >&2; exit 1; }
-    actual="sha512-$(digest sha512 base64 "$tarball")"
-    if [ "$actual" != "$3" ]; then
-        echo "vendor-docs-assets: $1@$2: tarball integrity $actual, expected $3" >&2
-        exit 1
-    fi
-    tar -xzf "$tarball" -C "$WORK/$1"
-    echo "$tarball_url" >"$WORK/$1/url"
-}
-
-# copy PACKAGE DESTINATION FILE...: copy package files (paths inside the tarball) into DESTINATION.
-copy() {
-    package_dir="$WORK/$1/package"
-    destination=$2
-    shift 2
-    mkdir -p "$destination"
-    for file in "$@"; do
-        cp "$package_dir/$file" "$destination/$(basename "$file")"
-    done
-}
-
-# source_txt PACKAGE VERSION LICENCE INTEGRITY DESTINATION [NOTE]: write DESTINATION/SOURCE.txt.
-source_txt() {
-    {
-        echo "package:   $1"
-        echo "version:   $2"
-        echo "licence:   $3 (see the licence files in this folder)"
-        echo "tarball:   $(cat "$WORK/$1/url")"
-        echo "integrity: $4"
-        echo "fetched by scripts/vendor-docs-assets.sh (npm pack); do not edit these files by hand."
-        if [ -n "${6:-}" ]; then
-            echo
-            echo "$6"
-        fi
-        echo
-        echo "sha256 of the files here:"
-        for file in "$5"/*; do
-            [ "$(basename "$file")" = SOURCE.txt ] && continue
-            echo "$(digest sha256 hex "$file")  $(basename "$file")"
-        done
-    } >"$WORK/SOURCE.txt"
-    mv "$WORK/SOURCE.txt" "$5/SOURCE.txt"
-}
+# shellcheck source=scripts/vendor-lib.sh
+. "$ROOT/scripts/vendor-lib.sh"
 
 fetch swagger-ui-dist "$SWAGGER_UI_VERSION" "$SWAGGER_UI_INTEGRITY"
 fetch redoc "$REDOC_VERSION" "$REDOC_INTEGRITY"
@@ -130,12 +62,7 @@ the <img> of its \"API docs by Redocly\" link loads \"data:,\" instead of
 $REDOC_LOGO_URL, so that the page requests nothing
 outside the server (the image fails to decode and ReDoc hides it)."
 
-mkdir -p "$ASSETS"
 rm -f "$ASSETS/.gitkeep"
-for folder in swagger-ui redoc; do
-    rm -rf "$ASSETS/$folder"
-    cp -R "$OUT/$folder" "$ASSETS/$folder"
-done
-chmod -R a+rX,go-w "$ASSETS/swagger-ui" "$ASSETS/redoc"
+install_folders swagger-ui redoc
 echo "vendored swagger-ui-dist@$SWAGGER_UI_VERSION and redoc@$REDOC_VERSION into $ASSETS"
 du -sh "$ASSETS/swagger-ui" "$ASSETS/redoc"

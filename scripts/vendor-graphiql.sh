@@ -25,78 +25,11 @@ REACT_VERSION=18.3.1
 REACT_INTEGRITY=sha512-wS+hAgJShR0KhEvPJArfuPVN1+Hz1t0Y6n5jLrGQbkb4urgPE/0Rve+1kMB1v/oWgHgm4WIcV+i7F2pTVj+2iQ==
 REACT_DOM_INTEGRITY=sha512-5m4nQKp+rZRb09LNH59GM4BxTh9251/ylbKIbpe7TpGxfJ+9kv6BLkLBXIjjspbgbnIBNqlI23tRnTWT0snUIw==
 
+VENDOR=vendor-graphiql
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ASSETS="$ROOT/src/jsonserve/web/assets"
-
-for tool in npm node tar; do
-    command -v "$tool" >/dev/null || { echo "vendor-graphiql: $tool is required" >&2; exit 1; }
-done
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/jsonserve-graphiql.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-trap 'exit 130' INT TERM
-
-# digest ALGORITHM ENCODING FILE: the file's digest (sha256 hex, or sha512 base64 for integrity).
-digest() {
-    node -e 'const [algorithm, encoding, file] = process.argv.slice(1);
-        process.stdout.write(require("crypto").createHash(algorithm).update(require("fs").readFileSync(file)).digest(encoding));' \
-        "$1" "$2" "$3"
-}
-
-# fetch PACKAGE VERSION INTEGRITY: download and unpack PACKAGE@VERSION into $WORK/PACKAGE/package.
-fetch() {
-    registry_integrity=$(npm view "$1@$2" dist.integrity)
-    if [ "$registry_integrity" != "$3" ]; then
-        echo "vendor-graphiql: $1@$2: the registry says $registry_integrity, pinned $3" >&2
-        exit 1
-    fi
-    tarball_url=$(npm view "$1@$2" dist.tarball)
-    mkdir -p "$WORK/$1"
-    npm pack --silent --pack-destination "$WORK/$1" "$1@$2" >"$WORK/$1/packed"
-    tarball="$WORK/$1/$(tail -n 1 "$WORK/$1/packed")"
-    [ -f "$tarball" ] || { echo "vendor-graphiql: npm pack $1@$2 made no tarball" >&2; exit 1; }
-    actual="sha512-$(digest sha512 base64 "$tarball")"
-    if [ "$actual" != "$3" ]; then
-        echo "vendor-graphiql: $1@$2: tarball integrity $actual, expected $3" >&2
-        exit 1
-    fi
-    tar -xzf "$tarball" -C "$WORK/$1"
-    echo "$tarball_url" >"$WORK/$1/url"
-}
-
-# copy PACKAGE DESTINATION FILE...: copy package files (paths inside the tarball) into DESTINATION.
-copy() {
-    package_dir="$WORK/$1/package"
-    destination=$2
-    shift 2
-    mkdir -p "$destination"
-    for file in "$@"; do
-        cp "$package_dir/$file" "$destination/$(basename "$file")"
-    done
-}
-
-# source_txt PACKAGE VERSION INTEGRITY DESTINATION [NOTE]: write DESTINATION/SOURCE.txt.
-source_txt() {
-    {
-        echo "package:   $1"
-        echo "version:   $2"
-        echo "licence:   MIT (see LICENSE in this folder)"
-        echo "tarball:   $(cat "$WORK/$1/url")"
-        echo "integrity: $3"
-        echo "fetched by scripts/vendor-graphiql.sh (npm pack); do not edit these files by hand."
-        if [ -n "${5:-}" ]; then
-            echo
-            echo "$5"
-        fi
-        echo
-        echo "sha256 of the files here:"
-        for file in "$4"/*; do
-            [ "$(basename "$file")" = SOURCE.txt ] && continue
-            echo "$(digest sha256 hex "$file")  $(basename "$file")"
-        done
-    } >"$WORK/SOURCE.txt"
-    mv "$WORK/SOURCE.txt" "$4/SOURCE.txt"
-}
+# shellcheck source=scripts/vendor-lib.sh
+. "$ROOT/scripts/vendor-lib.sh"
 
 fetch graphiql "$GRAPHIQL_VERSION" "$GRAPHIQL_INTEGRITY"
 fetch react "$REACT_VERSION" "$REACT_INTEGRITY"
@@ -118,18 +51,13 @@ fi
 sed '$d' "$bundle" >"$bundle.trimmed"
 mv "$bundle.trimmed" "$bundle"
 
-source_txt graphiql "$GRAPHIQL_VERSION" "$GRAPHIQL_INTEGRITY" "$OUT/graphiql" \
+source_txt graphiql "$GRAPHIQL_VERSION" MIT "$GRAPHIQL_INTEGRITY" "$OUT/graphiql" \
     "modified: graphiql.min.js, whose sha256 in the tarball is
 $original_sha256:
 its last line, //# sourceMappingURL=graphiql.min.js.map, is removed (the map is not shipped)."
-source_txt react "$REACT_VERSION" "$REACT_INTEGRITY" "$OUT/react"
-source_txt react-dom "$REACT_VERSION" "$REACT_DOM_INTEGRITY" "$OUT/react-dom"
+source_txt react "$REACT_VERSION" MIT "$REACT_INTEGRITY" "$OUT/react"
+source_txt react-dom "$REACT_VERSION" MIT "$REACT_DOM_INTEGRITY" "$OUT/react-dom"
 
-mkdir -p "$ASSETS"
-for folder in graphiql react react-dom; do
-    rm -rf "$ASSETS/$folder"
-    cp -R "$OUT/$folder" "$ASSETS/$folder"
-done
-chmod -R a+rX,go-w "$ASSETS/graphiql" "$ASSETS/react" "$ASSETS/react-dom"
+install_folders graphiql react react-dom
 echo "vendored graphiql@$GRAPHIQL_VERSION, react@$REACT_VERSION and react-dom@$REACT_VERSION into $ASSETS"
 du -sh "$ASSETS/graphiql" "$ASSETS/react" "$ASSETS/react-dom"
