@@ -379,3 +379,30 @@ async def test_a_user_cannot_take_another_users_email(api: httpx.AsyncClient) ->
     assert (await api.patch("/users/1", json={"email": "not an email"}, headers=ada)).status_code == 400
     assert (await api.patch("/users/1", json={"email": "ADA@example.com"}, headers=ada)).status_code == 200
     assert (await api.post("/login", json={"email": "linus@example.com", "password": "linus-password"})).is_success
+
+
+async def test_registration_follows_the_users_schema_and_timestamps(tmp_path: Path) -> None:
+    schemas = tmp_path / "schemas.json"
+    users = {
+        "type": "object",
+        "required": ["email", "name"],
+        "properties": {"email": {"type": "string"}, "name": {"type": "string", "minLength": 1}},
+        "additionalProperties": False,  # the hidden fields (hash, token version) need not be listed
+    }
+    schemas.write_bytes(orjson.dumps({"users": users}))
+    async with auth_api(tmp_path, schema_file=schemas, timestamps=True) as api:
+        body = {"email": "grace@example.com", "password": "grace-password"}
+        refused = await api.post("/register", json=body)
+        assert refused.status_code == 422 and refused.json()["code"] == "validation_failed", refused.text
+        assert (await api.post("/register", json={**body, "name": "Grace", "shoe": 38})).status_code == 422
+        assert (await api.post("/login", json=body)).status_code == 400, "nothing was stored"
+        registered = await api.post("/register", json={**body, "name": "Grace"})
+        assert registered.status_code == 201, registered.text
+        user = registered.json()["user"]
+        assert user["createdAt"] == user["updatedAt"], user
+        token = registered.json()["accessToken"]
+        renamed = await api.patch(
+            f"/users/{user['id']}", json={"name": "G."}, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert renamed.status_code == 200 and renamed.json()["name"] == "G.", renamed.text
+        assert_no_hash(registered.json())

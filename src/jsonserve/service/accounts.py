@@ -286,10 +286,9 @@ class Accounts:
             if refused:
                 raise PermissionDenied(f"only an admin sets {', '.join(refused)} on a user")
         hashed = await asyncio.to_thread(self.passwords.hash, password)
+        user = self.service.prepared(USERS, {**fields, "email": email, PASSWORD: hashed, TOKEN_VERSION: 0})
         try:
-            return await self._insert(
-                {**fields, "email": email, PASSWORD: hashed, TOKEN_VERSION: 0}, Unique("email", email)
-            )
+            return await self._insert(user, Unique("email", email))
         except ValueTaken:
             raise EmailTaken(f"{email} is already registered") from None
 

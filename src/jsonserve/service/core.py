@@ -317,6 +317,16 @@ class Service:
         )
         return self._publish([change], collection)
 
+    def prepared(self, collection: str, record: Record) -> Record:
+        """A record the server itself creates (a registered user) as it will be stored.
+
+        It gets what a ``POST`` would give it: the timestamps (``--timestamps``) and the check against
+        the collection's declared schema (:class:`ValidationFailed`); no write rule applies.
+        """
+        record = self._stamp(record, None)
+        self._checks.validate(collection, record)
+        return record
+
     async def create_nested(
         self, parent: str, parent_id: str, child: str, body: Record, *, principal: Principal = ANONYMOUS
     ) -> Record:

@@ -30,11 +30,17 @@ class WriteChecks:
         self.redaction = redaction
 
     def validate(self, name: str, record: Record) -> None:
-        """Raise :class:`ValidationFailed` when ``record`` breaks ``name``'s declared schema."""
+        """Raise :class:`ValidationFailed` when ``record`` breaks ``name``'s declared schema.
+
+        The hidden fields (a user's password hash, token version) are the server's, like the id and
+        timestamps: checked only if the schema declares them, so ``additionalProperties: false`` need
+        not list them.
+        """
         schema = self.catalogue.declared(name)
         if schema is None:
             return
-        errors = schema.errors(record, managed=self.catalogue.managed_fields)
+        managed = (*self.catalogue.managed_fields, *sorted(self.redaction.hidden(name)))
+        errors = schema.errors(record, managed=managed)
         if errors:
             fields = ", ".join(dict.fromkeys(error.path for error in errors))  # a path once, however it fails
             raise ValidationFailed(f"the {name} record does not match its schema ({fields})", errors)
