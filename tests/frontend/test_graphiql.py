@@ -50,9 +50,9 @@ def demo(tmp_path: Path) -> Iterator[Server]:
         server.stop()
 
 
-def _browse(chromium: Path, server: Server, name: str, url: str) -> dict[str, Any]:
+def _browse(chromium: Path, server: Server, name: str, url: str, page: dict[str, str] = GRAPHIQL) -> dict[str, Any]:
     ARTIFACTS.mkdir(exist_ok=True)
-    pages = json.dumps([{"name": name, "url": url, **GRAPHIQL}])
+    pages = json.dumps([{"name": name, "url": url, **page}])
     command = [node_executable(), "docs-browser.mjs", "--chromium", str(chromium), "--out", str(ARTIFACTS)]
     command += ["--timeout", str(PAGE_TIMEOUT), "--pages", pages]
     result = subprocess.run(command, cwd=HERE, capture_output=True, text=True, timeout=PAGE_TIMEOUT + 30, check=False)
@@ -77,3 +77,36 @@ def test_graphiql_runs_a_query_offline(chromium: Path, demo: Server) -> None:
     assert shown == {"data": expected}
     posts = [request for request in record["requests"] if request.startswith(f"POST {demo.url}/graphql")]
     assert len(posts) >= 2  # GraphiQL's introspection (its docs and completion), then the query
+
+
+SUBSCRIPTION = "subscription { postChanged { op record { title } } }"
+# Press run (again each second while GraphiQL shows its play icon: a press before its editors are set up
+# does nothing; once the subscription runs it shows a stop icon, and a press would stop it), then
+# create a post over REST from the page every second until its event shows in the response.
+SUBSCRIBED = {
+    "ready": """(() => {
+        if ((document.querySelector('.graphiql-response')?.innerText ?? '').includes('written over REST')) return true;
+        const button = document.querySelector('.graphiql-execute-button');
+        if (!button || Date.now() - (window.__acted ?? 0) < 1000) return false;
+        window.__acted = Date.now();
+        if (button.querySelector('title')?.textContent === 'play icon') { button.click(); return false; }
+        fetch('/posts', {method: 'POST', headers: {'content-type': 'application/json'},
+                         body: JSON.stringify({title: 'written over REST'})});
+        return false;
+    })()""",
+    "failed": GRAPHIQL["failed"],
+    "collect": GRAPHIQL["collect"],
+}
+
+
+@pytest.mark.timeout(CHROMIUM_INSTALL_TIMEOUT + PAGE_TIMEOUT + 60)
+def test_graphiql_runs_a_subscription_over_the_websocket(chromium: Path, demo: Server) -> None:
+    record = _browse(
+        chromium, demo, "graphiql-subscription", f"{demo.url}/graphql?query={quote(SUBSCRIPTION)}", SUBSCRIBED
+    )
+
+    _assert_offline_and_clean(record, demo)
+    shown = json.loads(record["collected"].replace("\xa0", " "))
+    assert shown == {"data": {"postChanged": {"op": "CREATE", "record": {"title": "written over REST"}}}}, shown
+    created = httpx.get(f"{demo.url}/posts", params={"title": "written over REST"}, timeout=10).json()
+    assert created, "the page's REST write was not stored"

@@ -10,8 +10,9 @@ header names it, with ``{"data", "errors"?}``; the status comes from :mod:`jsons
 would (400 bad JSON, 413, 415), in GraphQL's shape. ``--delay`` (or ``?_delay=``) slows every answer
 but GraphiQL's page, as it does REST's. ``--no-graphql`` removes the route.
 
-GraphiQL 3 (MIT) and React 18 (MIT) come from npm, written under ``assets/graphiql``,
-``assets/react`` and ``assets/react-dom`` by ``scripts/vendor-graphiql.sh`` (pinned versions,
+GraphiQL 3 (MIT), React 18 (MIT) and graphql-ws 5 (MIT, its client runs GraphiQL's subscriptions
+over this endpoint's WebSocket) come from npm, written under ``assets/graphiql``, ``assets/react``,
+``assets/react-dom`` and ``assets/graphql-ws`` by ``scripts/vendor-graphiql.sh`` (pinned versions,
 integrity checked, licences and a ``SOURCE.txt`` beside them); ``assets/jsonserve/graphiql-init.js``
 starts it (a file: the page's Content-Security-Policy allows no inline script).
 
@@ -77,6 +78,7 @@ _GRAPHIQL_PAGE = """<!doctype html>
 <script src="{assets}/react/react.production.min.js"></script>
 <script src="{assets}/react-dom/react-dom.production.min.js"></script>
 <script src="{assets}/graphiql/graphiql.min.js"></script>
+<script src="{assets}/graphql-ws/graphql-ws.min.js"></script>
 <script src="{assets}/jsonserve/graphiql-init.js"></script>
 </body>
 </html>
