@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
+import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,10 +31,17 @@ DATA: dict[str, Any] = {"posts": [{"id": 1, "title": "one", "views": 5}]}
 
 
 @contextlib.asynccontextmanager
-async def connect(live: Live, *, subprotocol: bool = True) -> AsyncIterator[ClientConnection]:
+async def connect(live: Live, *, subprotocol: bool = True, slow: bool = False) -> AsyncIterator[ClientConnection]:
+    """A client of ``/graphql``; ``slow``: one with a tiny receive buffer that reads nothing unless asked."""
     url = live.url.replace("http://", "ws://", 1) + "/graphql"
     protocols = [ws.PROTOCOL] if subprotocol else None
-    async with websockets.connect(url, subprotocols=protocols) as connection:  # type: ignore[arg-type]
+    options: dict[str, Any] = {}
+    if slow:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: caps the TCP window
+        sock.connect(("127.0.0.1", int(live.url.rsplit(":", 1)[1])))
+        options.update(sock=sock, max_queue=1)
+    async with websockets.connect(url, subprotocols=protocols, **options) as connection:  # type: ignore[arg-type]
         yield connection
 
 
@@ -138,3 +148,67 @@ async def test_a_refused_token_in_connection_init_closes_with_4401() -> None:
         async with connect(live) as connection:  # without a token: anonymous, and the rules decide
             await ready(connection)
     assert code == 4401 and reason
+
+
+async def test_operations_beyond_the_rate_limit_are_refused_and_the_socket_stays() -> None:
+    async with live_server(DATA, backend="memory", rate_limit="3/minute") as live, connect(live) as connection:
+        await ready(connection)
+        codes = []
+        for n in range(5):
+            await send(connection, type="subscribe", id=f"q{n}", payload={"query": "{ postsCount }"})
+            answer = await recv(connection)
+            if answer["type"] == "next":
+                assert await recv(connection) == {"type": "complete", "id": f"q{n}"}
+                codes.append("ok")
+            else:
+                assert answer["type"] == "error", answer
+                codes.append(answer["payload"][0]["extensions"]["code"])
+        # The upgrade was the client's first request of the three; each operation counts as one more.
+        assert codes == ["ok", "ok", "too_many_requests", "too_many_requests", "too_many_requests"], codes
+        await send(connection, type="ping")
+        assert await recv(connection) == {"type": "pong"}
+
+
+async def test_a_subscriber_that_cannot_keep_up_is_closed_with_1013() -> None:
+    async with (
+        live_server(DATA, backend="memory", realtime_send_queue=10) as live,
+        connect(live, slow=True) as slow,
+        connect(live) as fast,
+    ):
+        for connection in (slow, fast):
+            await ready(connection)
+            await send(
+                connection,
+                type="subscribe",
+                id="s",
+                payload={"query": "subscription { postChanged { seq record { title } } }"},
+            )
+        await asyncio.sleep(0.2)  # both subscriptions are followed
+
+        async def read_fast() -> list[int]:
+            return [(await recv(fast))["payload"]["data"]["postChanged"]["seq"] for _ in range(200)]
+
+        reading = asyncio.create_task(read_fast())
+        for n in range(200):  # 200 x 100 KB, incompressible: more than a 4 KB TCP window's buffers hold
+            await live.service.create("posts", {"title": secrets.token_hex(50_000), "n": n})
+            await asyncio.sleep(0.001)
+        seen = await reading
+        assert seen == sorted(seen) and len(set(seen)) == 200, "the fast subscriber got every change, in order"
+        with pytest.raises(ConnectionClosed) as caught:
+            while True:
+                await asyncio.wait_for(slow.recv(), 10)
+        assert caught.value.rcvd is not None and caught.value.rcvd.code == 1013, caught.value.rcvd
+
+
+async def test_a_subscription_the_rules_refuse_is_an_error_on_that_operation(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_bytes(orjson.dumps({"secrets": {"read": "admin", "write": "admin"}}))
+    data: dict[str, Any] = {"users": [], "secrets": [{"id": 1, "value": "42"}], "posts": []}
+    async with live_server(data, backend="memory", auth=True, rules_file=rules) as live, connect(live) as connection:
+        await ready(connection)  # no token: anonymous, as GET /secrets without one (401)
+        await send(connection, type="subscribe", id="s", payload={"query": "subscription { secretChanged { op } }"})
+        refused = await recv(connection)
+        assert refused["type"] == "error" and refused["id"] == "s", refused
+        assert refused["payload"][0]["extensions"]["code"] == "unauthorized", refused
+        await send(connection, type="ping")
+        assert await recv(connection) == {"type": "pong"}, "the connection stays after a refused subscription"
