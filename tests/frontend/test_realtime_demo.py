@@ -150,16 +150,18 @@ def _actions(server: Server, client: ClientConnection) -> dict[str, Callable[[],
     }
 
 
-def _drive(server: Server, chromium: Path, actions: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+def _drive(
+    server: Server,
+    chromium: Path,
+    actions: dict[str, Callable[[], Any]],
+    steps: list[dict[str, Any]] = STEPS,
+    *,
+    failed: str = "document.querySelector('#problems .problem') !== null",
+) -> dict[str, Any]:
     """Run ``docs-browser.mjs`` on the demo, answering its handoffs with ``actions``; the page's record."""
     ARTIFACTS.mkdir(exist_ok=True)
-    page = {
-        "name": "realtime-demo",
-        "url": f"{server.url}/realtime/demo",
-        "ready": READY,
-        "failed": "document.querySelector('#problems .problem') !== null",
-        "steps": STEPS,
-    }
+    page = {"name": "realtime-demo", "url": f"{server.url}/realtime/demo", "ready": READY, "failed": failed}
+    page["steps"] = steps
     command = [node_executable(), "docs-browser.mjs", "--chromium", str(chromium), "--out", str(ARTIFACTS)]
     command += ["--timeout", str(PAGE_TIMEOUT), "--pages", json.dumps([page])]
     stderr = ARTIFACTS / "realtime-demo.stderr"
@@ -234,3 +236,100 @@ def test_the_demo_follows_rest_writes_and_chats_with_another_client(chromium: Pa
     assert [(frame["id"], frame["collection"]) for frame in resumed] == [("table", "posts")], resumed
     assert resumed[0]["since"] >= 3, "resumed after the last change seen (create, update, delete)"
     assert not any('"since"' in frame and '"channel"' in frame for frame in record["wsSent"]), "channels never resume"
+
+
+# -- under --auth -----------------------------------------------------------------------------------------------
+
+PASSWORD = "a long password"
+RULES = {
+    "notes": "600",
+    "users": "600",
+    "posts": "644",
+    "channels": {"chat:*": {"subscribe": "public", "publish": "auth"}},
+}
+OPTIONS = "[...document.querySelectorAll('#collection option')].map(option => option.value)"
+AUTH_STEPS: list[dict[str, Any]] = [
+    {"read": OPTIONS, "what": "the collections an anonymous visitor may read"},
+    {"type": "#chat-text", "text": "anonymous hello", "what": "type a message, signed out"},
+    {"click": "#chat-send", "what": "send it"},
+    {"wait": "document.querySelector('#problems .problem')", "what": "the error frame shown"},
+    {"read": "document.querySelector('#problems .problem').innerText", "what": "the refusal"},
+    {"type": "#login-email", "text": "alice@example.com", "what": "type the email"},
+    {"type": "#login-password", "text": PASSWORD, "what": "type the password"},
+    {"click": "#login-form button[type=submit]", "what": "sign in"},
+    {"wait": f"document.getElementById('sign-out') && {OPTIONS}.includes('notes')", "what": "signed in"},
+    {"read": f"[{OPTIONS}, document.getElementById('account').innerText]", "what": "the collections alice may read"},
+    {"select": "#collection", "value": "notes", "what": "choose notes"},
+    {
+        "wait": f"jsonserveDemo.collection === 'notes' && !jsonserveDemo.loading && {ROWS}.length === 1",
+        "what": "her note",
+    },
+    {"handoff": "note", "what": "alice writes a note over REST"},
+    {"wait": _row_with("written over REST"), "what": "the new note shown"},
+    {"read": f"{ROWS}.map(row => row.querySelector('td[data-column=text]')?.textContent)", "what": "her notes"},
+    {"type": "#chat-text", "text": "signed-in hello", "what": "type a message, signed in"},
+    {"click": "#chat-send", "what": "send it, signed in"},
+    {"handoff": "receive", "what": "the Python client receives it"},
+]
+
+
+@pytest.fixture
+def guarded(tmp_path: Path) -> Iterator[tuple[Server, str]]:
+    """--auth with alice (a note of her own) and bob (one of his), public posts, chat:* published by users only."""
+    data = {"posts": [{"id": 1, "title": "public"}], "notes": [], "users": []}
+    (tmp_path / "db.json").write_text(json.dumps(data))
+    (tmp_path / "rules.json").write_text(json.dumps(RULES))
+    started = start_server(["db.json", "--auth", "--rules", "rules.json"], tmp_path)
+    try:
+        tokens = {}
+        for name in ("alice", "bob"):
+            answer = httpx.post(f"{started.url}/register", json={"email": f"{name}@example.com", "password": PASSWORD})
+            assert answer.status_code == 201, answer.text
+            tokens[name] = answer.json()["accessToken"]
+            note = {"text": f"{name}'s note"}
+            assert httpx.post(f"{started.url}/notes", json=note, headers=_bearer(tokens[name])).status_code == 201
+        yield started, tokens["alice"]
+    finally:
+        started.stop()
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.timeout(CHROMIUM_INSTALL_TIMEOUT + PAGE_TIMEOUT + 60)
+def test_under_auth_the_demo_shows_refusals_then_signs_in_with_its_form(
+    chromium: Path, guarded: tuple[Server, str]
+) -> None:
+    server, alice = guarded
+
+    def note() -> Any:
+        answer = httpx.post(f"{server.url}/notes", json={"text": "written over REST"}, headers=_bearer(alice))
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    with connect(server.url.replace("http://", "ws://") + "/realtime", open_timeout=5) as client:
+        client.send(json.dumps({"type": "subscribe", "id": "c1", "channel": CHANNEL}))
+        assert json.loads(client.recv(timeout=5))["type"] == "subscribed"
+        actions = {"note": note, "receive": lambda: _next_message(client)}
+        record = _drive(server, chromium, actions, AUTH_STEPS, failed="false")
+
+    assert record["stepError"] is None, f"{record['stepError']}\n{record['text'][:2000]}\n{record['console']}"
+    _assert_offline_and_clean(record, server)
+    steps = {step["what"]: step.get("value") for step in record["steps"]}
+    assert steps["the collections an anonymous visitor may read"] == ["posts"]
+    refusal = steps["the refusal"]
+    assert "Message not sent: unauthorized" in refusal and "code: unauthorized" in refusal, refusal
+    options, account = steps["the collections alice may read"]
+    assert {"posts", "notes"} <= set(options) and "alice@example.com" in account
+    assert sorted(steps["her notes"]) == ["alice's note", "written over REST"], "hers only, live"
+    received = steps["the Python client receives it"]
+    assert received["data"] == {"text": "signed-in hello"} and received["from"] == 1, received
+    sent = [json.loads(frame) for frame in record["wsSent"]]
+    assert [frame["type"] for frame in sent].count("auth") >= 1, "the token goes in an auth frame"
+    assert [f["data"] for f in sent if f["type"] == "publish"] == [
+        {"text": "anonymous hello"},
+        {"text": "signed-in hello"},
+    ]
+    for request in record["requests"]:
+        assert "eyJ" not in request and "token" not in request.lower(), f"a token in a URL: {request}"
