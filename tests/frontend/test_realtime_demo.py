@@ -97,7 +97,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     (tmp_path / "db.json").write_text(json.dumps(DB))
-    started = start_server(["db.json"], tmp_path)
+    started = start_server(["db.json"], tmp_path, timeout=60)  # the machine may be busy
     try:
         yield started
     finally:
@@ -279,7 +279,7 @@ def guarded(tmp_path: Path) -> Iterator[tuple[Server, str]]:
     data = {"posts": [{"id": 1, "title": "public"}], "notes": [], "users": []}
     (tmp_path / "db.json").write_text(json.dumps(data))
     (tmp_path / "rules.json").write_text(json.dumps(RULES))
-    started = start_server(["db.json", "--auth", "--rules", "rules.json"], tmp_path)
+    started = start_server(["db.json", "--auth", "--rules", "rules.json"], tmp_path, timeout=60)
     try:
         tokens = {}
         for name in ("alice", "bob"):
