@@ -78,6 +78,7 @@ STEPS: list[dict[str, Any]] = [
     {"type": "#chat-text", "text": "hello from the page", "what": "type a message"},
     {"click": "#chat-send", "what": "send it"},
     {"handoff": "receive", "what": "the Python client receives it"},
+    {"wait": f"{MESSAGES}.some(li => li.textContent.includes('hello from the page'))", "what": "the page's own, shown"},
     # Drop the connection; the next attempt waits 2 s (its back-off), time for a write meanwhile.
     {
         "read": "(() => { const live = jsonserveDemo.live; const n = live.connects;"
