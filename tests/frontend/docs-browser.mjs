@@ -6,7 +6,7 @@
 // JavaScript expression `ready` is true (or has failed once `failed` is), then once the network
 // is quiet `collect` (an expression too) is evaluated in it and a screenshot is written to
 // DIR/<name>.png; --timeout is per page. Prints one JSON line: per page {name, ready, failed,
-// text, collected, probe, requests, outside, trapped, failedLoads, responses, violations,
+// text, collected, probe, requests, outside, trapped, failedLoads, responses, violations, wsSent,
 // exceptions, console, screenshot, seconds, steps, stepError}, and `background`, what the browser
 // itself tried to reach (update checks and the like; blocked as well, but not the page's doing).
 //
@@ -18,6 +18,11 @@
 //   {wait: EXPRESSION, what}               wait until the expression is true
 //   {read: EXPRESSION, what}               record the expression's value in the step's `value`
 //   {reload: true, what}                   reload the page and wait until `ready` again
+//   {select: CSS, value, what}             choose the option `value` of a <select> (focus, value, input and change
+//                                         events: a native select's popup cannot be clicked in headless Chromium)
+//   {handoff: NAME, what}                  hand over to the caller, who acts from outside the browser (a REST write,
+//                                         a message from another client): prints the line {"handoff": NAME} and
+//                                         waits for one line on stdin (its JSON, if any, is the step's `value`)
 // Each waits at most until the page's deadline. `steps` lists {what, ok, ms, value}; the first step
 // that fails stops the rest and is told in `stepError`.
 //
@@ -28,7 +33,8 @@
 // - the browser-wide --proxy-server is another trap, for the browser's own background requests;
 // - --host-resolver-rules maps every host name to NOTFOUND except 127.0.0.1, for anything that
 //   would bypass the proxies;
-// and DevTools reports every request the page and its workers make (`requests`, `outside`).
+// and DevTools reports every request the page and its workers make (`requests`, `outside`; WebSockets
+// as `WEBSOCKET ws://...`, the frames the page sends in `wsSent`).
 // Dependency-free (Node's standard library); Chromium is Debian's (ensure-chromium.sh).
 
 import { spawn } from 'node:child_process';
@@ -36,6 +42,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { Pipe } from './cdp-pipe.mjs';
 
 const VIEWPORT = { width: 1280, height: 1000 };
@@ -126,6 +133,11 @@ function watch(pipe, rootSession, origin, record) {
             if (!/^(data|blob):/.test(url)) inflight.add(key);
             urls.set(key, url);
             state.lastActivity = Date.now();
+        } else if (method === 'Network.webSocketCreated') {
+            record.requests.push(`WEBSOCKET ${params.url}`);
+            if (!isLocal(params.url, origin)) record.outside.push(`WEBSOCKET ${params.url}`);
+        } else if (method === 'Network.webSocketFrameSent') {
+            record.wsSent.push(params.response.payloadData);
         } else if (method === 'Network.responseReceived') {
             record.responses.push({ url: params.response.url, status: params.response.status, type: params.response.mimeType });
         } else if (method === 'Network.loadingFinished' || method === 'Network.loadingFailed') {
@@ -151,7 +163,8 @@ function watch(pipe, rootSession, origin, record) {
 /** Loopback URLs of the server under test, and URLs that never touch a network. */
 function isLocal(url, origin) {
     if (/^(data|blob|about):/.test(url)) return true;
-    return url === origin || url.startsWith(`${origin}/`);
+    const socket = origin.replace(/^http/, 'ws');  // the page's own WebSocket endpoints
+    return [origin, socket].some(allowed => url === allowed || url.startsWith(`${allowed}/`));
 }
 
 // Runs in the page before its own scripts (DevTools-injected, so not subject to the page's CSP).
@@ -277,6 +290,40 @@ async function clearFields(pipe, tab, selector, deadline) {
     }
 }
 
+/** Chooses the option `value` of the <select> `selector`, as the keyboard would (the events a user's choice fires). */
+async function choose(tab, selector, value, deadline) {
+    const expression = `(() => {
+        const select = document.querySelector(${JSON.stringify(selector)});
+        if (!select || select.disabled) return false;
+        if (![...select.options].some(option => option.value === ${JSON.stringify(value)})) return false;
+        select.focus();
+        select.value = ${JSON.stringify(value)};
+        select.dispatchEvent(new Event('input', { bubbles: true }));
+        select.dispatchEvent(new Event('change', { bubbles: true }));
+        return true;
+    })()`;
+    await waitUntil(tab, expression, deadline);
+}
+
+let input = null;  // stdin's lines, read only when a page hands over
+
+/** Prints {"handoff": name} and waits (until `deadline`) for the caller's line on stdin: its JSON, or the text. */
+async function handoff(name, deadline) {
+    input ??= createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+    console.log(JSON.stringify({ handoff: name }));
+    let timer;
+    const late = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the caller did not answer in time')), Math.max(0, deadline - Date.now()));
+    });
+    try {
+        const { value, done } = await Promise.race([input.next(), late]);
+        if (done) throw new Error('stdin closed: nobody to hand over to');
+        try { return JSON.parse(value); } catch { return value; }
+    } finally {
+        clearTimeout(timer);
+    }
+}
+
 /** Runs a page's `steps` (see the header) in order; the first failure stops them and is told in `stepError`. */
 async function runSteps(pipe, tab, page, record, deadline) {
     for (const [index, step] of (page.steps ?? []).entries()) {
@@ -295,12 +342,16 @@ async function runSteps(pipe, tab, page, record, deadline) {
                 await waitUntil(tab, step.wait, deadline);
             } else if (step.read !== undefined) {
                 entry.value = await tab.evaluate(step.read);
+            } else if (step.select !== undefined) {
+                await choose(tab, step.select, step.value, deadline);
+            } else if (step.handoff !== undefined) {
+                entry.value = await handoff(step.handoff, deadline);
             } else if (step.reload) {
                 await tab.evaluate('window.__beforeReload = true');  // so that the old page is not taken for the new
                 await pipe.send('Page.reload', { ignoreCache: true }, tab.sessionId);
                 await waitUntil(tab, `!window.__beforeReload && (${page.ready})`, deadline);
             } else {
-                throw new Error('a step needs click, type, clear, wait, read or reload');
+                throw new Error('a step needs click, type, clear, wait, read, select, handoff or reload');
             }
             entry.ok = true;
         } catch (error) {
@@ -319,7 +370,7 @@ async function runPage(pipe, page, outDir, timeout) {
     const record = {
         name: page.name, url: page.url, ready: false, failed: false, text: '', collected: null,
         requests: [], outside: [], trapped: [], failedLoads: [], responses: [], violations: [],
-        exceptions: [], console: [], targets: [], probe: [], screenshot: '', seconds: 0,
+        exceptions: [], console: [], targets: [], probe: [], screenshot: '', seconds: 0, wsSent: [],
         steps: [], stepError: null,
     };
     const started = performance.now();

@@ -245,7 +245,7 @@ async def test_chaos_per_request_override_and_the_pages_it_leaves_alone() -> Non
         plain = await client.get("/posts?_chaos=0")  # off for this request, and taken off the query string
         assert plain.status_code == 200 and plain.json() == DATA["posts"]
         assert (await client.get("/posts/1?_chaos=0")).status_code == 200
-        for path in ("/health", "/ready", "/", "/docs", "/openapi.json"):
+        for path in ("/health", "/ready", "/", "/docs", "/openapi.json", "/realtime/demo"):
             assert (await client.get(path)).status_code == 200, path
         bad = await client.get("/posts?_chaos=2")
         assert bad.status_code == 400 and bad.json()["errors"][0]["path"] == "_chaos"

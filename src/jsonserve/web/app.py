@@ -22,7 +22,7 @@ from jsonserve.config import Settings
 from jsonserve.errors import NotFound
 from jsonserve.openapi import Documents
 from jsonserve.service import Service, build_service
-from jsonserve.web import auth, browser, docs, stack
+from jsonserve.web import auth, browser, demo, docs, stack
 from jsonserve.web.errors import HANDLERS
 from jsonserve.web.graphql import GraphQLEndpoint
 from jsonserve.web.home import home_page
@@ -127,6 +127,7 @@ def _routes(
 
     api: list[BaseRoute] = [
         *mounts,
+        *demo.demo_routes(resources.service, resources.item),
         Route("/{name}/{id}", resources.item, methods=ALL_METHODS),
         Route("/{name}/{id}/{child}", resources.nested, methods=ALL_METHODS),
         Route("/", home, methods=["GET", "HEAD"]),

@@ -90,7 +90,7 @@ async def home_page(
     tools = [
         *TOOLS[:1],
         *pages,
-        *[(path, title) for path, title in TOOLS[1:] if path != "graphql" or (graphql and path not in counts)],
+        *[(path, title) for path, title in TOOLS[1:] if _shown(path, counts, graphql=graphql)],
     ]
     return HTMLResponse(
         _PAGE.format(
@@ -103,6 +103,13 @@ async def home_page(
             version=__version__,
         )
     )
+
+
+def _shown(path: str, counts: dict[str, int | None], *, graphql: bool) -> bool:
+    """Whether a tool's link goes on the page: not where a collection takes its first segment (``realtime``)."""
+    if path.split("/")[0] in counts:
+        return False
+    return path != "graphql" or graphql
 
 
 def _examples(base: str, name: str) -> str:

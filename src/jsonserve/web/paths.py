@@ -72,6 +72,8 @@ class Paths:
             return Route(NESTED.get(len(parts), "/{name}/{path}"), api=True)
         if parts[0] == ASSETS:
             return Route(docs.ASSETS_PATH + "/{path}")
+        if parts == ["realtime", "demo"]:
+            return Route("/realtime/demo")  # a page (web/demo.py): no chaos, like /docs
         if parts[0] in TRANSPORTS:
             return Route(f"/{parts[0]}/{{path}}", api=True)
         return STATIC

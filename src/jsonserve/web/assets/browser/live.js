@@ -1,7 +1,8 @@
 // The realtime feed over the WebSocket at <root>/realtime (docs/realtime.md): subscriptions that survive
 // a dropped connection. After a reconnect each subscription is sent again with `since` = the last seq it
 // saw, so the server replays what happened meanwhile (no gap, no duplicate); `resync_required` (too old)
-// tells the page to re-read. The token goes in an `auth` frame, never in the URL.
+// tells the page to re-read. The token goes in an `auth` frame, never in the URL. Channel subscriptions
+// ({channel}) are sent again as they were (a channel keeps no history: nothing to resume).
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000];
 
@@ -17,6 +18,7 @@ export class Live {
         this.socket = null;
         this.timer = null;
         this.connects = 0;
+        this.onOther = () => {};  // frames of no live subscription: answers to publishes and `auth`, their errors
     }
 
     start() {
@@ -75,10 +77,13 @@ export class Live {
         this.connect();
     }
 
-    /** Follow `spec` ({collection} or {collection, record}); `handler(event)` gets change, reset and resync events. */
-    subscribe(id, spec, handler) {
+    /**
+     * Follow `spec` ({collection}, {collection, record} or {channel}); `handler(event)` gets change, reset,
+     * resync, message and error events; `onSubscribed(frame)`, if given, each `subscribed` (after every connect).
+     */
+    subscribe(id, spec, handler, { onSubscribed = null } = {}) {
         if (this.subscriptions.has(id)) this.unsubscribe(id);
-        const subscription = { spec, handler, since: null };
+        const subscription = { spec, handler, since: null, onSubscribed };
         this.subscriptions.set(id, subscription);
         this.sendSubscribe(id, subscription);
     }
@@ -90,21 +95,30 @@ export class Live {
 
     sendSubscribe(id, subscription) {
         const frame = { type: 'subscribe', id, ...subscription.spec };
-        if (subscription.since !== null) frame.since = subscription.since;
+        if (subscription.since !== null && subscription.spec.channel === undefined) frame.since = subscription.since;
         this.send(frame);
     }
 
+    /** Send `frame`; false when the connection is not open (nothing is queued). */
     send(frame) {
-        if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(frame));
+        if (this.socket?.readyState !== WebSocket.OPEN) return false;
+        this.socket.send(JSON.stringify(frame));
+        return true;
     }
 
     receive(frame) {
         const id = frame.sub ?? frame.id;
         const subscription = this.subscriptions.get(id);
         if (frame.type === 'error' && frame.code === 'invalid_token') this.onInvalidToken?.();
-        if (!subscription) return;
+        if (!subscription) {
+            this.onOther(frame);
+            return;
+        }
         if (frame.type === 'subscribed') {
             subscription.since = Math.max(subscription.since ?? 0, frame.seq ?? 0);
+            subscription.onSubscribed?.(frame);
+        } else if (frame.type === 'message') {
+            subscription.handler(frame);
         } else if (frame.type === 'change' || frame.type === 'reset') {
             subscription.since = frame.seq;
             subscription.handler(frame);
