@@ -60,7 +60,10 @@ def start_server(
     timeout: float = 15.0,
     env: dict[str, str] | None = None,
 ) -> Server:
-    """Start ``jsonserve ARGS --port PORT`` in ``cwd`` and wait until it answers ``GET /db``.
+    """Start ``jsonserve ARGS --port PORT`` in ``cwd`` and wait until it answers ``GET /health``.
+
+    ``/health`` rather than ``/db``: with 100k records ``/db`` took over the 1 s poll timeout on a
+    busy machine, and a server up in 4 s was reported as never answering.
 
     ``env``: variables added to (or overriding) this process's environment for the server.
     """
@@ -76,7 +79,7 @@ def start_server(
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}: {server.output()}")
         try:
-            httpx.get(server.url + "/db", timeout=1.0)
+            httpx.get(server.url + "/health", timeout=1.0)
             return server
         except httpx.TransportError:
             time.sleep(0.05)
