@@ -89,17 +89,21 @@ async def test_each_filter_value_has_its_own_statement(storage: Storage) -> None
 async def test_a_read_sees_every_acknowledged_write(storage: Storage) -> None:
     by_user = Query("posts", where=Condition(("userId",), Op.EQ, "7"), sort=(SortKey(("n",), True),))
     assert (await storage.find(by_user)).items == []
+    first_page = Query("posts", window=PageRequest(1, 2))  # a full page: its total is counted (SQLite keeps it)
+    assert (await storage.find(first_page)).total == len(POSTS)
     for n in range(3):
         change = await storage.create("posts", {"userId": 7, "n": n}, generated_ids=True)
         record_id = str(change.id)
         assert await storage.get("posts", record_id) == change.record
         page = await storage.find(by_user)
         assert [r["n"] for r in page.items] == [k + 10 for k in range(n - 1, -1, -1)] + [n]  # by n, descending
+        assert (await storage.find(first_page)).total == len(POSTS) + n + 1
         await storage.update("posts", record_id, lambda current: {**current, "n": current["n"] + 10})
         assert (await storage.get("posts", record_id))["n"] == n + 10  # type: ignore[index]
     assert await storage.count("posts") == len(POSTS) + 3
     await storage.delete("posts", record_id, lambda _collection: [])
     assert await storage.get("posts", record_id) is None
+    assert (await storage.find(first_page)).total == len(POSTS) + 2
     assert await storage.count("posts") == len(POSTS) + 2
 
 

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -292,6 +292,10 @@ class SqlStorage(Database, Storage):
         """The larger of a column and a value."""
         return sa.func.greatest(column, value)
 
+    def remembered_count(self, find: Find, connection: sa.Connection, key: Hashable, count: Callable[[], int]) -> int:
+        """A filter's number of matches, ``count()`` unless a dialect knows it has not changed (SQLite)."""
+        return count()
+
     def lock(self, select: sa.Select[Any]) -> sa.Select[Any]:
         """``SELECT … FOR UPDATE`` where the database supports it."""
         return select.with_for_update()
@@ -329,6 +333,7 @@ class Find:
         self.storage = storage
         self.query = query
         self._where: sa.ColumnElement[bool] | None = None
+        self.version: int | None = None  # the database's version this read saw (set by a dialect that has one)
 
     @property
     def where(self) -> sa.ColumnElement[bool]:
@@ -344,8 +349,9 @@ class Find:
         rows = self._rows(connection, start, size)
         total = _known_total(window, start, size, len(rows))
         if total is None:
-            total = int(
-                self._scalar(connection, ("count", self._shape()), lambda: _count(self.query.collection, self.where))
+            key = ("count", self._shape())
+            total = self.storage.remembered_count(
+                self, connection, key, lambda: int(self._scalar(connection, key, self._count))
             )
         if isinstance(window, PageRequest) and window.clamp and not rows and total:
             rows = self._rows(connection, (clamp_page(window, total) - 1) * window.size, size)
@@ -354,6 +360,9 @@ class Find:
     def _shape(self) -> tuple[str, str]:
         # ``repr``, not the nodes: equal values of different types (``1``, ``True``, ``1.0``) compile apart.
         return (self.query.collection, repr(self.query.where))
+
+    def _count(self) -> sa.Select[Any]:
+        return _count(self.query.collection, self.where)
 
     def _rows(self, connection: sa.Connection, start: int, size: int | None) -> list[Record]:
         if size == 0:

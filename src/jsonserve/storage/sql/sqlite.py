@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -54,7 +54,7 @@ from jsonserve.query.text import (
     to_number,
     to_text,
 )
-from jsonserve.storage.sql.base import SqlStorage
+from jsonserve.storage.sql.base import Find, SqlStorage
 from jsonserve.storage.sql.compile import LISTED_VALUES, Expr, JsonAccess, path_variants, records
 from jsonserve.storage.sql.compile import Path as JsonPath
 from jsonserve.storage.sql.database import Outage, database_message
@@ -65,6 +65,7 @@ log = logging.getLogger("jsonserve.storage")
 READ_BUDGET = 0.0005
 """Seconds a read may run synchronously on the event loop before it is moved to a reader thread."""
 ANALYSIS_LIMIT = 1000  # rows ANALYZE samples per index: start-up stays short on large databases
+KEPT_COUNTS = 512  # filters whose count is kept until the next write
 PROGRESS_STEPS = 1000  # SQLite VM instructions between two looks at the clock
 
 _KINDS = {"text": "string", "integer": "number", "real": "number"}
@@ -238,6 +239,31 @@ class SqliteStorage(SqlStorage):
         self.write_engine = _engine(url, "BEGIN IMMEDIATE", pool_size=1, max_overflow=0)
         self._writer = asyncio.Lock()
         self.sync_engine = _sync_engine(url)
+        self._counts: dict[Hashable, int] = {}  # see remembered_count
+        self._counted_at: int | None = None
+
+    def remembered_count(self, find: Find, connection: sa.Connection, key: Hashable, count: Callable[[], int]) -> int:
+        """A count kept until the database changes (``PRAGMA data_version``): a page of a large collection.
+
+        ``COUNT(*)`` walks every match (100,000 index entries for page 2 of ``/posts``), and json-server's
+        pages need it for ``X-Total-Count``. The synchronous reader notes the version its read sees; a
+        count is kept under that version only if no read has seen a newer one meanwhile, so a count
+        made on the pooled readers after a write never outlives the version it was kept under.
+        """
+        if connection.engine is self.sync_engine:
+            raw = connection.connection.driver_connection
+            find.version = int(raw.execute("PRAGMA data_version").fetchone()[0])  # type: ignore[union-attr]
+            if find.version != self._counted_at:
+                self._counts.clear()
+                self._counted_at = find.version
+            if key in self._counts:
+                return self._counts[key]
+        counted = count()
+        if find.version is not None and find.version == self._counted_at:
+            if len(self._counts) >= KEPT_COUNTS:
+                self._counts.clear()
+            self._counts[key] = counted
+        return counted
 
     async def read_sync(self, work: Callable[[sa.Connection], T]) -> T:
         """``work`` on this thread's synchronous reader within :data:`READ_BUDGET`, else on the pooled readers."""
