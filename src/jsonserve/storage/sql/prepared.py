@@ -72,6 +72,11 @@ class Statements:
                 self._known.popitem(last=False)
         return rows
 
+    def sql(self, name: str) -> str | None:
+        """The stored SQL of a read :meth:`point` names, once it has run."""
+        known = self._known.get(name)
+        return None if known is None else known[0]
+
     def point(self, connection: sa.Connection, name: str, build: Callable[[], sa.Executable], *values: object) -> Any:
         """The first value of a read whose SQL never changes, with ``values`` as its parameters, in order.
 
