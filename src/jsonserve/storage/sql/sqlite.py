@@ -10,7 +10,7 @@ meets none of SQLite's limits (32,766 parameters, an expression depth of 1,000).
 
 Reads first run synchronously, on a connection of the event loop's own thread: a point read takes
 microseconds, less than handing it to aiosqlite's thread and back. A read still running after
-:data:`READ_BUDGET` (a large count, an unindexed filter) is interrupted (SQLite's progress handler)
+:data:`READ_BUDGET` of CPU (a large count, an unindexed filter) is interrupted (SQLite's progress handler)
 and run again on the pooled aiosqlite readers, so the event loop is never held for long; so is a
 read that fails there, whose error the pooled path then reports as it always has. Each synchronous
 read is its own read transaction on the WAL, begun after the request arrived: it sees every write
@@ -66,7 +66,9 @@ from jsonserve.storage.sql.prepared import capture
 T = TypeVar("T")
 log = logging.getLogger("jsonserve.storage")
 READ_BUDGET = 0.0005
-"""Seconds a read may run synchronously on the event loop before it is moved to a reader thread."""
+"""CPU seconds a read may take synchronously on the event loop before it is moved to a reader thread."""
+READ_WAIT = 0.005
+"""Wall-clock seconds it may take (waiting for the disk, or for a busy machine's CPU) before it is moved."""
 ANALYSIS_LIMIT = 1000  # rows ANALYZE samples per index: start-up stays short on large databases
 KEPT_COUNTS = 512  # filters whose count is kept until the next write
 PROGRESS_STEPS = 1000  # SQLite VM instructions between two looks at the clock
@@ -431,10 +433,16 @@ def _sync_engine(url: str) -> sa.Engine:
 
 
 def _within_budget(connection: sa.Connection, work: Callable[[sa.Connection], T]) -> T:
-    """``work``, interrupted (an ``OperationalError``) once it has run :data:`READ_BUDGET` seconds."""
-    deadline = time.perf_counter() + READ_BUDGET
+    """``work``, interrupted (an ``OperationalError``) past :data:`READ_BUDGET` of CPU or :data:`READ_WAIT`.
+
+    CPU time of this thread, so that a short read is not moved (and begun again) only because a
+    busy machine paused the process; the wall clock still bounds a read waiting on the disk.
+    """
+    cpu, wall = time.thread_time() + READ_BUDGET, time.perf_counter() + READ_WAIT
     raw = connection.connection.driver_connection
-    raw.set_progress_handler(lambda: time.perf_counter() > deadline, PROGRESS_STEPS)  # type: ignore[union-attr]
+    raw.set_progress_handler(  # type: ignore[union-attr]
+        lambda: time.thread_time() > cpu or time.perf_counter() > wall, PROGRESS_STEPS
+    )
     try:
         return work(connection)
     finally:
