@@ -185,3 +185,20 @@ async def test_postgres_reads_run_outside_a_transaction() -> None:
                 assert await in_transaction(connection) is True  # the same check sees a write's BEGIN
         finally:
             await opened.aclose()
+
+
+async def test_sqlite_keeps_a_count_until_the_database_changes(sqlite_storage: Any) -> None:
+    statements: list[str] = []
+    for engine in (sqlite_storage.sync_engine, sqlite_storage.engine.sync_engine):
+        sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    page = Query("posts", window=PageRequest(2, 5))  # a full page: only a count tells the total
+
+    async def counts() -> int:
+        before = len(statements)
+        assert (await sqlite_storage.find(page)).total == await sqlite_storage.count("posts")
+        return sum("count(" in statement.lower() for statement in statements[before:])
+
+    assert await counts() == 2  # the page's, then count()'s (which always counts)
+    assert await counts() == 1  # the page's is kept
+    await sqlite_storage.create("posts", {"userId": 1}, generated_ids=True)
+    assert await counts() == 2  # a write: the page's is counted again

@@ -173,7 +173,8 @@ class SqlStorage(Database, Storage):
     async def find(self, query: Query) -> Page:
         """Filter, sort and window in SQL; ``COUNT(*)`` only when the window hides how many matched."""
         self._plural(query.collection)
-        return await self.read_sync(lambda connection: Find(self, query).run(connection))
+        find = Find(self, query)  # one for both tries (SQLite): what the first learnt, the second keeps
+        return await self.read_sync(find.run)
 
     async def get(self, collection: str, record_id: str) -> Record | None:
         """One record by the text of its id (one statement for every collection and id)."""
