@@ -295,8 +295,7 @@ class SqliteStorage(SqlStorage):
         made on the pooled readers after a write never outlives the version it was kept under.
         """
         if connection.engine is self.sync_engine:
-            raw = connection.connection.driver_connection
-            find.version = int(raw.execute("PRAGMA data_version").fetchone()[0])  # type: ignore[union-attr]
+            find.version = int(connection.exec_driver_sql("PRAGMA data_version").scalar_one())
             if find.version != self._counted_at:
                 self._counts.clear()
                 self._counted_at = find.version
@@ -314,7 +313,7 @@ class SqliteStorage(SqlStorage):
         try:
             with self.sync_engine.connect() as connection:
                 return _within_budget(connection, work)
-        except sa.exc.DBAPIError:  # interrupted past the budget, or failing: the pooled path decides
+        except (sa.exc.DBAPIError, sqlite3.Error):  # interrupted past the budget, or failing: the pooled path decides
             return await super().read_sync(work)
 
     @contextlib.asynccontextmanager
