@@ -202,3 +202,16 @@ async def test_sqlite_keeps_a_count_until_the_database_changes(sqlite_storage: A
     assert await counts() == 1  # the page's is kept
     await sqlite_storage.create("posts", {"userId": 1}, generated_ids=True)
     assert await counts() == 2  # a write: the page's is counted again
+
+
+async def test_sqlite_a_driver_error_of_the_synchronous_try_goes_to_the_readers(sqlite_storage: Any) -> None:
+    # A statement run on the driver's own connection (PRAGMA data_version) raised sqlite3's errors
+    # unwrapped: interrupted past the budget, it was a 500 instead of a second try on the readers.
+    import sqlite3
+
+    def work(connection: sa.Connection) -> int:
+        if connection.engine is sqlite_storage.sync_engine:
+            raise sqlite3.OperationalError("interrupted")
+        return int(connection.exec_driver_sql("SELECT 7").scalar_one())
+
+    assert await sqlite_storage.read_sync(work) == 7
