@@ -25,7 +25,8 @@ CHART = ROOT / "docs" / "benchmarks.png"
 START, END = "<!-- side-by-side:start -->", "<!-- side-by-side:end -->"
 OURS = "jsonserve-json"
 JS1, JS017, BARE = "json-server-1", "json-server-0.17", "bare"
-SERVERS = [JS017, JS1, BARE, OURS, "jsonserve-sqlite", "jsonserve-postgres"]
+SQLITE, POSTGRES = "jsonserve-sqlite", "jsonserve-postgres"
+SERVERS = [JS017, JS1, BARE, OURS, SQLITE, POSTGRES]
 LABELS = {
     JS017: "json-server 0.17",
     JS1: "json-server 1.x",
@@ -155,7 +156,35 @@ def goals(r: Results) -> list[Goal]:
                 ours_start["rss_mb"] <= js1_start["rss_mb"],
             )
         )
-    return found  # fmt: skip
+    return found + sql_goals(r)  # fmt: skip
+
+
+SQL_FLOORS = {SQLITE: 0.5, POSTGRES: 0.3}
+"""Issue 19: at 100,000, GET by id and the indexed filter on SQLite / PostgreSQL against the JSON file."""
+
+
+def sql_goals(r: Results) -> list[Goal]:
+    """Each SQL backend's GET by id and indexed filter at 100,000: x the JSON file, and x json-server 1.x."""
+    found: list[Goal] = []
+    large = 100_000
+    for target, floor in SQL_FLOORS.items():
+        for case, label in (("get", "GET /posts/1"), ("filter", "?userId=3 (indexed)")):
+            ours = r.rps(large, target, case)
+            found.append(
+                _ratio_goal(
+                    f"{label} at 100,000, {LABELS[target]}: >= {floor}x the JSON file",
+                    _ratio(ours, r.rps(large, OURS, case)),
+                    floor,
+                )
+            )
+            found.append(
+                _ratio_goal(
+                    f"{label} at 100,000, {LABELS[target]}: >= 2x json-server 1.x",
+                    _ratio(ours, r.rps(large, JS1, case)),
+                    2.0,
+                )
+            )
+    return found
 
 
 def _latency_goal(text: str, run: dict[str, Any] | None, limit_ms: float) -> Goal:

@@ -16,8 +16,14 @@ For each data size (1k and 100k posts, ~5 comments per post, ``bench/data.py``) 
 Results go to ``bench/results.json``; ``bench/report.py`` turns them into ``docs/benchmarks.md``'s
 table and ``docs/benchmarks.png``. ``make bench`` runs both.
 
+The backends jsonserve runs on are a dimension of their own: ``--backends`` picks some of them
+(default ``all``: the JSON file, SQLite and PostgreSQL), every one on the same cases and data, and
+``--servers jsonserve`` stands for jsonserve on each chosen backend. ``bench/report.py`` prints each
+goal with its ratio, the SQL backends' against the JSON file and json-server 1.x.
+
     python bench/run.py                     # everything (about 30 minutes)
     python bench/run.py --sizes 1000 --seconds 2 --servers jsonserve-json,json-server-1
+    python bench/run.py --backends sqlite,postgres --servers jsonserve --cases get,filter
 """
 
 # ruff: noqa: T201, S603, S607, D102, D103 - a script: it prints and runs servers and tools
@@ -56,6 +62,7 @@ NODE_FOR_1X = "24"  # json-server 1.x wants node >= 22.12; the npm package `node
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_SEED, PG_DB = "jsonserve_bench_seed", "jsonserve_bench"
 INDEXES = ("posts.userId", "comments.postId")
+BACKENDS = ("json", "sqlite", "postgres")  # the in-memory backend serves only the demo data: nothing to compare
 POST_BODY = '{"userId": 3, "title": "a new post", "body": "written by the benchmark"}'
 PATCH_BODY = '{"title": "patched by the benchmark"}'
 # The GraphQL twin of GET /posts?userId=3: the same records, every field of them.
@@ -412,6 +419,13 @@ def _applies(target: Target, case: Case, args: argparse.Namespace) -> bool:
     return case.dialect is None or case.dialect in target.dialects
 
 
+def _chosen(target: Target, wanted: set[str], backends: tuple[str, ...]) -> bool:
+    if wanted and target.key not in wanted:
+        return False
+    backend = target.key.removeprefix("jsonserve-")
+    return not target.key.startswith("jsonserve-") or backend in backends
+
+
 def machine() -> dict[str, Any]:
     cpu = next(
         (
@@ -439,6 +453,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,100000", help="posts per data set, comma-separated")
     parser.add_argument("--servers", default="", help="only these target keys, comma-separated")
     parser.add_argument("--cases", default="", help="only these case keys, comma-separated")
+    parser.add_argument(
+        "--backends",
+        default="all",
+        help=f"jsonserve's backends to run, comma-separated ({','.join(BACKENDS)}), or all",
+    )
     parser.add_argument("--connections", default="1,64", help="wrk connection counts")
     parser.add_argument("--seconds", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -446,6 +465,11 @@ def main() -> None:
     args.connections = [int(n) for n in args.connections.split(",")]
     args.cases = set(filter(None, args.cases.split(",")))
     wanted = set(filter(None, args.servers.split(",")))
+    backends = BACKENDS if args.backends == "all" else tuple(filter(None, args.backends.split(",")))
+    if unknown := set(backends) - set(BACKENDS):
+        parser.error(f"unknown backends {sorted(unknown)}; choose from {', '.join(BACKENDS)} or all")
+    if "jsonserve" in wanted:  # every chosen backend
+        wanted = (wanted - {"jsonserve"}) | {f"jsonserve-{b}" for b in backends}
     report: dict[str, Any] = {
         "machine": machine(),
         "tools": ensure_tools(json_server=not wanted or any(key.startswith("json-server") for key in wanted)),
@@ -456,10 +480,11 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         data = dataset.write(size, WORK.parent / ".data" / f"db-{size}.json")
         print(f"{size} posts: {data.stat().st_size / 1e6:.1f} MB", flush=True)
-        for target in (t for t in targets() if not wanted or t.key in wanted):
+        for target in (t for t in targets() if _chosen(t, wanted, backends)):
             runs, start = bench_target(size, target, data, args)
             report["runs"].extend(asdict(r) for r in runs)
             report["starts"].append({**asdict(start), "startup_median_s": statistics.median(start.startup_s)})
+    report["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print("wrote", args.out)
 

@@ -16,10 +16,11 @@ import contextlib
 import logging
 import time
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from jsonserve._types import JSONValue, Record
@@ -37,11 +38,13 @@ from jsonserve.storage.sql.changes import SqlChangeLog, add_missing_columns
 from jsonserve.storage.sql.compile import JsonAccess, compile_order, compile_where, metadata, records, resources
 from jsonserve.storage.sql.database import Database
 from jsonserve.storage.sql.indexes import create_indexes
+from jsonserve.storage.sql.prepared import Statements, capture
 from jsonserve.storage.stream import pipe
 
 T = TypeVar("T")
 log = logging.getLogger("jsonserve.storage")
 PRUNE_EVERY = 1000  # writes between two prunes of the change log
+STORED_FILTER = 2000  # characters of a filter's repr past which its statement is not stored (long ``in`` lists)
 READY_TIMEOUT = 2.0  # seconds the database has to answer GET /ready's SELECT 1
 
 
@@ -70,6 +73,8 @@ class SqlStorage(Database, Storage):
         self._kinds: dict[str, Kind] = {}
         self._writes = 0
         self._changes = SqlChangeLog(self, retention, clock)
+        self.statements = Statements()  # recent reads as the driver ran them (``prepared.py``)
+        event.listen(engine.sync_engine, "before_cursor_execute", capture)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -159,32 +164,34 @@ class SqlStorage(Database, Storage):
     async def count(self, collection: str) -> int:
         """How many records ``collection`` holds."""
         self._plural(collection)
-        query = sa.select(sa.func.count()).select_from(records).where(records.c.collection == collection)
-
-        async def work(connection: AsyncConnection) -> int:
-            return int((await connection.execute(query)).scalar_one())
-
-        return await self.read(work)
+        return await self.read_sync(
+            lambda connection: int(
+                self.statements.scalar(connection, ("count", collection), lambda: _count(collection))
+            )
+        )
 
     async def find(self, query: Query) -> Page:
-        """Filter, sort and window in SQL."""
+        """Filter, sort and window in SQL; ``COUNT(*)`` only when the window hides how many matched."""
         self._plural(query.collection)
-        where = sa.and_(records.c.collection == query.collection, compile_where(query.where, self.access))
-
-        async def work(connection: AsyncConnection) -> Page:
-            total = int(
-                (await connection.execute(sa.select(sa.func.count()).select_from(records).where(where))).scalar_one()
-            )
-            select = sa.select(records.c.doc).where(where).order_by(*compile_order(query.sort, self.access))
-            select = _windowed(select, query, total)
-            return Page([row[0] for row in await connection.execute(select)], total)
-
-        return await self.read(work)
+        find = Find(self, query)  # one for both tries (SQLite): what the first learnt, the second keeps
+        return await self.read_sync(find.run)
 
     async def get(self, collection: str, record_id: str) -> Record | None:
-        """One record by the text of its id."""
+        """One record by the text of its id (one statement for every collection and id)."""
         self._plural(collection)
-        return await self.read(lambda connection: writes.fetch(connection, collection, record_id))
+        return await self.read_sync(
+            lambda connection: self.statements.point(
+                connection, "get", lambda: _get(collection, record_id), collection, record_id
+            )
+        )
+
+    async def read_sync(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run a synchronous ``work`` as :meth:`read` does (dialects may run it without a thread hop).
+
+        The default runs it on a pooled async connection (``run_sync``); SQLite first tries a
+        synchronous reader (``sqlite.py``). ``work`` must only read, and may run twice.
+        """
+        return await self.read(lambda connection: connection.run_sync(work))
 
     async def get_singular(self, name: str) -> Record:
         """A singular resource's object."""
@@ -286,6 +293,10 @@ class SqlStorage(Database, Storage):
         """The larger of a column and a value."""
         return sa.func.greatest(column, value)
 
+    def remembered_count(self, find: Find, connection: sa.Connection, key: Hashable, count: Callable[[], int]) -> int:
+        """A filter's number of matches, ``count()`` unless a dialect knows it has not changed (SQLite)."""
+        return count()
+
     def lock(self, select: sa.Select[Any]) -> sa.Select[Any]:
         """``SELECT … FOR UPDATE`` where the database supports it."""
         return select.with_for_update()
@@ -301,12 +312,100 @@ class SqlStorage(Database, Storage):
             raise NotFound(f"no collection {collection!r}")
 
 
-def _windowed(select: sa.Select[Any], query: Query, total: int) -> sa.Select[Any]:
-    window = query.window
+def _get(collection: str, key: str) -> sa.Select[Any]:
+    return sa.select(records.c.doc).where(records.c.collection == collection, records.c.key == key)
+
+
+def _count(collection: str, where: sa.ColumnElement[bool] | None = None) -> sa.Select[Any]:
+    select = sa.select(sa.func.count()).select_from(records).where(records.c.collection == collection)
+    return select if where is None else select.where(where)
+
+
+class Find:
+    """One :meth:`SqlStorage.find`: the window's rows, and the total, counted only when the rows cannot tell it.
+
+    The rows tell it when there is no window (all of them), or when the window is not full yet not
+    empty past its start (``start + len(rows)``); a full page or an empty page past the first needs
+    ``COUNT(*)``, and a 1.x page past the end (``clamp``) is read again as the last page. Each
+    statement is built only if the storage has not run the same one before (``prepared.py``).
+    """
+
+    def __init__(self, storage: SqlStorage, query: Query) -> None:
+        self.storage = storage
+        self.query = query
+        self._where: sa.ColumnElement[bool] | None = None
+        self.version: int | None = None  # the database's version this read saw (set by a dialect that has one)
+
+    @property
+    def where(self) -> sa.ColumnElement[bool]:
+        """The filter as SQL, built once and only when a statement has to be built."""
+        if self._where is None:
+            self._where = compile_where(self.query.where, self.storage.access)
+        return self._where
+
+    def run(self, connection: sa.Connection) -> Page:
+        """Read the page (and the total when needed) on ``connection``."""
+        window = self.query.window
+        start, size = _bounds(window)
+        rows = self._rows(connection, start, size)
+        total = _known_total(window, start, size, len(rows))
+        if total is None:
+            key = ("count", self._shape())
+            total = self.storage.remembered_count(
+                self, connection, key, lambda: int(self._scalar(connection, key, self._count))
+            )
+        if isinstance(window, PageRequest) and window.clamp and not rows and total:
+            rows = self._rows(connection, (clamp_page(window, total) - 1) * window.size, size)
+        return Page(rows, total)
+
+    def _shape(self) -> tuple[str, str]:
+        # ``repr``, not the nodes: equal values of different types (``1``, ``True``, ``1.0``) compile apart.
+        return (self.query.collection, repr(self.query.where))
+
+    def _count(self) -> sa.Select[Any]:
+        return _count(self.query.collection, self.where)
+
+    def _rows(self, connection: sa.Connection, start: int, size: int | None) -> list[Record]:
+        if size == 0:
+            return []
+        key = ("rows", self._shape(), repr(self.query.sort), start, size)
+        return self._documents(connection, key, lambda: self._select(start, size))
+
+    def _select(self, start: int, size: int | None) -> sa.Select[Any]:
+        order = compile_order(self.query.sort, self.storage.access)
+        select = sa.select(records.c.doc).where(records.c.collection == self.query.collection, self.where)
+        select = select.order_by(*order)
+        if start:
+            select = select.offset(start)
+        return select if size is None else select.limit(size)
+
+    def _documents(
+        self, connection: sa.Connection, key: tuple[Any, ...], build: Callable[[], sa.Select[Any]]
+    ) -> list[Record]:
+        if len(key[1][1]) > STORED_FILTER:
+            return [row[0] for row in connection.execute(build())]
+        return self.storage.statements.documents(connection, key, build)
+
+    def _scalar(self, connection: sa.Connection, key: tuple[Any, ...], build: Callable[[], sa.Select[Any]]) -> Any:
+        if len(key[1][1]) > STORED_FILTER:
+            return connection.execute(build()).scalar_one()
+        return self.storage.statements.scalar(connection, key, build)
+
+
+def _bounds(window: Slice | PageRequest | None) -> tuple[int, int | None]:
+    """The window's first row and how many rows it holds at most (``None``: to the end)."""
     if isinstance(window, Slice):
-        select = select.offset(window.start)
-        return select if window.stop is None else select.limit(max(0, window.stop - window.start))
+        return window.start, None if window.stop is None else max(0, window.stop - window.start)
     if isinstance(window, PageRequest):
-        number = clamp_page(window, total) if window.clamp else window.number
-        return select.offset((number - 1) * window.size).limit(window.size)
-    return select
+        return max(0, (window.number - 1) * window.size), window.size
+    return 0, None
+
+
+def _known_total(window: Slice | PageRequest | None, start: int, size: int | None, found: int) -> int | None:
+    """How many records matched, if the rows of the window say it; ``None`` when only a count can."""
+    if window is None:
+        return found
+    full = size is not None and found >= size
+    if full or (found == 0 and start > 0):
+        return None
+    return start + found

@@ -53,11 +53,13 @@ def describe(error: BaseException) -> str:
 class Database:
     """Reads and write transactions on one database, with the failure policy above.
 
-    ``engine`` serves reads; ``write_engine`` (the same unless a dialect splits them) serves writes.
+    ``read_engine`` serves reads and ``write_engine`` writes: both are ``engine`` unless a dialect
+    splits them (SQLite: a single-connection writer; PostgreSQL: reads in autocommit, one round trip).
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.read_engine = engine
         self.write_engine = engine
         self._failed: str | None = None  # set by an I/O error on a write: writes refused until restart
 
@@ -149,7 +151,7 @@ class Database:
         """
         for attempt in range(2):
             try:
-                async with self.engine.connect() as connection:
+                async with self.read_engine.connect() as connection:
                     return await work(connection)
             except (sa.exc.DBAPIError, OSError) as error:
                 if attempt == 0 and isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:

@@ -3,6 +3,7 @@
 Serialization failures and deadlocks (SQLSTATE 40001, 40P01) are retried, never surfaced as 5xx.
 The database failing (unreachable, shut down, terminated connections, read-only, disk full, out of
 resources, lock or statement timeouts) is a 503 (:meth:`PostgresStorage.outage`), never a 500.
+Reads run in autocommit: one round trip each, on a statement asyncpg has prepared and cached.
 The reference semantics (``query/evaluate.py``) are followed thus:
 
 * strings compare with ``COLLATE "C"`` (code point order);
@@ -266,6 +267,10 @@ class PostgresStorage(SqlStorage):
         )
         self.json = PostgresJson()
         super().__init__(engine, self.json, **options)
+        # Reads outside a transaction: no BEGIN before and no ROLLBACK after, so a read is one round
+        # trip (asyncpg's prepared statement, cached per connection). Each statement of a read sees its
+        # own snapshot, as under the READ COMMITTED transaction it ran in before.
+        self.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.schema = schema
         self.source = source
 

@@ -1,0 +1,217 @@
+"""The read path as issue 19 made it fast, held to what it was: every backend, the reference results.
+
+A read sees every write acknowledged before it, on every backend (SQLite now reads on a synchronous
+connection of its own, PostgreSQL in autocommit); a window's total is the reference's whether the
+rows told it or a ``COUNT(*)`` did; a stored statement never answers for a filter it was not run
+for. Then what only the SQL backends do: SQLite reads without the aiosqlite thread while they are
+short and on it when they are not, with index statistics gathered at open; PostgreSQL reads outside
+a transaction (one round trip).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from jsonserve import testing
+from jsonserve.config import Settings
+from jsonserve.query.evaluate import run
+from jsonserve.query.model import Condition, Op, PageRequest, Query, Slice, SortKey
+from jsonserve.storage.base import Storage
+from jsonserve.testing import backends
+from tests.api.conftest import require_postgres
+
+pytestmark = pytest.mark.anyio
+
+POSTS: list[dict[str, Any]] = [
+    {"id": n, "userId": n % 4, "flag": n % 3 == 0, "score": 1.0 if n == 5 else n} for n in range(1, 24)
+]
+DATA: dict[str, Any] = {"posts": POSTS, "profile": {"name": "x"}}
+
+
+@pytest.fixture(params=testing.BACKENDS)
+async def storage(request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
+    if request.param == "postgres":
+        require_postgres()
+    async with backends._storage(DATA, request.param, Settings()) as opened:
+        assert opened is not None
+        await opened.open()
+        try:
+            yield opened
+        finally:
+            await opened.aclose()
+
+
+WINDOWS = [
+    None,
+    Slice(0, None),
+    Slice(5, None),
+    Slice(30, None),
+    Slice(3, 8),
+    Slice(20, 30),
+    Slice(8, 3),
+    PageRequest(1, 10),
+    PageRequest(3, 10),
+    PageRequest(4, 10),
+    PageRequest(3, 10, clamp=True),
+    PageRequest(9, 10, clamp=True),
+    PageRequest(9, 10),
+    PageRequest(1, 23),
+    PageRequest(2, 23, clamp=True),
+]
+
+
+@pytest.mark.parametrize("window", WINDOWS, ids=repr)
+async def test_a_window_has_the_reference_rows_and_total(storage: Storage, window: Slice | PageRequest | None) -> None:
+    for where in (None, Condition(("userId",), Op.EQ, "1"), Condition(("userId",), Op.EQ, "9")):
+        query = Query("posts", **({} if where is None else {"where": where}), window=window)  # type: ignore[arg-type]
+        for _ in range(2):  # the second time from the stored statements
+            page = await storage.find(query)
+            expected = run(POSTS, query)  # type: ignore[arg-type]
+            assert (page.items, page.total) == (expected.items, expected.total), (where, window)
+
+
+async def test_each_filter_value_has_its_own_statement(storage: Storage) -> None:
+    # Values of one shape compile to different SQL ("1" and "1.0" are numbers, "true" a literal, "x" neither):
+    # run each twice, interleaved, so a statement stored for one would answer for another.
+    values = ("1", "1.0", "true", "True", "x", "5", "05")
+    queries = [
+        Query("posts", where=Condition((field,), Op.EQ, value)) for field in ("score", "flag") for value in values
+    ]
+    for query in queries + queries[::-1]:
+        page = await storage.find(query)
+        assert page.items == run(POSTS, query).items, query.where  # type: ignore[arg-type]
+
+
+async def test_a_read_sees_every_acknowledged_write(storage: Storage) -> None:
+    by_user = Query("posts", where=Condition(("userId",), Op.EQ, "7"), sort=(SortKey(("n",), True),))
+    assert (await storage.find(by_user)).items == []
+    first_page = Query("posts", window=PageRequest(1, 2))  # a full page: its total is counted (SQLite keeps it)
+    assert (await storage.find(first_page)).total == len(POSTS)
+    for n in range(3):
+        change = await storage.create("posts", {"userId": 7, "n": n}, generated_ids=True)
+        record_id = str(change.id)
+        assert await storage.get("posts", record_id) == change.record
+        page = await storage.find(by_user)
+        assert [r["n"] for r in page.items] == [k + 10 for k in range(n - 1, -1, -1)] + [n]  # by n, descending
+        assert (await storage.find(first_page)).total == len(POSTS) + n + 1
+        await storage.update("posts", record_id, lambda current: {**current, "n": current["n"] + 10})
+        assert (await storage.get("posts", record_id))["n"] == n + 10  # type: ignore[index]
+    assert await storage.count("posts") == len(POSTS) + 3
+    await storage.delete("posts", record_id, lambda _collection: [])
+    assert await storage.get("posts", record_id) is None
+    assert (await storage.find(first_page)).total == len(POSTS) + 2
+    assert await storage.count("posts") == len(POSTS) + 2
+
+
+# -- SQLite ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def sqlite_storage() -> AsyncIterator[Any]:
+    from jsonserve.storage.sql.sqlite import SqliteStorage
+
+    async with backends._storage(DATA, "sqlite", Settings()) as opened:
+        assert isinstance(opened, SqliteStorage)
+        opened.indexes = ("posts.userId",)
+        await opened.open()
+        try:
+            yield opened
+        finally:
+            await opened.aclose()
+
+
+def _pooled_checkouts(storage: Any) -> list[object]:
+    checkouts: list[object] = []
+    sa.event.listen(storage.engine.sync_engine.pool, "checkout", lambda *args: checkouts.append(args))
+    return checkouts
+
+
+async def test_sqlite_short_reads_take_no_thread(sqlite_storage: Any) -> None:
+    checkouts = _pooled_checkouts(sqlite_storage)
+    filtered = Query("posts", where=Condition(("userId",), Op.EQ, "1"), window=PageRequest(1, 2))
+    for _ in range(3):
+        assert (await sqlite_storage.get("posts", "3"))["id"] == 3
+        assert (await sqlite_storage.find(filtered)).total == run(POSTS, filtered).total  # type: ignore[arg-type]
+    assert checkouts == []  # no read went to the aiosqlite readers
+
+
+async def test_sqlite_reads_past_the_budget_move_to_the_readers(
+    sqlite_storage: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jsonserve.storage.sql import sqlite
+
+    monkeypatch.setattr(sqlite, "READ_BUDGET", -1.0)  # every read is past its budget at once
+    monkeypatch.setattr(sqlite, "PROGRESS_STEPS", 1)
+    checkouts = _pooled_checkouts(sqlite_storage)
+    query = Query("posts", where=Condition(("userId",), Op.EQ, "2"), window=Slice(1, 3))
+    assert (await sqlite_storage.find(query)).items == run(POSTS, query).items  # type: ignore[arg-type]
+    assert (await sqlite_storage.get("posts", "4"))["id"] == 4
+    assert len(checkouts) == 2  # both answered, by the pooled readers
+
+
+async def test_sqlite_gathers_index_statistics_at_open(sqlite_storage: Any) -> None:
+    async def statistics(connection: Any) -> set[str]:
+        rows = await connection.exec_driver_sql("SELECT idx FROM sqlite_stat1")
+        return {row[0] for row in rows}
+
+    indexes = await sqlite_storage.read(statistics)
+    assert any(name.startswith("jsonserve_idx_posts_userId") for name in indexes)
+    assert "jsonserve_records_order" in indexes
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------------
+
+
+async def test_postgres_reads_run_outside_a_transaction() -> None:
+    # No BEGIN before a read's statement and no ROLLBACK after it: one round trip. asyncpg knows
+    # whether its connection is inside a transaction block once the statement has run.
+    require_postgres()
+
+    async def in_transaction(connection: Any) -> bool:
+        await connection.exec_driver_sql("SELECT 1")
+        raw = await connection.get_raw_connection()
+        return bool(raw.driver_connection.is_in_transaction())
+
+    async with backends._storage(DATA, "postgres", Settings()) as opened:
+        assert opened is not None
+        await opened.open()
+        try:
+            assert await opened.read(in_transaction) is False  # type: ignore[attr-defined]
+            async with opened.engine.connect() as connection:  # type: ignore[attr-defined]
+                assert await in_transaction(connection) is True  # the same check sees a write's BEGIN
+        finally:
+            await opened.aclose()
+
+
+async def test_sqlite_keeps_a_count_until_the_database_changes(sqlite_storage: Any) -> None:
+    statements: list[str] = []
+    for engine in (sqlite_storage.sync_engine, sqlite_storage.engine.sync_engine):
+        sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    page = Query("posts", window=PageRequest(2, 5))  # a full page: only a count tells the total
+
+    async def counts() -> int:
+        before = len(statements)
+        assert (await sqlite_storage.find(page)).total == await sqlite_storage.count("posts")
+        return sum("count(" in statement.lower() for statement in statements[before:])
+
+    assert await counts() == 2  # the page's, then count()'s (which always counts)
+    assert await counts() == 1  # the page's is kept
+    await sqlite_storage.create("posts", {"userId": 1}, generated_ids=True)
+    assert await counts() == 2  # a write: the page's is counted again
+
+
+async def test_sqlite_a_driver_error_of_the_synchronous_try_goes_to_the_readers(sqlite_storage: Any) -> None:
+    # A statement run on the driver's own connection (PRAGMA data_version) raised sqlite3's errors
+    # unwrapped: interrupted past the budget, it was a 500 instead of a second try on the readers.
+    import sqlite3
+
+    def work(connection: sa.Connection) -> int:
+        if connection.engine is sqlite_storage.sync_engine:
+            raise sqlite3.OperationalError("interrupted")
+        return int(connection.exec_driver_sql("SELECT 7").scalar_one())
+
+    assert await sqlite_storage.read_sync(work) == 7
