@@ -70,13 +70,14 @@ def create_app(
 
     realtime = realtime_context(service, settings)
     graphql = GraphQLEndpoint(service, settings, realtime) if settings.graphql else None
+    api, pages = _routes(settings, resources, static_dir, ops, graphql)
     app = Starlette(
         routes=[
             *realtime_routes(realtime, settings, settings.base),
             *([WebSocketRoute(settings.base + "/graphql", graphql.websocket)] if graphql else []),
-            *_routes(settings, resources, static_dir, ops, graphql),
+            *api,
         ],
-        middleware=stack.middleware(stack.Parts(settings, service, tuple(policies), fast_reads, ops)),
+        middleware=stack.middleware(stack.Parts(settings, service, tuple(policies), fast_reads, ops, pages)),
         exception_handlers=HANDLERS,
         lifespan=lifespan,
     )
@@ -92,7 +93,9 @@ def create_app(
 
 def _routes(
     settings: Settings, resources: Resources, static_dir: Path | None, ops: Ops, graphql: GraphQLEndpoint | None
-) -> list[BaseRoute]:
+) -> tuple[list[BaseRoute], frozenset[str]]:
+    """The routes, and the names of the pages among the ``/{name}`` paths (which the list lane leaves to them)."""
+
     async def home(request: Request) -> Response:
         if static_dir is not None and (static_dir / "index.html").is_file() and resources.static is not None:
             return Fallthrough(resources.static)
@@ -135,7 +138,7 @@ def _routes(
     routes: list[BaseRoute] = [Mount(settings.base, routes=api)] if settings.base else api
     if resources.static is not None:
         routes.append(Mount("/", app=resources.static))
-    return routes
+    return routes, frozenset(pages)
 
 
 def _auth_routes(settings: Settings, resources: Resources, pages: dict[str, Endpoint]) -> list[BaseRoute]:
