@@ -166,7 +166,11 @@ async def test_the_kept_parses_are_bounded(monkeypatch: pytest.MonkeyPatch) -> N
             assert parsed is not None and parsed.query.window is not None
         assert list(lane._parsed) == [("posts", f"_page={n}&_limit=2".encode()) for n in (3, 4, 5)]
         assert lane._parse("posts", b"_page=x") is None and lane._parse("posts", b"_delay=5") is None
-        assert len(lane._parsed) == 3
+        long = b"&".join([b"_page=1", *[b"title_ne=%d" % n for n in range(400)]])
+        assert len(long) > listlane.KEPT_QUERY_BYTES
+        parsed = lane._parse("posts", long)
+        assert parsed is not None and parsed.query.window is not None  # parsed, answered, not kept
+        assert [key[1] for key in lane._parsed] == [f"_page={n}&_limit=2".encode() for n in (3, 4, 5)]
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ from jsonserve.web.paging import list_headers, list_payload, page_query
 from jsonserve.web.presentation import presentation
 
 PARSED_QUERIES = 1000  # (collection, query string) pairs whose parse is kept; the oldest goes first
+KEPT_QUERY_BYTES = 2048  # a longer query string is parsed every time: the kept ones stay a few MB at most
 
 
 def list_target(scope: Scope, reserved: frozenset[str] = frozenset()) -> str | None:
@@ -114,7 +115,8 @@ class ListLane:
         except JsonServeError:  # a QueryError, or a query over a limit: the routes' 400
             return None
         parsed = Parsed(query, presentation(query, items).envelope, page_query(items))
-        if len(self._parsed) >= PARSED_QUERIES:
-            del self._parsed[next(iter(self._parsed))]
-        self._parsed[key] = parsed
+        if len(query_string) <= KEPT_QUERY_BYTES:
+            if len(self._parsed) >= PARSED_QUERIES:
+                del self._parsed[next(iter(self._parsed))]
+            self._parsed[key] = parsed
         return parsed
