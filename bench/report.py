@@ -40,6 +40,8 @@ CASES = {
     "page-0.17": "page 2 of 10, 0.17 (`_page&_limit`)",
     "page-1": "page 2 of 10, 1.x (`_page&_per_page`)",
     "filter": "GET /posts?userId=3",
+    "sort-0.17": "page 2 of 10 by title desc, 0.17 (`_sort&_order&_page&_limit`)",
+    "sort-1": "page 2 of 10 by title desc, 1.x (`_sort=-title&_page&_per_page`)",
     "graphql-filter": "POST /graphql posts(where: {userId: {eq: 3}})",
     "post": "POST /posts",
     "patch": "PATCH /posts/{n}",
@@ -201,6 +203,11 @@ def _number(value: float | None, digits: int = 0) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
 
+# Each dialect's case is compared with the other server's twin of it (each speaks only its own).
+TWIN_1X = {"page-0.17": "page-1", "sort-0.17": "sort-1"}
+TWIN_017 = {"page-1": "page-0.17", "sort-1": "sort-0.17"}
+
+
 def headline(r: Results) -> list[str]:
     lines = [
         "| case | size | jsonserve (JSON file) req/s | × json-server 1.x | × json-server 0.17 |",
@@ -211,8 +218,8 @@ def headline(r: Results) -> list[str]:
             ours = r.rps(size, OURS, case)
             if ours is None:
                 continue
-            js1 = r.rps(size, JS1, case) if case != "page-0.17" else r.rps(size, JS1, "page-1")
-            js017 = r.rps(size, JS017, case) if case != "page-1" else r.rps(size, JS017, "page-0.17")
+            js1 = r.rps(size, JS1, TWIN_1X.get(case, case))
+            js017 = r.rps(size, JS017, TWIN_017.get(case, case))
             lines.append(f"| {label} | {size:,} | {_number(ours)} | {_times(ours, js1)} | {_times(ours, js017)} |")
     return lines  # fmt: skip
 

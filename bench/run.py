@@ -88,6 +88,18 @@ def cases(posts: int) -> list[Case]:
         Case("page-1", "page 2 of 10 (1.x: _page&_per_page)", ("get", "/posts?_page=2&_per_page=10"), "1"),
         Case("filter", "GET /posts?userId=3", ("get", "/posts?userId=3")),
         Case(
+            "sort-0.17",
+            "page 2 of 10 by title, descending (0.17)",
+            ("get", "/posts?_sort=title&_order=desc&_page=2&_limit=10"),
+            "0.17",
+        ),
+        Case(
+            "sort-1",
+            "page 2 of 10 by title, descending (1.x)",
+            ("get", "/posts?_sort=-title&_page=2&_per_page=10"),
+            "1",
+        ),
+        Case(
             "graphql-filter", "POST /graphql posts(where: userId = 3)", ("post", "/graphql", GRAPHQL_BODY), graphql=True
         ),
         Case("post", "POST /posts", ("post", "/posts", POST_BODY), write=True),

@@ -24,10 +24,13 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
-from limits import RateLimitItem, parse_many
-from limits.errors import ConfigurationError, StorageError
+if TYPE_CHECKING:
+    from limits import RateLimitItem
+
+# ``limits`` is imported where it is used: it costs about as much start-up time as the rest of the
+# server (its asyncio storages pull in ``deprecated`` and ``wrapt``), and most servers have no limit.
 
 __all__ = [
     "Decision",
@@ -102,6 +105,8 @@ def parse_policies(text: str, scope: Scope = "all") -> tuple[Policy, ...]:
     """
     if not text.strip():
         return ()
+    from limits import parse_many
+
     try:
         items = parse_many(text.strip())
     except ValueError:
@@ -192,11 +197,19 @@ class _MemoryCounter:
         self._windows.clear()
 
 
+def _store_errors() -> tuple[type[Exception], ...]:
+    """What a counter store raises when it cannot be reached (``limits``' own error, or the socket's)."""
+    from limits.errors import StorageError
+
+    return (StorageError, OSError, ConnectionError)
+
+
 class _RedisCounter:
     """``limits``' asyncio Redis storage (redis-py), keys under :data:`KEY_PREFIX`."""
 
     def __init__(self, url: str) -> None:
         from limits.aio.storage import RedisStorage
+        from limits.errors import ConfigurationError
 
         scheme, _, rest = url.partition("://")
         if scheme not in ("redis", "rediss", "redis+unix") or not rest:
@@ -265,7 +278,7 @@ class RateLimiter:
             return None
         try:
             return await self._hit(key, policies)
-        except (StorageError, OSError, ConnectionError) as error:
+        except _store_errors() as error:  # evaluated only when something is raised
             self._warn(error)
             return None
 
@@ -296,7 +309,7 @@ class RateLimiter:
         try:
             if await self._counter.check():
                 return None
-        except (StorageError, OSError, ConnectionError) as error:
+        except _store_errors() as error:  # evaluated only when something is raised
             return f"the rate-limit store cannot be reached ({_reason(error)})"
         return "the rate-limit store cannot be reached"
 

@@ -13,13 +13,13 @@ from jsonserve.web import fastpath
 def answered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The paths the lane answered itself (rather than handing them to the routes)."""
     paths: list[str] = []
-    original = fastpath.FastRecordReads._answer
+    original = fastpath.FastReads._answer
 
-    async def spy(self: fastpath.FastRecordReads, scope: Any, receive: Any, send: Any) -> bool:
+    async def spy(self: fastpath.FastReads, scope: Any, receive: Any, send: Any) -> bool:
         done = await original(self, scope, receive, send)
         if done:
             paths.append(scope["path"])
         return done
 
-    monkeypatch.setattr(fastpath.FastRecordReads, "_answer", spy)
+    monkeypatch.setattr(fastpath.FastReads, "_answer", spy)
     return paths

@@ -87,7 +87,7 @@ def test_the_layers_present_and_their_order(parts: stack.Parts, names: list[str]
 def test_the_middleware_list_puts_the_policies_between_the_catch_all_and_the_fast_lane() -> None:
     parts = _parts((Middleware(Refuse, seen=[]), Middleware(Broken)))
     classes: list[object] = [item.cls for item in stack.middleware(parts)]
-    assert classes == [Observe, stack.Cors, CatchAll, Refuse, Broken, stack.Gzip, fastpath.FastRecordReads]
+    assert classes == [Observe, stack.Cors, CatchAll, Refuse, Broken, stack.Gzip, fastpath.FastReads]
 
 
 async def test_a_policy_sees_the_fast_lanes_requests_and_answers_inside_cors(answered: list[str]) -> None:

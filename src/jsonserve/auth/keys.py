@@ -28,12 +28,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+# ``cryptography`` and ``jwt`` are imported where a private key is read: every server start imports
+# this module (for :class:`WeakKey`), and they cost a large part of a start-up without ``--auth``.
 
 from jsonserve._types import JSONValue
 
@@ -85,6 +87,10 @@ class SigningKey:
 
 def private_key(path: Path) -> SigningKey:
     """The RS256 or EdDSA key of a PEM file; :class:`WeakKey` (why, in one line) for anything else."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
     try:
         with path.open("rb") as file:
             pem = file.read(MAX_PEM_BYTES + 1)
@@ -112,6 +118,8 @@ def _asymmetric(algorithm: str, key: RSAPrivateKey | Ed25519PrivateKey) -> Signi
 
 
 def _public_jwk(algorithm: str, public: Any) -> dict[str, JSONValue]:
+    from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
+
     codec: Any = OKPAlgorithm if algorithm == "EdDSA" else RSAAlgorithm
     jwk: dict[str, JSONValue] = codec.to_jwk(public, as_dict=True)
     return jwk

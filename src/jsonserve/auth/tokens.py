@@ -27,8 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 from jsonserve.auth.keys import SigningKey
 from jsonserve.errors import InvalidToken
 
@@ -105,11 +103,15 @@ class Tokens:
         return self._checked(self._decoded(token), REFRESH)
 
     def _sign(self, claims: dict[str, Any], ttl: int, now: int) -> str:
+        import jwt  # here, not at the top: it imports ``cryptography``, a large part of a start-up without --auth
+
         payload = {**claims, "iat": now, "exp": now + ttl, "iss": self._issuer}
         headers = {"kid": self.key.key_id} if self.key.key_id else None
         return jwt.encode(payload, self.key.private, algorithm=self.key.algorithm, headers=headers)
 
     def _decoded(self, token: str) -> dict[str, Any]:
+        import jwt
+
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,

@@ -8,8 +8,10 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -17,21 +19,50 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
 
 from jsonserve.config import Settings
 from jsonserve.errors import NotFound
-from jsonserve.openapi import Documents
 from jsonserve.service import Service, build_service
 from jsonserve.web import auth, browser, demo, docs, stack
 from jsonserve.web.errors import HANDLERS
-from jsonserve.web.graphql import GraphQLEndpoint
 from jsonserve.web.home import home_page
 from jsonserve.web.http import api_root, json_response
 from jsonserve.web.ops import Ops, ops_pages
 from jsonserve.web.realtime import realtime_context, realtime_routes
 from jsonserve.web.resources import ALL_METHODS, Fallthrough, Resources, options_or_405
 
+if TYPE_CHECKING:
+    from jsonserve.openapi import Documents
+    from jsonserve.realtime import Context
+    from jsonserve.web.graphql import GraphQLEndpoint
+
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class LazyGraphQL:
+    """``/graphql``, built at its first request (HTTP or WebSocket).
+
+    Importing GraphQL (graphql-core and the engine) was a large part of a server's start-up, and many
+    servers never answer a GraphQL request.
+    """
+
+    def __init__(self, service: Service, settings: Settings, realtime: Context | None) -> None:
+        self.service, self.settings, self.realtime = service, settings, realtime
+
+    @functools.cached_property
+    def endpoint(self) -> GraphQLEndpoint:
+        """The endpoint (``web/graphql.py``), imported and built once."""
+        from jsonserve.web.graphql import GraphQLEndpoint
+
+        return GraphQLEndpoint(self.service, self.settings, self.realtime)
+
+    async def __call__(self, request: Request) -> Response:
+        return await self.endpoint(request)
+
+    async def websocket(self, socket: WebSocket) -> None:
+        """``graphql-transport-ws``: :meth:`GraphQLEndpoint.websocket`."""
+        await self.endpoint.websocket(socket)
 
 
 def create_app(
@@ -69,14 +100,15 @@ def create_app(
             yield
 
     realtime = realtime_context(service, settings)
-    graphql = GraphQLEndpoint(service, settings, realtime) if settings.graphql else None
+    graphql = LazyGraphQL(service, settings, realtime) if settings.graphql else None
+    api, pages = _routes(settings, resources, static_dir, ops, graphql)
     app = Starlette(
         routes=[
             *realtime_routes(realtime, settings, settings.base),
             *([WebSocketRoute(settings.base + "/graphql", graphql.websocket)] if graphql else []),
-            *_routes(settings, resources, static_dir, ops, graphql),
+            *api,
         ],
-        middleware=stack.middleware(stack.Parts(settings, service, tuple(policies), fast_reads, ops)),
+        middleware=stack.middleware(stack.Parts(settings, service, tuple(policies), fast_reads, ops, pages)),
         exception_handlers=HANDLERS,
         lifespan=lifespan,
     )
@@ -91,8 +123,10 @@ def create_app(
 
 
 def _routes(
-    settings: Settings, resources: Resources, static_dir: Path | None, ops: Ops, graphql: GraphQLEndpoint | None
-) -> list[BaseRoute]:
+    settings: Settings, resources: Resources, static_dir: Path | None, ops: Ops, graphql: LazyGraphQL | None
+) -> tuple[list[BaseRoute], frozenset[str]]:
+    """The routes, and the names of the pages among the ``/{name}`` paths (which the list lane leaves to them)."""
+
     async def home(request: Request) -> Response:
         if static_dir is not None and (static_dir / "index.html").is_file() and resources.static is not None:
             return Fallthrough(resources.static)
@@ -136,7 +170,7 @@ def _routes(
     routes: list[BaseRoute] = [Mount(settings.base, routes=api)] if settings.base else api
     if resources.static is not None:
         routes.append(Mount("/", app=resources.static))
-    return routes
+    return routes, frozenset(pages)
 
 
 def _auth_routes(settings: Settings, resources: Resources, pages: dict[str, Endpoint]) -> list[BaseRoute]:
@@ -183,12 +217,17 @@ def _docs_pages(resources: Resources) -> dict[str, Endpoint]:
 
         return endpoint
 
-    documents = Documents(resources.service.catalogue)
+    @functools.cache
+    def documents() -> Documents:
+        # Made at the first request: the openapi package is a noticeable part of a start-up otherwise.
+        from jsonserve.openapi import Documents
+
+        return Documents(resources.service.catalogue)
 
     async def openapi(request: Request) -> Response:
         # A relative server URL: "Try it out" stays on the page's own origin, behind any proxy.
         root = request.scope.get("root_path", "") or "/"
-        return json_response(request, await documents.document(root))
+        return json_response(request, await documents().document(root))
 
     return {
         "openapi.json": unless_collection("openapi.json", openapi),

@@ -1,4 +1,6 @@
-"""A pure-ASGI fast lane for the commonest request: ``GET /{collection}/{id}``, no query, no conditions.
+"""A pure-ASGI fast lane for the commonest requests: ``GET /{collection}/{id}`` (no query, no conditions) and lists.
+
+Lists (``GET /{collection}?query``) are ``web/listlane.py``'s; this module decides the record reads.
 
 Such a request needs no routing table and no ``Request`` object, yet going through them costs more
 than the lookup and the rendering together. This lane answers it directly with the very bytes and
@@ -15,7 +17,7 @@ propagates to the catch-all, as it would from the routes. Nothing is sent before
 complete, so handing over is always possible.
 
 Example:
-    >>> app = FastRecordReads(routes, service, reserved=frozenset({"__docs"}))  # doctest: +SKIP
+    >>> app = FastReads(routes, service, options, reserved=frozenset({"__docs"}))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jsonserve.errors import JsonServeError, NotFound
+from jsonserve.query import ParseOptions
 from jsonserve.schema import Kind
 from jsonserve.service import Service, etag_for, render
 from jsonserve.web.errors import domain_response
 from jsonserve.web.http import principal_of
+from jsonserve.web.listlane import ListLane
 
 
 def lane_target(scope: Scope, reserved: frozenset[str] = frozenset()) -> tuple[str, str] | None:
@@ -52,13 +56,26 @@ def lane_target(scope: Scope, reserved: frozenset[str] = frozenset()) -> tuple[s
     return parts[1], parts[2]
 
 
-class FastRecordReads:
-    """Answer ``GET /{collection}/{id}`` itself; hand everything else to ``app`` (the routes)."""
+class FastReads:
+    """Answer ``GET /{collection}/{id}`` and list requests itself; hand everything else to ``app`` (the routes).
 
-    def __init__(self, app: ASGIApp, service: Service, *, reserved: frozenset[str] = frozenset()) -> None:
+    ``reserved`` holds first segments the routes mount something else at (the docs assets); ``pages``
+    the names of the routes' own pages (``/db``, ``/login``…), which only the routes tell from a list.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: Service,
+        options: ParseOptions,
+        *,
+        reserved: frozenset[str] = frozenset(),
+        pages: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.service = service
-        self.reserved = reserved  # first segments the routes mount something else at (the docs assets)
+        self.reserved = reserved
+        self.lists = ListLane(service, options, reserved | pages)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await self._answer(scope, receive, send):
@@ -68,7 +85,7 @@ class FastRecordReads:
         """Answer the request if it is the lane's (``True``); ``False`` hands it to the routes."""
         target = lane_target(scope, self.reserved)
         if target is None:
-            return False
+            return await self.lists.answer(scope, receive, send)
         collection, record_id = target
         if self.service.kinds().get(collection) is not Kind.PLURAL:
             return False  # a singular resource, a static file or a 404: the routes know which

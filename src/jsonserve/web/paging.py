@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from urllib.parse import urlencode
 
-from starlette.requests import Request
+from starlette.datastructures import URL
+from starlette.types import Scope
 
 from jsonserve._types import JSONValue
 from jsonserve.query.evaluate import clamp_page, page_count
@@ -30,20 +32,38 @@ def list_payload(listing: Listing, envelope: bool) -> JSONValue:
     }
 
 
-def list_headers(request: Request, listing: Listing, envelope: bool) -> dict[str, str]:
-    """``X-Total-Count`` for any windowed list; ``Link`` for 0.17 pages when there is more than one."""
+def list_headers(scope: Scope, page_query: str, listing: Listing, envelope: bool) -> dict[str, str]:
+    """``X-Total-Count`` for any windowed list; ``Link`` for 0.17 pages when there is more than one.
+
+    ``page_query`` is :func:`page_query` of the request's parameters (``scope`` gives the rest of its URL).
+    """
     window = listing.query.window
     if window is None:
         return {}
     headers = {"X-Total-Count": str(listing.total)}
     if isinstance(window, PageRequest) and not envelope:
-        link = _link(request, window, listing.total)
+        link = _link(scope, page_query, window, listing.total)
         if link:
             headers["Link"] = link
     return headers
 
 
-def _link(request: Request, window: PageRequest, total: int) -> str:
+def page_query(items: Iterable[tuple[str, str]]) -> str:
+    """The query string of the ``Link`` URLs, but the page's number: ``_page`` moved last, its value left off.
+
+    A page's URL is then the request's with this query and the number appended: one URL is built per
+    answer, not one per relation (building them cost more than the rest of a list's answer).
+
+    Example:
+        >>> page_query([("_page", "2"), ("_limit", "10"), ("q", "a b")])
+        '_limit=10&q=a+b&_page='
+    """
+    kept = [(key, value) for key, value in items if key != "_page"]
+    kept.append(("_page", ""))
+    return urlencode(kept)
+
+
+def _link(scope: Scope, query: str, window: PageRequest, total: int) -> str:
     pages = page_count(window, total)
     if pages <= 1 or window.number > pages:
         return ""  # json-server 0.17 sends no Link for a single page or a page past the end
@@ -54,10 +74,5 @@ def _link(request: Request, window: PageRequest, total: int) -> str:
     if page < pages:
         relations.append(("next", page + 1))
     relations.append(("last", pages))
-    return ", ".join(f'<{_page_url(request, number)}>; rel="{rel}"' for rel, number in relations)
-
-
-def _page_url(request: Request, number: int) -> str:
-    items = [(key, value) for key, value in request.query_params.multi_items() if key != "_page"]
-    items.append(("_page", str(number)))
-    return str(request.url.replace(query=urlencode(items)))
+    prefix = str(URL(scope=scope).replace(query=query))  # a request URL has no fragment: the query ends it
+    return ", ".join(f'<{prefix}{number}>; rel="{rel}"' for rel, number in relations)

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from jsonserve.config import Settings
 from jsonserve.query.model import PageRequest, Query
-from jsonserve.query.params import parse_integer
+from jsonserve.query.params import ParseOptions, parse_integer
 
 MAX_DELAY_MS = 60_000
 
@@ -25,6 +26,11 @@ class Presentation:
 
     envelope: bool = False
     delay_ms: int | None = None
+
+
+def parse_options(settings: Settings) -> ParseOptions:
+    """How a REST request's query parameters are read under these settings (the routes' and the fast lane's)."""
+    return ParseOptions(settings.compat, settings.max_page_size, id_field=settings.id_field)
 
 
 def presentation(query: Query, items: Iterable[tuple[str, str]]) -> Presentation:

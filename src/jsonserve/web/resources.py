@@ -20,12 +20,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from jsonserve._types import Record
 from jsonserve.config import Settings
 from jsonserve.errors import MethodNotAllowed, NotFound, QueryError
-from jsonserve.query import ParseOptions, Query, parse_dependents, parse_params
+from jsonserve.query import Query, parse_dependents, parse_params
 from jsonserve.schema import Kind
 from jsonserve.service import Listing, Service
 from jsonserve.web.http import api_root, json_response, principal_of, read_json
-from jsonserve.web.paging import list_headers, list_payload
-from jsonserve.web.presentation import Presentation, presentation, requested_delay
+from jsonserve.web.paging import list_headers, list_payload, page_query
+from jsonserve.web.presentation import Presentation, parse_options, presentation, requested_delay
 
 PLURAL_ALLOW = ("GET", "HEAD", "POST", "OPTIONS")
 ITEM_ALLOW = ("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -55,9 +55,7 @@ class Resources:
 
     def __post_init__(self) -> None:
         # Built once: every request parses with the same options.
-        self.parse_options = ParseOptions(
-            self.settings.compat, self.settings.max_page_size, id_field=self.settings.id_field
-        )
+        self.parse_options = parse_options(self.settings)
         self._plain: dict[str, tuple[Query, Presentation]] = {}
 
     # -- /{name} -------------------------------------------------------------------------------
@@ -217,7 +215,8 @@ class Resources:
 
     def _listing(self, request: Request, listing: Listing, shown: Presentation) -> Response:
         payload = list_payload(listing, shown.envelope)
-        return json_response(request, payload, headers=list_headers(request, listing, shown.envelope))
+        query = page_query(request.query_params.multi_items())
+        return json_response(request, payload, headers=list_headers(request.scope, query, listing, shown.envelope))
 
     def _created(self, request: Request, name: str, record: Record) -> Response:
         record_id = record.get(self.service.catalogue.id_field)

@@ -12,8 +12,8 @@ Outermost first (a request meets them top to bottom, a response bottom to top)::
     chaos       --chaos(-latency)       a fraction of API requests delayed, or answered 503
     policies    create_app(policies=)   any other pure-ASGI policy; empty by default
     gzip        always                  compress large bodies for clients that accept gzip
-    fast lane   fast_reads, no --base,  GET /{collection}/{id} answered without routing
-                no --routes, no --delay
+    fast lane   fast_reads, no --base,  GET /{collection}/{id} and GET /{collection}?query (lists)
+                no --routes, no --delay answered without routing
     (routes)
 
 Why in this order:
@@ -61,10 +61,11 @@ from jsonserve.web import docs
 from jsonserve.web.auth import AuthPolicy
 from jsonserve.web.chaos import Chaos
 from jsonserve.web.errors import CatchAll, problem
-from jsonserve.web.fastpath import FastRecordReads
+from jsonserve.web.fastpath import FastReads
 from jsonserve.web.limiting import RateLimit
 from jsonserve.web.observe import Observe
 from jsonserve.web.ops import Ops
+from jsonserve.web.presentation import parse_options
 from jsonserve.web.resources import ALL_METHODS
 from jsonserve.web.rewrite import RewriteMiddleware
 
@@ -83,6 +84,7 @@ class Parts:
     policies: tuple[Middleware, ...] = ()
     fast_reads: bool = True
     given_ops: Ops | None = None  # create_app's; else built from the settings
+    pages: frozenset[str] = frozenset()  # the routes' pages at /{name} (/db, /login…): not lists
 
     @functools.cached_property
     def ops(self) -> Ops:
@@ -272,7 +274,8 @@ def _has_fast_lane(parts: Parts) -> bool:
 
 def _fast_lane(parts: Parts) -> list[Middleware]:
     reserved = frozenset({docs.ASSETS_PATH.strip("/"), "realtime", "_"})  # "_": the data browser
-    return [Middleware(FastRecordReads, service=parts.service, reserved=reserved)]
+    options = parse_options(parts.settings)
+    return [Middleware(FastReads, service=parts.service, options=options, reserved=reserved, pages=parts.pages)]
 
 
 def _rewrite(parts: Parts) -> list[Middleware]:
