@@ -132,6 +132,11 @@ class SqlStorage(Database, Storage):
     async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """:meth:`Database.write`, then (best effort) prune the change log every :data:`PRUNE_EVERY` writes."""
         result = await super().write(work)
+        await self.written()
+        return result
+
+    async def written(self) -> None:
+        """Count a committed write; every :data:`PRUNE_EVERY` writes, prune the change log (best effort)."""
         self._writes += 1
         if self._writes % PRUNE_EVERY == 0:
             try:  # housekeeping: must never fail or repeat a committed write
@@ -139,7 +144,6 @@ class SqlStorage(Database, Storage):
                     await self._changes.prune(connection)
             except sa.exc.SQLAlchemyError:
                 log.warning("change-log prune failed; it is retried after the next 1,000 writes", exc_info=True)
-        return result
 
     async def refresh(self) -> None:
         """Re-read which resources exist (another instance or an import may have changed them)."""
@@ -233,7 +237,7 @@ class SqlStorage(Database, Storage):
 
         ``unique`` is checked in the inserting transaction (see ``writes.py``), so it holds across processes.
         """
-        change = await self.write(
+        change = await self.commit(
             lambda connection: writes.create(
                 self, connection, collection, record, generated_ids, new_collection, actor, unique
             )
@@ -253,7 +257,7 @@ class SqlStorage(Database, Storage):
     ) -> Change:
         """Replace a record with ``build(current)`` under a row lock."""
         self._plural(collection)
-        return await self.write(
+        return await self.commit(
             lambda connection: writes.update(self, connection, collection, record_id, build, check, actor)
         )
 
@@ -268,7 +272,7 @@ class SqlStorage(Database, Storage):
     ) -> list[Change]:
         """Delete a record and sweep its dependents in one transaction."""
         self._plural(collection)
-        return await self.write(
+        return await self.commit(
             lambda connection: writes.delete(self, connection, collection, record_id, dependents, check, actor)
         )
 
@@ -278,13 +282,9 @@ class SqlStorage(Database, Storage):
         """Replace a singular object with ``build(current)``."""
         if self._kinds.get(name) is not Kind.SINGULAR:
             raise NotFound(f"no singular resource {name!r}")
-        return await self.write(lambda connection: writes.update_singular(self, connection, name, build, check, actor))
+        return await self.commit(lambda connection: writes.update_singular(self, connection, name, build, check, actor))
 
     # -- dialect hooks -------------------------------------------------------------------------
-
-    def greatest(self, column: sa.ColumnElement[int], value: int) -> sa.ColumnElement[int]:
-        """The larger of a column and a value."""
-        return sa.func.greatest(column, value)
 
     def lock(self, select: sa.Select[Any]) -> sa.Select[Any]:
         """``SELECT … FOR UPDATE`` where the database supports it."""

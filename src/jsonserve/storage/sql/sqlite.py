@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -32,7 +32,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from typing_extensions import override
 
-from jsonserve.errors import StorageCorrupt
+from jsonserve.errors import StorageCorrupt, StorageUnavailable
 from jsonserve.query.evaluate import like, search
 from jsonserve.query.text import (
     EXACT_FLOAT_LIMIT,
@@ -47,6 +47,9 @@ from jsonserve.storage.sql.base import SqlStorage
 from jsonserve.storage.sql.compile import LISTED_VALUES, Expr, JsonAccess, path_variants
 from jsonserve.storage.sql.compile import Path as JsonPath
 from jsonserve.storage.sql.database import Outage, database_message
+from jsonserve.storage.sql.group import GroupCommit
+
+T = TypeVar("T")
 
 _KINDS = {"text": "string", "integer": "number", "real": "number"}
 # SQLite's primary result codes that mean the database cannot serve now; the true ones stop writes until restart.
@@ -217,12 +220,35 @@ class SqliteStorage(SqlStorage):
         super().__init__(readers, SqliteJson(), **options)
         self.write_engine = _engine(url, "BEGIN IMMEDIATE", pool_size=1, max_overflow=0)
         self._writer = asyncio.Lock()
+        # The record writes' own connection (the standard ``sqlite3`` module, in the group's thread).
+        self.group_engine = _sync_engine(url)
+        self._group = GroupCommit(
+            self.group_engine.connect,
+            self._writer,
+            lambda error: self.unavailable(error, writing=True) or error,
+            self._refusal,
+        )
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """One writer at a time; ``BEGIN IMMEDIATE`` takes SQLite's write lock up front."""
         async with self._writer, self.write_engine.begin() as connection:
             yield connection
+
+    @override
+    async def commit(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run ``work`` in the next group commit (see ``group.py``): many writes, one transaction, one fsync."""
+        self._refuse_if_failed()
+        result = await self._group.submit(work)
+        await self.written()
+        return result
+
+    def _refusal(self) -> StorageUnavailable | None:
+        try:
+            self._refuse_if_failed()
+        except StorageUnavailable as error:
+            return error
+        return None
 
     async def open(self) -> None:
         """Refuse an existing empty file that would be seeded (it is not a database), then open as usual."""
@@ -236,7 +262,9 @@ class SqliteStorage(SqlStorage):
         await super().open()
 
     async def aclose(self) -> None:
-        """Close both connection pools."""
+        """Commit the queued writes, then close the writer and both connection pools."""
+        await self._group.close()
+        self.group_engine.dispose()
         await super().aclose()
         await self.write_engine.dispose()
 
@@ -259,10 +287,6 @@ class SqliteStorage(SqlStorage):
         return super().outage(error)
 
     @override
-    def greatest(self, a: sa.ColumnElement[int], b: int) -> sa.ColumnElement[int]:
-        return sa.func.max(a, b)
-
-    @override
     def insert_ignoring_conflicts(self, table: sa.Table, **values: Any) -> sa.Insert:
         return sqlite.insert(table).values(**values).on_conflict_do_nothing()
 
@@ -282,6 +306,20 @@ def _engine(url: str, begin: str, **pool: Any) -> AsyncEngine:
     engine = create_async_engine(url, json_serializer=_dumps, json_deserializer=orjson.loads, **pool)
     event.listen(engine.sync_engine, "connect", register_functions)
     event.listen(engine.sync_engine, "begin", lambda connection: connection.exec_driver_sql(begin))
+    return engine
+
+
+def _sync_engine(url: str) -> sa.Engine:
+    """The group commit's engine: the same database through the standard ``sqlite3`` module.
+
+    No pool: the group keeps its one connection open, and opens another only if SQLite drops it.
+    """
+    sync_url = sa.make_url(url).set(drivername="sqlite+pysqlite")
+    engine = sa.create_engine(
+        sync_url, json_serializer=_dumps, json_deserializer=orjson.loads, poolclass=sa.pool.NullPool
+    )
+    event.listen(engine, "connect", register_functions)
+    event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE"))
     return engine
 
 
