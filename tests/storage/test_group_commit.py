@@ -10,7 +10,6 @@ first, so that they are certain to share one transaction.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from jsonserve import testing
-from jsonserve.errors import Conflict, NotFound, PreconditionFailed
+from jsonserve.errors import Conflict, NotFound, PreconditionFailed, StorageUnavailable
 from jsonserve.storage import MemoryStorage, Storage
 from jsonserve.storage.base import Dependent
 from jsonserve.storage.file.document import encode_document
@@ -172,5 +171,6 @@ async def test_sqlite_close_commits_what_is_queued_then_refuses(tmp_path: Path) 
         assert titles[3:] == [f"q{n}" for n in range(5)]
     finally:
         await reopened.aclose()
-    with contextlib.suppress(Exception):
-        await storage.aclose()  # closing twice is harmless
+    await storage.aclose()  # closing twice is harmless
+    with pytest.raises(StorageUnavailable):
+        await storage.create("posts", {"title": "late"})

@@ -96,7 +96,8 @@ class GroupCommit:
         self._pending: list[_Item] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._closing = False
+        self._closing = False  # no new writes; the queued ones are still committed
+        self._closed = False
         self.batches = 0  # how many transactions committed (tests and metrics read it)
 
     async def submit(self, work: Callable[[sa.Connection], T]) -> T:
@@ -111,8 +112,13 @@ class GroupCommit:
         return await future
 
     async def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
-        """Commit what is queued (for at most ``timeout`` seconds), refuse the rest, close the connection."""
-        self._closing = True
+        """Commit what is queued (for at most ``timeout`` seconds), refuse the rest, close the connection.
+
+        Closing again does nothing.
+        """
+        if self._closed:
+            return
+        self._closing = self._closed = True
         self._wake.set()
         task, self._task = self._task, None
         if task is not None:
