@@ -90,7 +90,7 @@ async def test_a_failing_write_fails_alone_and_the_log_holds_the_rest_in_order(s
         storage,
         [
             storage.create("posts", {"title": "a"}),
-            storage.create("posts", {"id": 2, "title": "taken"}),  # 409
+            storage.create("posts", {"id": 1, "title": "taken"}),  # 409 (post 2 may be deleted first on PostgreSQL)
             storage.update("posts", "1", lambda old: {**old, "title": "patched"}),
             storage.update("posts", "2", lambda old: {**old, "title": "refused"}, _refuse(PreconditionFailed("etag"))),
             storage.delete("posts", "3", children),  # its locked comment refuses after the post was deleted
