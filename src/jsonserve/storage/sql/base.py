@@ -137,6 +137,11 @@ class SqlStorage(Database, Storage):
     async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """:meth:`Database.write`, then (best effort) prune the change log every :data:`PRUNE_EVERY` writes."""
         result = await super().write(work)
+        await self.written()
+        return result
+
+    async def written(self) -> None:
+        """Count a committed write; every :data:`PRUNE_EVERY` writes, prune the change log (best effort)."""
         self._writes += 1
         if self._writes % PRUNE_EVERY == 0:
             try:  # housekeeping: must never fail or repeat a committed write
@@ -144,7 +149,6 @@ class SqlStorage(Database, Storage):
                     await self._changes.prune(connection)
             except sa.exc.SQLAlchemyError:
                 log.warning("change-log prune failed; it is retried after the next 1,000 writes", exc_info=True)
-        return result
 
     async def refresh(self) -> None:
         """Re-read which resources exist (another instance or an import may have changed them)."""
@@ -240,7 +244,7 @@ class SqlStorage(Database, Storage):
 
         ``unique`` is checked in the inserting transaction (see ``writes.py``), so it holds across processes.
         """
-        change = await self.write(
+        change = await self.commit(
             lambda connection: writes.create(
                 self, connection, collection, record, generated_ids, new_collection, actor, unique
             )
@@ -260,7 +264,7 @@ class SqlStorage(Database, Storage):
     ) -> Change:
         """Replace a record with ``build(current)`` under a row lock."""
         self._plural(collection)
-        return await self.write(
+        return await self.commit(
             lambda connection: writes.update(self, connection, collection, record_id, build, check, actor)
         )
 
@@ -275,7 +279,7 @@ class SqlStorage(Database, Storage):
     ) -> list[Change]:
         """Delete a record and sweep its dependents in one transaction."""
         self._plural(collection)
-        return await self.write(
+        return await self.commit(
             lambda connection: writes.delete(self, connection, collection, record_id, dependents, check, actor)
         )
 
@@ -285,13 +289,9 @@ class SqlStorage(Database, Storage):
         """Replace a singular object with ``build(current)``."""
         if self._kinds.get(name) is not Kind.SINGULAR:
             raise NotFound(f"no singular resource {name!r}")
-        return await self.write(lambda connection: writes.update_singular(self, connection, name, build, check, actor))
+        return await self.commit(lambda connection: writes.update_singular(self, connection, name, build, check, actor))
 
     # -- dialect hooks -------------------------------------------------------------------------
-
-    def greatest(self, column: sa.ColumnElement[int], value: int) -> sa.ColumnElement[int]:
-        """The larger of a column and a value."""
-        return sa.func.greatest(column, value)
 
     def remembered_count(self, find: Find, connection: sa.Connection, key: Hashable, count: Callable[[], int]) -> int:
         """A filter's number of matches, ``count()`` unless a dialect knows it has not changed (SQLite)."""

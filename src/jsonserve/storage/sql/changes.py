@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from jsonserve.storage.sql.base import SqlStorage
 
 ADDED_COLUMNS = ("previous", "actor")  # added after the first release: created on open where missing
+_INSERT = changes.insert().returning(changes.c.seq)  # built once: its compiled form is found by a memoized key
 
 
 class SqlChangeLog(ChangeLog):
@@ -73,12 +74,13 @@ class SqlChangeLog(ChangeLog):
 
     async def append(self, entries: Iterable[Change]) -> None:
         """Append changes made outside a write (their ``seq`` is assigned anew by the table)."""
+        listed = list(entries)
 
-        async def work(connection: AsyncConnection) -> None:
-            for entry in entries:
-                await insert(connection, entry.collection, entry.action, entry)
+        def work(connection: sa.Connection) -> None:
+            for entry in listed:
+                insert(connection, entry.collection, entry.action, entry)
 
-        await self._storage.write(work)
+        await self._storage.commit(work)
 
     async def prune(self, connection: AsyncConnection) -> None:
         """Delete what :class:`Retention` no longer keeps."""
@@ -89,7 +91,7 @@ class SqlChangeLog(ChangeLog):
         await connection.execute(changes.delete().where(sa.or_(too_many, old)))
 
 
-async def insert(connection: AsyncConnection, collection: str, action: str, change: Change) -> int:
+def insert(connection: sa.Connection, collection: str, action: str, change: Change) -> int:
     """Append one change in the caller's transaction; its ``seq``."""
     values: dict[str, Any] = {
         "collection": collection,
@@ -100,7 +102,7 @@ async def insert(connection: AsyncConnection, collection: str, action: str, chan
         "actor": change.actor,
         "at": change.at,
     }
-    return int((await connection.execute(changes.insert().values(**values).returning(changes.c.seq))).scalar_one())
+    return int(connection.execute(_INSERT, values).scalar_one())
 
 
 async def add_missing_columns(connection: AsyncConnection) -> None:

@@ -120,6 +120,14 @@ class Database:
                 raise
             raise unavailable from None
 
+    async def commit(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run the synchronous ``work`` in a write transaction, as :meth:`write` does.
+
+        Here through ``AsyncConnection.run_sync`` (each statement still awaits the driver); SQLite
+        overrides it to batch concurrent writes into one transaction (``group.py``).
+        """
+        return await self.write(lambda connection: connection.run_sync(work))
+
     async def run_transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """One transaction (PostgreSQL retries serialization failures and deadlocks here).
 

@@ -46,7 +46,7 @@ from sqlalchemy.pool import SingletonThreadPool
 from typing_extensions import override
 
 from jsonserve._types import Record
-from jsonserve.errors import StorageCorrupt
+from jsonserve.errors import StorageCorrupt, StorageUnavailable
 from jsonserve.query.evaluate import like, search
 from jsonserve.query.text import (
     EXACT_FLOAT_LIMIT,
@@ -61,6 +61,7 @@ from jsonserve.storage.sql.base import Find, SqlStorage
 from jsonserve.storage.sql.compile import LISTED_VALUES, Expr, JsonAccess, path_variants, records
 from jsonserve.storage.sql.compile import Path as JsonPath
 from jsonserve.storage.sql.database import Outage, database_message
+from jsonserve.storage.sql.group import GroupCommit
 from jsonserve.storage.sql.prepared import capture
 
 T = TypeVar("T")
@@ -249,6 +250,15 @@ class SqliteStorage(SqlStorage):
         self._opened_point_readers: list[sqlite3.Connection] = []
         self._counted_at: int | None = None
 
+        # The record writes' own connection (the standard ``sqlite3`` module, in the group's thread).
+        self.group_engine = _group_engine(url)
+        self._group = GroupCommit(
+            self.group_engine.connect,
+            self._writer,
+            lambda error: self.unavailable(error, writing=True) or error,
+            self._refusal,
+        )
+
     async def get(self, collection: str, record_id: str) -> Record | None:
         """A point read straight on this thread's ``sqlite3`` connection once its statement is known.
 
@@ -322,6 +332,21 @@ class SqliteStorage(SqlStorage):
         async with self._writer, self.write_engine.begin() as connection:
             yield connection
 
+    @override
+    async def commit(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run ``work`` in the next group commit (see ``group.py``): many writes, one transaction, one fsync."""
+        self._refuse_if_failed()
+        result = await self._group.submit(work)
+        await self.written()
+        return result
+
+    def _refusal(self) -> StorageUnavailable | None:
+        try:
+            self._refuse_if_failed()
+        except StorageUnavailable as error:
+            return error
+        return None
+
     async def open(self) -> None:
         """Refuse an existing empty file that would be seeded (it is not a database), then open as usual."""
         path = self.path
@@ -358,7 +383,9 @@ class SqliteStorage(SqlStorage):
             await connection.exec_driver_sql(f"ANALYZE {records.name}")
 
     async def aclose(self) -> None:
-        """Close both connection pools."""
+        """Commit the queued writes, then close the writer and both connection pools."""
+        await self._group.close()
+        self.group_engine.dispose()
         await super().aclose()
         await self.write_engine.dispose()
         self.sync_engine.dispose()
@@ -383,10 +410,6 @@ class SqliteStorage(SqlStorage):
             name = getattr(error.orig, "sqlite_errorname", "SQLite error")
             return Outage(f"{database_message(error)} ({name})", until_restart=_OUTAGES[code & 0xFF])
         return super().outage(error)
-
-    @override
-    def greatest(self, a: sa.ColumnElement[int], b: int) -> sa.ColumnElement[int]:
-        return sa.func.max(a, b)
 
     @override
     def insert_ignoring_conflicts(self, table: sa.Table, **values: Any) -> sa.Insert:
@@ -446,6 +469,20 @@ def _within_budget(connection: sa.Connection, work: Callable[[sa.Connection], T]
         return work(connection)
     finally:
         raw.set_progress_handler(None, 0)  # type: ignore[union-attr]
+
+
+def _group_engine(url: str) -> sa.Engine:
+    """The group commit's engine: the same database through the standard ``sqlite3`` module.
+
+    No pool: the group keeps its one connection open, and opens another only if SQLite drops it.
+    """
+    sync_url = sa.make_url(url).set(drivername="sqlite+pysqlite")
+    engine = sa.create_engine(
+        sync_url, json_serializer=_dumps, json_deserializer=orjson.loads, poolclass=sa.pool.NullPool
+    )
+    event.listen(engine, "connect", register_functions)
+    event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE"))
+    return engine
 
 
 def _dumps(value: object) -> str:
