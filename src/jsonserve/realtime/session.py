@@ -121,6 +121,22 @@ class Outbox:
         self._writable.set()
         return frame
 
+    async def drain(self, most: int) -> list[Frame]:
+        """The queued frames (at least one, at most ``most``), waiting for one; ``[]`` once closed and empty."""
+        while not self._items:
+            if self.closed:
+                return []
+            self._readable.clear()
+            await self._readable.wait()
+        items = self._items
+        if len(items) <= most:
+            taken = list(items)
+            items.clear()
+        else:
+            taken = [items.popleft() for _ in range(most)]
+        self._writable.set()
+        return taken
+
     def close(self, *, discard: bool = False) -> None:
         """No more frames (``discard``: drop the queued ones too)."""
         self.closed = True
@@ -197,6 +213,15 @@ class Session:
         """The frames to send, in order, until the session ends."""
         while (frame := await self.outbox.get()) is not None:
             yield frame
+
+    async def batches(self, most: int) -> AsyncIterator[list[Frame]]:
+        """The frames to send, in order, as many as are queued at a time (up to ``most``), until the session ends.
+
+        A transport that can write several messages at once (the WebSocket writer) wakes once per
+        batch rather than once per frame.
+        """
+        while batch := await self.outbox.drain(most):
+            yield batch
 
     async def receive(self, text: str | bytes) -> None:
         """Handle one client message; a bad one is answered with an ``error`` frame (the session goes on).
