@@ -9,7 +9,9 @@ The writer takes every frame queued at once (up to :data:`BATCH`) and, when the 
 :data:`SEND_MANY` extension (ours does, ``server/websocket.py``), hands them over in one ASGI message:
 still one WebSocket text message per frame, as the contract says, but one socket write and one wait
 for the transport's flow control per batch instead of per frame: what fan-out to many subscribers
-costs is mostly that per-message overhead.
+costs is mostly that per-message overhead. When the connection's queue is empty and its writer
+waits, the extension's ``write_now`` sends a live change at once, from the task that fans it out:
+no task switch and no ASGI round per frame (``Outbox.direct``).
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from starlette.websockets import WebSocket
 
 from jsonserve.realtime import Context, Session
-from jsonserve.realtime.frames import frame_text
+from jsonserve.realtime.frames import Frame, frame_text
 from jsonserve.web.http import principal_of
 
 log = logging.getLogger("jsonserve.web")
@@ -42,6 +45,9 @@ async def serve_websocket(websocket: WebSocket, context: Context) -> None:
     """Accept, run the session until it ends or the client leaves, close with the session's reason."""
     session = Session(context, principal_of(websocket.scope))
     await websocket.accept()
+    write_now = websocket.scope.get("extensions", {}).get(SEND_MANY, {}).get("write_now")
+    if write_now is not None:  # a live change to an idle connection goes out from the writer's task at once
+        session.outbox.direct = _direct(write_now)
     token = websocket.query_params.get("token")
     reader = asyncio.create_task(_read(websocket, session), name="jsonserve-ws-read")
     writer = asyncio.create_task(_write(websocket, session), name="jsonserve-ws-write")
@@ -55,6 +61,19 @@ async def serve_websocket(websocket: WebSocket, context: Context) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await writer
         await _close(websocket, session, reader)
+
+
+def _direct(write_now: Callable[[list[str]], bool]) -> Callable[[Frame], bool]:
+    def direct(frame: Frame) -> bool:
+        # Called inside the feed's fan-out loop: a failure here must not reach the other subscribers.
+        # The frame is queued instead, and this connection's writer meets the failure and ends it.
+        try:
+            return bool(write_now([frame_text(frame)]))
+        except Exception as error:
+            log.debug("websocket direct write failed: %s", error)
+            return False
+
+    return direct
 
 
 async def _read(websocket: WebSocket, session: Session) -> None:
