@@ -21,6 +21,7 @@ import websockets
 from jsonserve.auth.principal import ANONYMOUS
 from jsonserve.realtime.frames import EncodedFrame, change_frame, frame_text
 from jsonserve.realtime.gate import Gate
+from jsonserve.realtime.session import Outbox
 from jsonserve.server.lifecycle import listen
 from jsonserve.server.websocket import BatchingWebSocketProtocol
 from jsonserve.service.redact import Redaction
@@ -119,3 +120,27 @@ async def test_a_burst_of_writes_reaches_every_subscriber_once_in_order(db: dict
             assert [frame["seq"] for frame in frames] == list(range(start + 1, start + 201))
             assert sorted(frame["record"]["title"] for frame in frames) == sorted(f"p{i}" for i in range(200))
             assert await client.silent()
+
+
+async def test_the_outbox_hands_a_frame_to_direct_only_while_its_consumer_waits_on_an_empty_queue() -> None:
+    outbox = Outbox(limit=3)
+    sent: list[Any] = []
+    open_ = [True]
+    outbox.direct = lambda frame: open_[0] and not sent.append(frame)
+    assert outbox.push({"n": 1})  # nobody waits yet: queued
+    assert sent == []
+    consumer = asyncio.create_task(outbox.drain(10))
+    assert await consumer == [{"n": 1}]
+    waiting = asyncio.create_task(outbox.drain(10))
+    await asyncio.sleep(0)  # the consumer now waits on an empty queue
+    assert outbox.push({"n": 2})
+    assert sent == [{"n": 2}]  # sent at once, not queued
+    open_[0] = False  # flow control holds writes back: queued, in order, for the consumer
+    assert outbox.push({"n": 3})
+    assert outbox.push({"n": 4})  # the queue is not empty: never direct, even once open again
+    open_[0] = True
+    assert outbox.push({"n": 5})
+    assert sent == [{"n": 2}]
+    assert await waiting == [{"n": 3}, {"n": 4}, {"n": 5}]
+    assert outbox.push({"n": 6}) and outbox.push({"n": 7}) and outbox.push({"n": 8})
+    assert not outbox.push({"n": 9})  # full: the session ends with 1013
