@@ -19,8 +19,14 @@ Pass, against the figures after a 1-minute warm-up:
   warm-up: the first second, 32 threads connecting, is late by up to 0.6 s).
 
 Writes are balanced so the dataset keeps its size (a DELETE removes a comment this test POSTed),
-so that RSS growth means a leak, not more data. The 100 WebSocket subscribers of the S1 row are not
-part of this test.
+so that RSS growth means a leak, not more data.
+
+The S1 row's 100 WebSocket subscribers (:data:`SUBSCRIBERS`) run in a process of their own
+(``tests/reliability/subscribers.py``, so that their reading does not take the GIL from the writer
+threads whose latencies are judged), each subscribed to ``posts`` and ``comments`` (every write of the
+mix) from before the load starts. Pass: each received every change of the run exactly once, in
+``seq`` order per subscription, and none was closed (1013 would mean it fell behind, which must not
+happen at 50 writes/s); the writers' criteria above hold with them attached.
 
 Sizes: ``JSONSERVE_SOAK_SECONDS`` (default 300) and ``JSONSERVE_SOAK_WARMUP`` (default 60) for a
 smoke run, e.g. 40 and 10 (the windows for p99 then shrink to a third of the measured time). The
@@ -30,10 +36,14 @@ figures are recorded through :mod:`tests.reliability.results` as test ``S1``.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
+import json
 import os
 import random
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -71,6 +81,8 @@ P99_DRIFT_ASSERTED = 0.50  # what fails the test (noisy on 2 cores, see above)
 P99_FLOOR_MS = 5.0  # an absolute p99 difference below this is scheduling noise, not drift
 TIMELINE_STEP = 30.0  # seconds per window of the reported p99 timeline
 MAX_LAG_S = 1.0  # p99 lateness against the token schedule (the load really was 200 req/s)
+SUBSCRIBERS = 100  # WebSocket connections following every change of the run
+ROOT = Path(__file__).resolve().parents[2]
 
 # The mix per 100 requests: 70 reads, 25 writes, 5 filters.
 MIX = {
@@ -227,7 +239,8 @@ def test_soak_fixed_rate_mixed_load(soak_server: Server) -> None:
     random.Random(0).shuffle(plan)
     window = min(60.0, (SECONDS - WARMUP) / 3)
     detail = f"{RATE} req/s x {SECONDS} s (warm-up {WARMUP} s), {POSTS} posts + {COMMENTS} comments, {CLIENTS} clients"
-    with tally("S1", "jsonfile", detail) as figures:
+    detail += f", {SUBSCRIBERS} WebSocket subscribers"
+    with tally("S1", "jsonfile", detail) as figures, subscribers(soak_server.url) as watching:
         load = Load(soak_server.url, time.monotonic(), plan)
         samples: list[Sample] = []
         stop = threading.Event()
@@ -241,9 +254,56 @@ def test_soak_fixed_rate_mixed_load(soak_server: Server) -> None:
         stop.set()
         sampler.join(10)
         assert not any(thread.is_alive() for thread in clients), "a client hung"
-        failures = judge(figures, [done for mine in load.done for done in mine], samples, window, load.errors)
+        reports = finish(watching)
+        failures = check_subscribers(figures, reports)
+        failures += judge(figures, [done for mine in load.done for done in mine], samples, window, load.errors)
         assert "Traceback" not in soak_server.output(), soak_server.output()[-3000:]
         assert not failures, "; ".join(failures)
+
+
+@contextlib.contextmanager
+def subscribers(url: str) -> Iterator[subprocess.Popen[str]]:
+    """The subscriber process, its :data:`SUBSCRIBERS` connections subscribed; stopped by PID on the way out."""
+    ws_url = url.replace("http://", "ws://", 1) + "/realtime"
+    argv = [sys.executable, "-m", "tests.reliability.subscribers", ws_url, str(SUBSCRIBERS)]
+    process = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()  # "ready", or "" when it failed (it gives up after 60 s)
+        assert first.strip() == "ready", f"the subscribers did not connect (exit {process.poll()})"
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+def finish(process: subprocess.Popen[str]) -> list[dict[str, object]]:
+    """Tell the subscribers the load is over; what each received (one JSON line per connection)."""
+    out, _ = process.communicate("stop\n", timeout=120)
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def check_subscribers(figures: Figures, reports: list[dict[str, object]]) -> list[str]:
+    """Every subscriber got every change once, in order, and was never closed."""
+    failures: list[str] = []
+    if len(reports) != SUBSCRIBERS:
+        failures.append(f"{len(reports)} of {SUBSCRIBERS} subscribers reported")
+    for name in ("missing", "duplicates", "out_of_order"):
+        total = sum(int(str(report[name])) for report in reports)
+        if total:
+            failures.append(f"subscribers: {total} {name.replace('_', ' ')}")
+    closed = collections.Counter(report["close"] for report in reports if report["close"] is not None)
+    if closed:
+        failures.append(f"subscribers closed by the server: {dict(closed)}")
+    changes = {int(str(report["last"])) - int(str(report["first"])) for report in reports}
+    if not reports or min(changes) <= 0:
+        failures.append("the subscribers saw no change")
+    frames = sum(int(str(report["frames"])) for report in reports)
+    figures.note(
+        f"{len(reports)} WebSocket subscribers: {frames} change frames, {max(changes, default=0)} changes each"
+    )
+    return failures
 
 
 def judge(figures: Figures, done: list[Done], samples: list[Sample], window: float, errors: list[str]) -> list[str]:

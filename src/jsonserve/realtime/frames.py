@@ -45,10 +45,46 @@ def change_fields(change: Change) -> Frame:
     }
 
 
+class EncodedFrame(dict[str, JSONValue]):
+    """A frame that carries its JSON text already (:attr:`text`, what ``orjson.dumps`` gives of it)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, fields: Frame, text: str) -> None:
+        super().__init__(fields)
+        self.text = text
+
+
+def frame_text(frame: Frame) -> str:
+    """``frame`` as the JSON text of one WebSocket message (compact, keys in the frame's order)."""
+    return frame.text if isinstance(frame, EncodedFrame) else orjson.dumps(frame).decode("utf-8")
+
+
+# The last change encoded: (change, its fields, their JSON without the opening brace). A change is
+# fanned out to every subscriber in one go, so this one entry saves all but the first encoding (and
+# its timestamp formatting). One tuple, replaced whole: servers running in threads of one process
+# (the pytest plugin) never see one change's fields with another's text.
+_last_encoded: tuple[Change, Frame, str] | None = None
+
+
+def _encoded(change: Change) -> tuple[Frame, str]:
+    global _last_encoded  # the one-entry cache above
+    entry = _last_encoded
+    if entry is None or entry[0] is not change:
+        fields = change_fields(change)
+        entry = _last_encoded = (change, fields, orjson.dumps(fields).decode("utf-8")[1:])
+    return entry[1], entry[2]
+
+
 def change_frame(sub: SubId, change: Change) -> Frame:
-    """A ``change`` frame (``reset`` for a reload) of subscription ``sub``."""
+    """A ``change`` frame (``reset`` for a reload) of subscription ``sub``.
+
+    Its JSON is made once per change, not once per subscriber: only ``sub`` differs between them.
+    """
     kind = "reset" if change.action == "reset" else "change"
-    return {"type": kind, "sub": sub, **change_fields(change)}
+    fields, body = _encoded(change)
+    head = '{"type":"' + kind + '","sub":' + orjson.dumps(sub).decode("utf-8") + ","
+    return EncodedFrame({"type": kind, "sub": sub, **fields}, head + body)
 
 
 def message_payload(channel: str, data: JSONValue, sender: JSONValue, at: float) -> bytes:

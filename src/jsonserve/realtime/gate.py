@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from jsonserve._types import Record
@@ -57,6 +57,9 @@ class Gate:
     read_rule: ReadRule
     redactor: Redactor
     channel_rule: ChannelRule
+    # The last change redacted, and its redacted copy: hidden fields are the same for every caller, so
+    # one copy serves all subscribers (and the frame encoder recognises it: one encoding per change).
+    _last: list[tuple[Change, Change]] = field(default_factory=list, compare=False, repr=False)
 
     def check_subscribe(self, principal: Principal, collection: str, where: Node | None) -> None:
         """Raise as a REST list of ``collection`` would.
@@ -90,6 +93,15 @@ class Gate:
         return self._redacted(change)
 
     def _redacted(self, change: Change) -> Change:
+        last = self._last[0] if self._last else None
+        if last is not None and last[0] is change:
+            return last[1]
+        redacted = self._redact(change)
+        if redacted is not change:
+            self._last[:] = [(change, redacted)]
+        return redacted
+
+    def _redact(self, change: Change) -> Change:
         record = None if change.record is None else self.redactor.record(change.collection, change.record)
         previous = None if change.previous is None else self.redactor.record(change.collection, change.previous)
         if record is change.record and previous is change.previous:

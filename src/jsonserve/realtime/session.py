@@ -89,11 +89,21 @@ class Outbox:
         self._items: deque[Frame] = deque()
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()
+        self._idle = False  # the consumer waits for a frame: it holds none it has not sent
         self.closed = False
+        self.direct: Callable[[Frame], bool] | None = None
+        """A transport's way to send a frame at once, without its task (``False``: it cannot now)."""
 
     def push(self, frame: Frame) -> bool:
-        """Queue ``frame`` now, or ``False`` when the queue is full."""
+        """Queue ``frame`` now (or send it at once), or ``False`` when the queue is full.
+
+        With :attr:`direct` set, a frame that would be the only one queued while the consumer waits is
+        handed to it at once: nothing can overtake it then, and fan-out to many connections costs no
+        task switch per frame. When ``direct`` cannot take it (flow control), it is queued.
+        """
         if self.closed:
+            return True
+        if self._idle and not self._items and self.direct is not None and self.direct(frame):
             return True
         if len(self._items) >= self._limit:
             return False
@@ -115,11 +125,33 @@ class Outbox:
         while not self._items:
             if self.closed:
                 return None
-            self._readable.clear()
-            await self._readable.wait()
+            await self._wait()
         frame = self._items.popleft()
         self._writable.set()
         return frame
+
+    async def drain(self, most: int) -> list[Frame]:
+        """The queued frames (at least one, at most ``most``), waiting for one; ``[]`` once closed and empty."""
+        while not self._items:
+            if self.closed:
+                return []
+            await self._wait()
+        items = self._items
+        if len(items) <= most:
+            taken = list(items)
+            items.clear()
+        else:
+            taken = [items.popleft() for _ in range(most)]
+        self._writable.set()
+        return taken
+
+    async def _wait(self) -> None:
+        self._readable.clear()
+        self._idle = True
+        try:
+            await self._readable.wait()
+        finally:
+            self._idle = False
 
     def close(self, *, discard: bool = False) -> None:
         """No more frames (``discard``: drop the queued ones too)."""
@@ -197,6 +229,15 @@ class Session:
         """The frames to send, in order, until the session ends."""
         while (frame := await self.outbox.get()) is not None:
             yield frame
+
+    async def batches(self, most: int) -> AsyncIterator[list[Frame]]:
+        """The frames to send, in order, as many as are queued at a time (up to ``most``), until the session ends.
+
+        A transport that can write several messages at once (the WebSocket writer) wakes once per
+        batch rather than once per frame.
+        """
+        while batch := await self.outbox.drain(most):
+            yield batch
 
     async def receive(self, text: str | bytes) -> None:
         """Handle one client message; a bad one is answered with an ``error`` frame (the session goes on).
