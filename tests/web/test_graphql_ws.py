@@ -23,6 +23,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from jsonserve.gql import ws
+from jsonserve.realtime import limits as realtime_limits
 from tests.support.live import Live, live_server
 
 pytestmark = pytest.mark.anyio
@@ -212,3 +213,20 @@ async def test_a_subscription_the_rules_refuse_is_an_error_on_that_operation(tmp
         assert refused["payload"][0]["extensions"]["code"] == "unauthorized", refused
         await send(connection, type="ping")
         assert await recv(connection) == {"type": "pong"}, "the connection stays after a refused subscription"
+
+
+async def test_a_connection_whose_token_is_revoked_is_closed_with_4401(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(realtime_limits, "DEFAULT_RECHECK", 0.2)
+    data: dict[str, Any] = {"users": [], "posts": []}
+    async with live_server(data, backend="memory", auth=True) as live, httpx.AsyncClient(base_url=live.url) as http:
+        body = {"email": "ada@example.com", "password": "ada-password"}
+        token = (await http.post("/register", json=body)).json()["accessToken"]
+        async with connect(live) as connection:
+            await ready(connection, Authorization=f"Bearer {token}")
+            await asyncio.sleep(0.5)  # rechecks pass while the token is good
+            await send(connection, type="ping")
+            assert await recv(connection) == {"type": "pong"}
+            logout = await http.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
+            assert logout.status_code == 204
+            code, reason = await closed(connection)
+    assert code == 4401 and "no longer valid" in reason, (code, reason)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.support.live import Client, live_server, ws_client
+from jsonserve.realtime import limits as realtime_limits
+from tests.support.live import Client, live_server, sse_events, ws_client
 
 pytestmark = pytest.mark.anyio
 
@@ -96,3 +98,43 @@ async def test_each_subscriber_gets_what_its_rules_let_it_read_and_never_a_hash(
         assert (await http.post("/realtime/channels/news", json=1)).status_code == 401
         assert (await http.post("/realtime/channels/news", json=1, headers=as_ada)).status_code == 403
         assert (await http.post("/realtime/channels/chat:x", json=1, headers=as_ada)).status_code == 202
+
+
+async def test_a_connection_whose_token_is_revoked_is_closed_within_the_recheck(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A logout (or a password change, a deleted user, an expired token) ends the signed-in connections too."""
+    monkeypatch.setattr(realtime_limits, "DEFAULT_RECHECK", 0.2)
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps(RULES))
+    data: dict[str, Any] = {"notes": [], "users": []}
+    async with live_server(data, auth=True, rules_file=rules) as live, httpx.AsyncClient(base_url=live.url) as http:
+        ada = (await http.post("/register", json={"email": "ada@example.com", "password": "correct horse"})).json()
+        as_ada = {"Authorization": f"Bearer {ada['accessToken']}"}
+        async with (
+            ws_client(live, additional_headers=as_ada) as header,
+            ws_client(live) as framed,
+            ws_client(live) as anonymous,
+            http.stream("GET", "/realtime/sse?collection=notes", headers=as_ada) as sse,
+        ):
+            await framed.send(type="auth", token=ada["accessToken"])
+            await framed.expect("authenticated")
+            for ws in (header, framed):
+                await ws.subscribe("n", collection="notes")
+            await asyncio.sleep(0.5)  # a few rechecks pass: the token is still good
+            note = (await http.post("/notes", json={"text": "ada's"}, headers=as_ada)).json()
+            assert [f["record"] for f in await header.changes(1)] == [note]
+            assert [f["record"] for f in await framed.changes(1)] == [note]
+
+            assert (await http.post("/auth/logout", headers=as_ada)).status_code == 204
+            for ws in (header, framed):
+                refused = await ws.expect("error", timeout=3)
+                assert refused["code"] == "invalid_token" and "sign in again" in refused["detail"], refused
+                with pytest.raises(ConnectionClosed) as closed:
+                    await ws.recv(timeout=3)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008, closed.value.rcvd
+            events = await sse_events(sse, 2, timeout=3)  # the subscription's first event, then the refusal
+            assert events[-1]["event"] == "problem" and events[-1]["data"]["code"] == "invalid_token", events
+            await asyncio.sleep(0.5)  # rechecks pass: an anonymous connection has no token to lose
+            await anonymous.send(type="ping")
+            assert (await anonymous.recv())["type"] == "pong"

@@ -60,7 +60,11 @@ PROTOCOL = "graphql-transport-ws"
 INIT_TIMEOUT = 10.0  # seconds to send connection_init (graphql-ws's default is 3)
 BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, INIT_TIMED_OUT = 4400, 4401, 4403, 4408
 DUPLICATE_ID, TOO_MANY_INITS = 4409, 4429
-ENDED = {"overflow": (1013, "too slow: the send queue is full, resume with since"), "shutdown": (1001, "stopping")}
+ENDED = {
+    "overflow": (1013, "too slow: the send queue is full, resume with since"),
+    "shutdown": (1001, "stopping"),
+    "signed_out": (UNAUTHORIZED, "Unauthorized: the token is no longer valid (signed out or expired)"),
+}
 
 Count = Callable[[bool], Awaitable[bool]]
 """Count one operation against the rate limits (``True``: a mutation); ``False`` when refused."""
@@ -106,11 +110,12 @@ class Connection:
         realtime: Context,
         principal: Principal,
         *,
+        token: str | None = None,
         count: Count | None = None,
         init_timeout: float | None = None,
     ) -> None:
         self.engine = engine
-        self.session = Session(realtime, principal)
+        self.session = Session(realtime, principal, token)
         self.outbox = Outbox(realtime.limits.send_queue)
         """The messages to send, in order."""
         self.done = asyncio.Event()
@@ -198,7 +203,7 @@ class Connection:
         authenticate = self.session.context.authenticate
         if token and authenticate is not None:  # without --auth a token is ignored, as REST ignores it
             try:
-                self.session.principal = await authenticate(token)
+                self.session.signed_in(token, await authenticate(token))
             except Unauthorized as error:
                 raise ProtocolError(UNAUTHORIZED, error.detail) from None
             except PermissionDenied as error:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_SUBSCRIPTIONS = 100
 DEFAULT_MESSAGE_BYTES = 64 * 1024
@@ -18,6 +18,12 @@ DEFAULT_PUBLISH_RATE = 50
 DEFAULT_SEND_QUEUE = 1000
 DEFAULT_INVALID_IN_A_ROW = 10
 DEFAULT_KEEPALIVE = 15.0
+DEFAULT_RECHECK = 30.0
+"""Seconds between two checks of a signed-in connection's token (revoked by a logout, expired...)."""
+
+
+def _recheck() -> float:
+    return DEFAULT_RECHECK  # read when a Limits is made, so that a test can shorten it
 
 
 @dataclass(frozen=True)
@@ -25,7 +31,8 @@ class Limits:
     """Per connection: subscriptions, the size of a client message, publishes per second, frames queued.
 
     ``invalid_in_a_row`` invalid messages in a row close a WebSocket with 1008; ``keepalive`` is the
-    seconds between the SSE ``: keep-alive`` comments.
+    seconds between the SSE ``: keep-alive`` comments; ``recheck`` the seconds between two checks of
+    a signed-in connection's token (0: never).
     """
 
     subscriptions: int = DEFAULT_SUBSCRIPTIONS
@@ -34,6 +41,7 @@ class Limits:
     send_queue: int = DEFAULT_SEND_QUEUE
     invalid_in_a_row: int = DEFAULT_INVALID_IN_A_ROW
     keepalive: float = DEFAULT_KEEPALIVE
+    recheck: float = field(default_factory=_recheck)
 
 
 class RateLimit:

@@ -20,6 +20,8 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -39,6 +41,7 @@ from jsonserve.errors import (
     ResyncRequired,
     TooManyRequests,
     TooManySubscriptions,
+    Unauthorized,
 )
 from jsonserve.realtime.feed import ChangeFeed, retained
 from jsonserve.realtime.filters import ChangeFilter, Wanted, change_filter, check_channel, check_since, check_sub_id
@@ -57,7 +60,9 @@ from jsonserve.realtime.limits import Limits, RateLimit
 from jsonserve.schema.kind import Kind
 from jsonserve.storage.changelog import Change, ChangeLog
 
-EndReason = Literal["closed", "overflow", "invalid", "shutdown"]
+log = logging.getLogger("jsonserve.realtime")
+
+EndReason = Literal["closed", "overflow", "invalid", "shutdown", "signed_out"]
 Authenticate = Callable[[str], Awaitable[Principal]]
 
 
@@ -211,9 +216,12 @@ class _ChannelStream:
 class Session:
     """One client connection (a WebSocket, or an SSE request)."""
 
-    def __init__(self, context: Context, principal: Principal = ANONYMOUS) -> None:
+    def __init__(self, context: Context, principal: Principal = ANONYMOUS, token: str | None = None) -> None:
         self.context = context
         self.principal = principal
+        self.token: str | None = None
+        """The access token the principal was verified from (re-verified every ``limits.recheck`` s)."""
+        self._rechecking: asyncio.Task[None] | None = None
         self.outbox = Outbox(context.limits.send_queue)
         self.ended: EndReason | None = None
         self.done = asyncio.Event()
@@ -222,6 +230,8 @@ class Session:
         self._publishes = RateLimit(context.limits.publish_rate)
         self._invalid = 0
         context.sessions.add(self)
+        if token is not None and not principal.is_anonymous:
+            self.signed_in(token, principal)
 
     # -- what a transport calls ----------------------------------------------------------------
 
@@ -268,8 +278,42 @@ class Session:
         subs, self._subs = self._subs, {}
         for stream in subs.values():
             stream.cancel()
-        self.outbox.close(discard=reason != "closed")
+        self.outbox.close(discard=reason not in ("closed", "signed_out"))  # signed out: its error frame goes out
         self.done.set()
+
+    def signed_in(self, token: str, principal: Principal) -> None:
+        """Act as ``principal`` from now on, and verify ``token`` again every ``limits.recheck`` seconds.
+
+        A logout, a password change, a deleted user or the token's expiry then ends the session
+        (``signed_out``) within that time, as the next REST request would be refused: a connection
+        must not keep reading as a user who signed out. A client keeps its connection past its
+        token's expiry by sending an ``auth`` message with a fresh token before then.
+        """
+        self.principal, self.token = principal, token
+        if self._rechecking is None and self.context.authenticate is not None and self.context.limits.recheck > 0:
+            self._rechecking = asyncio.create_task(self._recheck_every(), name="jsonserve-realtime-recheck")
+
+    async def recheck(self) -> None:
+        """Verify the token again; a refused one ends the session (``signed_out``) after an ``error`` frame."""
+        authenticate = self.context.authenticate
+        if self.token is None or authenticate is None or self.ended is not None:
+            return
+        try:
+            self.principal = await authenticate(self.token)  # roles too may have changed
+        except Unauthorized as error:
+            detail = f"{error.detail}: this connection is closed; sign in again, then resume with since"
+            self.outbox.push(error_frame(None, type(error)(detail)))  # its code: invalid_token, unauthorized
+            self.end("signed_out")
+        except JsonServeError as error:  # the store cannot answer now: keep the identity, check next time
+            log.warning("could not verify a realtime connection's token again: %s", error.detail)
+
+    async def _recheck_every(self) -> None:
+        """:meth:`recheck` every ``limits.recheck`` seconds until the session ends (it ends with it)."""
+        while self.ended is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.context.limits.recheck):
+                    await self.done.wait()
+            await self.recheck()
 
     async def sign_in(self, token: str) -> None:
         """Authenticate with an access token (``?token=`` on the upgrade): an ``error`` frame when refused."""
@@ -439,7 +483,7 @@ class Session:
             raise InvalidMessage("an auth message carries the `token` (an access token)")
         if self.context.authenticate is None:
             raise BadRequest("this server runs without --auth: there is nobody to sign in as")
-        self.principal = await self.context.authenticate(token)
+        self.signed_in(token, await self.context.authenticate(token))
         await self.send({"type": "authenticated", "user": sender(self.principal)})
 
     async def _ping(self, _message: dict[str, JSONValue]) -> None:

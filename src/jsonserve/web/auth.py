@@ -30,7 +30,7 @@ from jsonserve.auth.principal import Guard, Principal
 from jsonserve.errors import InvalidToken
 from jsonserve.service.accounts import Accounts
 from jsonserve.web.errors import domain_response
-from jsonserve.web.http import PRINCIPAL_KEY, json_response, principal_of, read_json
+from jsonserve.web.http import PRINCIPAL_KEY, bearer_token, json_response, principal_of, read_json
 from jsonserve.web.resources import options_or_405
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -53,7 +53,7 @@ class AuthPolicy:
             return
         guard = self._unguard(scope)
         try:
-            token = None if scope["path"] == self.base + REFRESH_PATH else _bearer(scope)
+            token = None if scope["path"] == self.base + REFRESH_PATH else bearer_token(scope)
             principal = Principal(guard=guard) if token is None else await self.accounts.authenticate(token, guard)
         except InvalidToken as error:
             await domain_response(error)(scope, receive, send)
@@ -73,17 +73,6 @@ class AuthPolicy:
         scope["path"] = self.base + rest
         scope["raw_path"] = scope["path"].encode("utf-8")
         return Guard(rest.split("/")[1], mode)
-
-
-def _bearer(scope: Scope) -> str | None:
-    """The token of an ``Authorization`` header (``None`` without one); a malformed header is a refused token."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, token = bytes(value).decode("latin-1").strip().partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise InvalidToken("send Authorization: Bearer <accessToken>")
-            return str(token.strip())
-    return None
 
 
 def auth_pages(accounts: Accounts, max_body: int, max_depth: int) -> dict[str, Endpoint]:

@@ -49,7 +49,7 @@ from jsonserve.realtime import Context
 from jsonserve.service import Service, parse_body
 from jsonserve.web.docs import ASSETS_PATH, page_response, policy
 from jsonserve.web.errors import status_of
-from jsonserve.web.http import is_json, principal_of, read_json
+from jsonserve.web.http import bearer_token, is_json, principal_of, read_json
 from jsonserve.web.limiting import key_of
 from jsonserve.web.presentation import requested_delay
 
@@ -103,7 +103,9 @@ class GraphQLEndpoint:
             return
         limiter = getattr(socket.app.state, "rate_limiter", None)
         count = None if limiter is None else _counter(limiter, key_of(socket.scope))
-        connection = Connection(self.engine, self.realtime, principal_of(socket.scope), count=count)
+        connection = Connection(
+            self.engine, self.realtime, principal_of(socket.scope), token=bearer_token(socket.scope), count=count
+        )
         await socket.accept(subprotocol=PROTOCOL)
         connection.start()
         reader = asyncio.create_task(_read(socket, connection), name="jsonserve-graphql-ws-read")

@@ -8,7 +8,7 @@ from starlette.types import Scope
 
 from jsonserve._types import JSONValue, Record
 from jsonserve.auth import ANONYMOUS, Principal
-from jsonserve.errors import BodyError, PayloadTooLarge, UnsupportedMediaType
+from jsonserve.errors import BodyError, InvalidToken, PayloadTooLarge, UnsupportedMediaType
 from jsonserve.service import etag_for, etag_matches, parse_body, render
 from jsonserve.web.encoding import body_codings, decode_body
 
@@ -88,3 +88,14 @@ async def read_body(request: Request, max_body: int) -> bytes:
     for coding in reversed(codings):  # listed in the order they were applied
         body = decode_body(body, coding, max_body)
     return body
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The token of an ``Authorization`` header (``None`` without one); a malformed header is a refused token."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = bytes(value).decode("latin-1").strip().partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise InvalidToken("send Authorization: Bearer <accessToken>")
+            return str(token.strip())
+    return None

@@ -23,7 +23,7 @@ from jsonserve.errors import FieldError, QueryError, TooManySubscriptions
 from jsonserve.realtime import Context, Session
 from jsonserve.realtime.filters import AnyFilter, Wanted, check_channel
 from jsonserve.realtime.frames import Frame
-from jsonserve.web.http import principal_of
+from jsonserve.web.http import bearer_token, principal_of
 
 EVENT_STREAM = "text/event-stream"
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -32,7 +32,7 @@ CHANGES, CHANNEL = "changes", "channel:"  # the session's subscription ids
 
 async def event_stream(request: Request, context: Context) -> Response:
     """Check the request, then stream its events (``text/event-stream``)."""
-    session = Session(context, principal_of(request.scope))
+    session = Session(context, principal_of(request.scope), bearer_token(request.scope))
     try:
         wanted, channels, since = _subscriptions(request, session)
     except BaseException:
@@ -128,6 +128,9 @@ def sse_event(frame: Frame) -> bytes:
         return _event("message", {key: frame[key] for key in ("channel", "data", "from", "at")}, None)
     if kind == "resync_required":
         return _event("resync_required", {"seq": frame["seq"]}, frame["seq"])
+    if kind == "error" and frame.get("id") is None:  # the session's own (a revoked token), then the stream ends
+        # Not `event: error`: EventSource dispatches that name to its onerror, the connection-failure handler.
+        return _event("problem", {key: frame[key] for key in ("code", "detail")}, None)
     return b""
 
 

@@ -25,15 +25,16 @@ from starlette.websockets import WebSocket
 
 from jsonserve.realtime import Context, Session
 from jsonserve.realtime.frames import Frame, frame_text
-from jsonserve.web.http import principal_of
+from jsonserve.web.http import bearer_token, principal_of
 
 log = logging.getLogger("jsonserve.web")
 
-CLOSE_CODES = {"overflow": 1013, "invalid": 1008, "shutdown": 1001}
+CLOSE_CODES = {"overflow": 1013, "invalid": 1008, "shutdown": 1001, "signed_out": 1008}
 CLOSE_REASONS = {
     "overflow": "too slow: the send queue is full, resume with since",
     "invalid": "too many invalid messages",
     "shutdown": "the server is stopping",
+    "signed_out": "the token is no longer valid: sign in again, then resume with since",
 }
 CLOSE_WAIT = 10.0  # seconds to get the close frame out to a client that reads slowly
 SEND_MANY = "jsonserve.websocket.send_many"
@@ -43,7 +44,7 @@ BATCH = 256  # frames per write at most: a few tens of KiB, so that flow control
 
 async def serve_websocket(websocket: WebSocket, context: Context) -> None:
     """Accept, run the session until it ends or the client leaves, close with the session's reason."""
-    session = Session(context, principal_of(websocket.scope))
+    session = Session(context, principal_of(websocket.scope), bearer_token(websocket.scope))
     await websocket.accept()
     write_now = websocket.scope.get("extensions", {}).get(SEND_MANY, {}).get("write_now")
     if write_now is not None:  # a live change to an idle connection goes out from the writer's task at once
