@@ -105,9 +105,7 @@ def serve(
     routes: Annotated[Path | None, typer.Option("--routes", "-r", help="JSON file of rewrite rules.")] = None,
     id_field: Annotated[str, typer.Option("--id", "-i", callback=not_empty, help="The id field.")] = "id",
     fks: Annotated[str, typer.Option("--fks", help="Foreign-key suffix.")] = "Id",
-    compat: Annotated[
-        str, typer.Option(callback=one_of("0.17", "1"), help="Dialect defaults: 0.17 or 1.")
-    ] = "0.17",
+    compat: Annotated[str, typer.Option(callback=one_of("0.17", "1"), help="Dialect defaults: 0.17 or 1.")] = "0.17",
     get: Annotated[
         str | None, typer.Option("--get", callback=one_url, help="Answer one GET in-process, print its body, exit.")
     ] = None,
