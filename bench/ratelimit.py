@@ -110,13 +110,14 @@ run, server CPU time per request the median of the runs (the steadier figure on 
 {rows}
 
 With rate limiting: **{ratio:.2f}x** the throughput without, **{cpu_ratio:.2f}x** by CPU per request
-(goal >= 0.8x: {verdict}). Where the extra time goes: instructions per request counted with valgrind
-(callgrind, only the request loop: uvicorn's protocol and the app driven in process, no sockets, so the
-count does not depend on the machine's load; commit `3d6b0b2`): 248.4k without the limit, 297.7k with it
-(0.83x). Of the 49.2k more: 1.4k is the layer being there at all, 27.7k is sending five more headers
-(the same five constant headers cost that much: uvicorn checks each name and value with two regular
-expressions, character by character, then lowers and joins them), and 20.1k is counting and building the
-values (client key, one window per budget, the decision, three numbers formatted). The counting is a
+(goal >= 0.8x: {verdict}). On a loaded shared machine these req/s swing from run to run; instructions do
+not. `python bench/ratelimit_instructions.py` counts them with valgrind's callgrind (the protocol and the
+app in one process, no sockets, only the request loop): at commit `3d6b0b2`, 248.4k per request without
+the limit and 297.7k with it, **0.83x** (the code before, at `5d3ab9e`: 307.6k, 0.81x). Of the 49.2k more
+(found by swapping the layer for one that only passes the request on, and for one that adds five constant
+headers): 1.4k is the layer being there, 27.7k is sending five more headers (uvicorn checks each name and
+value with two regular expressions, character by character, then lowers and joins them), and 20.1k is
+counting and building the values (client key, one window per budget, the decision, three numbers). The counting is a
 hand-written fixed window in memory (`limits`' memory storage starts a thread every 10 ms and builds a key
 string per budget and call) and `limits` in Redis. The headers are raw tuples joined to the observe
 layer's list (no Starlette `MutableHeaders`); uvicorn's check of every header tuple cannot be skipped
