@@ -24,7 +24,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from limits import RateLimitItem
@@ -44,6 +44,7 @@ __all__ = [
 log = logging.getLogger("jsonserve.ratelimit")
 Scope = Literal["all", "writes"]
 KEY_PREFIX = "jsonserve"  # Redis keys: jsonserve:LIMITER/<client key>/<scope>/<amount>/<multiples>/<unit>
+_new = tuple.__new__
 WARN_EVERY = 60.0  # seconds between two warnings that the counter store cannot be reached
 SWEEP_EVERY = 10.0  # seconds between two sweeps of the expired windows held in memory
 
@@ -150,51 +151,53 @@ class Decision(NamedTuple):
         return max(1, self.reset)
 
 
-class _Counter(Protocol):
-    """One fixed-window counter store: ``hit`` counts, opening a window at the first hit, and says when it ends."""
+class _Window:
+    """One client's count in one policy's current window, updated in place."""
 
-    async def hit(self, key: str, expiry: int) -> tuple[int, float]: ...
+    __slots__ = ("count", "ends")
 
-    async def check(self) -> bool: ...
+    def __init__(self, ends: float) -> None:
+        self.count = 0
+        self.ends = ends  # Unix time
 
-    async def aclose(self) -> None: ...
 
+class _MemoryWindows:
+    """Fixed windows in dicts, one per policy, keyed by client; ended ones swept every :data:`SWEEP_EVERY` s.
 
-class _MemoryCounter:
-    """Fixed windows in a dict (``limits``' own memory storage starts a thread every 10 ms to expire keys).
-
-    Expired windows are swept at most every :data:`SWEEP_EVERY` seconds, as a hit opens a new window.
+    Why not ``limits``' memory storage: it starts a thread that expires keys every 10 ms, and a hit
+    plus its window's stats are two calls that each build the key. In memory this bookkeeping is the
+    whole price of the layer (``bench/ratelimit.py``), so a table per policy spares the key strings
+    and a window is counted in place. Redis keeps ``limits``: its keys and expiry are what the other
+    instances share. The sweep runs as a hit opens a new window, at most every :data:`SWEEP_EVERY` s.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._windows: dict[str, list[float]] = {}  # key -> [count, the window's end]
-        self._clock = clock
+    def __init__(self) -> None:
+        self.tables: list[dict[str, _Window]] = []  # one per policy: client key -> its window
         self._next_sweep = 0.0
 
-    async def hit(self, key: str, expiry: int) -> tuple[int, float]:
-        return self.count(key, expiry)
+    def table(self) -> dict[str, _Window]:
+        """A new table, for one policy."""
+        table: dict[str, _Window] = {}
+        self.tables.append(table)
+        return table
 
-    def count(self, key: str, expiry: int) -> tuple[int, float]:
-        """:meth:`hit` without the coroutine: nothing here waits (the limiter calls this on every request)."""
-        now = self._clock()
-        window = self._windows.get(key)
-        if window is None or window[1] <= now:
-            if now >= self._next_sweep:
-                self._sweep(now)
-            window = self._windows[key] = [0, now + expiry]
-        window[0] += 1
-        return int(window[0]), window[1]
+    def open(self, table: dict[str, _Window], key: str, now: float, expiry: int) -> _Window:
+        """A new window of ``expiry`` seconds for ``key`` in ``table``, from ``now``, not yet counted."""
+        if now >= self._next_sweep:
+            self._sweep(now)
+        window = table[key] = _Window(now + expiry)
+        return window
 
     def _sweep(self, now: float) -> None:
         self._next_sweep = now + SWEEP_EVERY
-        for key in [key for key, (_count, ends) in self._windows.items() if ends <= now]:
-            del self._windows[key]
+        for table in self.tables:
+            for key in [key for key, window in table.items() if window.ends <= now]:
+                del table[key]
 
-    async def check(self) -> bool:
-        return True
-
-    async def aclose(self) -> None:
-        self._windows.clear()
+    def clear(self) -> None:
+        """Forget every count."""
+        for table in self.tables:
+            table.clear()
 
 
 def _store_errors() -> tuple[type[Exception], ...]:
@@ -222,6 +225,7 @@ class _RedisCounter:
             raise RateLimitError(f"--redis needs the redis package: pip install 'jsonserve[redis]' ({error})") from None
 
     async def hit(self, key: str, expiry: int) -> tuple[int, float]:
+        """Count one hit of ``key`` (a window of ``expiry`` s opens at the first): the count and the window's end."""
         count = int(await self.storage.incr(key, expiry))
         return count, float(await self.storage.get_expiry(key))
 
@@ -255,9 +259,11 @@ class RateLimiter:
         self.policies = tuple(policies)
         self.write_policies = tuple(write_policies)
         self._with_writes = self.policies + self.write_policies
-        self._memory = None if redis_url else _MemoryCounter(clock)
-        self._counter: _Counter = self._memory or _RedisCounter(redis_url or "")
         self.shared = redis_url is not None
+        self._redis = _RedisCounter(redis_url) if redis_url is not None else None
+        self._memory = _MemoryWindows()
+        tables = [(policy, self._memory.table()) for policy in self._with_writes]
+        self._tables = {False: tuple(tables[: len(self.policies)]), True: tuple(tables)}
         self._clock = clock
         self._warned = -math.inf
         self.refused = 0  # hits refused (the rate-limited requests counter of /metrics)
@@ -273,26 +279,53 @@ class RateLimiter:
         the ones after it. The decision reports the refusing policy, else the one with the fewest
         requests left (the longest window on a tie).
         """
+        if self._redis is None:
+            return self.hit_in_memory(key, write=write)
         policies = self._with_writes if write else self.policies
         if not policies:
             return None
         try:
-            return await self._hit(key, policies)
+            return await self._hit_shared(self._redis, key, policies)
         except _store_errors() as error:  # evaluated only when something is raised
             self._warn(error)
             return None
 
-    async def _hit(self, key: str, policies: tuple[Policy, ...]) -> Decision:
+    def hit_in_memory(self, key: str, *, write: bool = False) -> Decision | None:
+        """:meth:`hit` without a coroutine, for a limiter whose counts are this process's (not :attr:`shared`).
+
+        Nothing here waits, so the HTTP layer calls this on every request rather than awaiting :meth:`hit`.
+        """
         # Straight-line code: it runs on every request (bench/ratelimit.py measures it).
+        tables = self._tables[write]
+        if not tables:
+            return None
+        now = self._clock()
+        chosen = tables[0][0]
+        remaining, ends, allowed = chosen.amount + 1, now, True
+        for policy, table in tables:
+            window = table.get(key)
+            if window is None or window.ends <= now:
+                window = self._memory.open(table, key, now, policy.window)
+            window.count += 1
+            left = policy.amount - window.count
+            if left < 0:
+                self.refused += 1
+                chosen, remaining, ends, allowed = policy, 0, window.ends, False
+                break
+            if left < remaining or (left == remaining and policy.window > chosen.window):
+                chosen, remaining, ends = policy, left, window.ends
+        reset = math.ceil(ends - now)
+        reset = 1 if reset < 1 else chosen.window if reset > chosen.window else reset
+        policies = self._with_writes if write else self.policies
+        # tuple.__new__: a named tuple's own __new__ is a Python function (a frame more per request)
+        return _new(Decision, (allowed, chosen, remaining, reset, math.ceil(ends), policies))
+
+    async def _hit_shared(self, redis: _RedisCounter, key: str, policies: tuple[Policy, ...]) -> Decision:
         now = self._clock()
         chosen = policies[0]
         remaining, ends, allowed = chosen.amount + 1, now, True
-        memory = self._memory
         for policy in policies:
-            if memory is not None:
-                count, policy_ends = memory.count(policy.key_for(key), policy.window)
-            else:
-                count, policy_ends = await self._counter.hit(policy.key_for(key), policy.window)
+            count, policy_ends = await redis.hit(policy.key_for(key), policy.window)
             left = policy.amount - count
             if left < 0:
                 self.refused += 1
@@ -300,28 +333,38 @@ class RateLimiter:
                 break
             if left < remaining or (left == remaining and policy.window > chosen.window):
                 chosen, remaining, ends = policy, left, policy_ends
-        reset = math.ceil(ends - now)
-        reset = 1 if reset < 1 else chosen.window if reset > chosen.window else reset
-        return Decision(allowed, chosen, remaining, reset, math.ceil(ends), policies)
+        return _decision(allowed, chosen, remaining, ends, now, policies)
 
     async def check(self) -> str | None:
         """``None`` when the counter store answers, else why not (for ``/ready``)."""
+        if self._redis is None:
+            return None
         try:
-            if await self._counter.check():
+            if await self._redis.check():
                 return None
         except _store_errors() as error:  # evaluated only when something is raised
             return f"the rate-limit store cannot be reached ({_reason(error)})"
         return "the rate-limit store cannot be reached"
 
     async def aclose(self) -> None:
-        """Release the counter store (the Redis connections; the memory store's expiry timer)."""
-        await self._counter.aclose()
+        """Release the counter store (the Redis connections; the counts held in memory)."""
+        self._memory.clear()
+        if self._redis is not None:
+            await self._redis.aclose()
 
     def _warn(self, error: Exception) -> None:
         now = time.monotonic()
         if now - self._warned >= WARN_EVERY:
             self._warned = now
             log.warning("rate limits not applied: the rate-limit store cannot be reached (%s)", _reason(error))
+
+
+def _decision(
+    allowed: bool, policy: Policy, remaining: int, ends: float, now: float, policies: tuple[Policy, ...]
+) -> Decision:
+    reset = math.ceil(ends - now)
+    reset = 1 if reset < 1 else policy.window if reset > policy.window else reset
+    return Decision(allowed, policy, remaining, reset, math.ceil(ends), policies)
 
 
 def _reason(error: Exception) -> str:

@@ -91,10 +91,35 @@ def test_unknown_keys_and_wrong_types_are_one_line_usage_errors(
     assert "log-format" in result.stderr or "unknown key" not in message  # names every valid key
 
 
-def test_an_options_own_check_applies_to_a_files_value(tmp_path: Path) -> None:
-    (tmp_path / "jsonserve.toml").write_text('rate-limit = "lots"\n')
-    result = jsonserve(cwd=tmp_path)
-    assert result.returncode == 2 and "is not a rate limit such as" in " ".join(result.stderr.split())
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        ('rate-limit = "lots"\n', {}, "jsonserve: jsonserve.toml: rate-limit: 'lots' is not a rate limit such as"),
+        ("port = 70000\n", {}, "jsonserve: jsonserve.toml: port: 70000 is not a port: give one from 1 to 65535"),
+        ('chaos-latency = "500-50"\n', {}, "jsonserve: jsonserve.toml: chaos-latency: '500-50' is not a range of"),
+        ('max-body = "lots"\n', {}, "jsonserve: jsonserve.toml: max-body: 'lots' is not a size such as 1MiB"),
+        ('index = ["userId"]\n', {}, "jsonserve: jsonserve.toml: index: 'userId' is not COLLECTION.FIELD"),
+        ('compat = "2"\n', {}, "jsonserve: jsonserve.toml: compat: takes 0.17 or 1, not '2'"),
+        ('redis = "http://x"\n', {}, "jsonserve: jsonserve.toml: redis: 'http://x' is not a Redis URL"),
+        ("", {"JSONSERVE_PORT": "70000"}, "jsonserve: JSONSERVE_PORT: 70000 is not a port"),
+        ("", {"JSONSERVE_LOG_FORMAT": "xml"}, "jsonserve: JSONSERVE_LOG_FORMAT: takes text or json, not 'xml'"),
+    ],
+)
+@pytest.mark.parametrize("command", [[], ["config"]])
+def test_an_options_own_check_on_a_files_value_is_a_one_line_error_naming_file_and_key(
+    tmp_path: Path, toml: str, env: dict[str, str], message: str, command: list[str]
+) -> None:
+    if toml:
+        (tmp_path / "jsonserve.toml").write_text(toml)
+    result = jsonserve(*command, cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith(message), result.stderr
+
+
+def test_the_command_lines_own_checks_still_name_the_option(tmp_path: Path) -> None:
+    (tmp_path / "jsonserve.toml").write_text("port = 3000\n")  # a good file: the bad value is the command line's
+    result = jsonserve("--port", "70000", cwd=tmp_path)
+    assert result.returncode == 2 and "Invalid value for '--port'" in result.stderr, result.stderr
 
 
 def test_the_docs_reference_is_generated_from_the_options() -> None:

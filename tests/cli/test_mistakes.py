@@ -152,7 +152,7 @@ def test_a_routes_file_that_does_not_exist(folder: Path) -> None:
         ("--delay", "-5", "--delay"),
         ("--workers", "0", "--workers"),
         ("--header-timeout", "soon", "--header-timeout"),
-        ("--compat", "2", "--compat takes 0.17 or 1"),
+        ("--compat", "2", "takes 0.17 or 1, not '2'"),
         ("--index", "userId", "is not COLLECTION.FIELD"),
         ("--host", "", "Invalid value for '--host': must not be empty"),  # listened everywhere, printed http://:3000
         ("--id", " ", "Invalid value for '--id' / '-i': must not be empty"),

@@ -162,7 +162,7 @@ def test_ready_follows_a_postgresql_server_that_stops_and_comes_back(tmp_path: P
         (["--chaos-latency", "500-50"], "is not a range of milliseconds"),
         (["--chaos", "1.5"], "--chaos"),
         (["--redis", "http://127.0.0.1:6379"], "is not a Redis URL"),
-        (["--log-format", "xml"], "--log-format takes text or json"),
+        (["--log-format", "xml"], "takes text or json, not 'xml'"),
     ],
 )
 def test_operations_options_that_cannot_work_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:

@@ -35,7 +35,7 @@ from jsonserve.storage.file.jsonfile import JsonFileStorage
 from jsonserve.web.app import create_app
 from jsonserve.web.chaos import Chaos, take_override
 from jsonserve.web.inprocess import open_client
-from jsonserve.web.limiting import RateLimit
+from jsonserve.web.limiting import RateLimit, policy_field, rate_limit_headers
 from jsonserve.web.paths import Paths
 from tests.support.redis import require_redis
 
@@ -170,6 +170,66 @@ async def test_a_window_opens_at_the_first_hit_and_its_count_starts_over_when_it
         policy.item.key_for("address:a", "all")
         for policy in limiter.policies  # limits' keys (shared in Redis)
     ]
+
+
+async def test_ended_windows_of_every_policy_are_swept_as_a_new_one_opens() -> None:
+    now = [1000.0]
+    limiter = RateLimiter(parse_policies("5/minute;2/second"), parse_policies("1/hour", "writes"), clock=lambda: now[0])
+    for client in ("a", "b", "c"):
+        await limiter.hit(f"address:{client}", write=True)
+    assert [len(table) for table in limiter._memory.tables] == [3, 3, 3]
+    now[0] = 1000.0 + 61  # the minute's and the second's windows ended (and SWEEP_EVERY passed): not the hour's
+    await limiter.hit("address:d")
+    assert [len(table) for table in limiter._memory.tables] == [1, 1, 3]
+
+
+async def test_the_memory_counts_decide_as_limits_does_in_redis() -> None:
+    """The hand-written memory windows and ``limits``' Redis storage: the same decisions for the same hits."""
+    redis = require_redis()
+    policies, writes = parse_policies("5/minute;4/hour"), parse_policies("2/minute", "writes")
+    memory, shared = RateLimiter(policies, writes), RateLimiter(policies, writes, redis_url=redis)
+    key = f"address:test-{uuid.uuid4().hex}"
+    try:
+        refusing = []
+        for write in (False, True, True, True, False, False, False):
+            here, there = memory.hit_in_memory(key, write=write), await shared.hit(key, write=write)
+            assert here and there
+            assert (here.allowed, here.policy, here.remaining) == (there.allowed, there.policy, there.remaining)
+            assert abs(here.reset_at - there.reset_at) <= 1 and here.policies == there.policies
+            refusing += [] if here.allowed else [here.policy.name]
+        assert refusing == ["writes-60s", "all-3600s", "all-60s", "all-60s"]  # a refused hit counts no further
+        assert memory.refused == shared.refused == 4
+    finally:
+        await memory.aclose()
+        await shared.aclose()
+
+
+async def test_the_layer_sends_the_headers_of_rate_limit_headers() -> None:
+    """The layer builds them from pieces encoded once: the very headers ``rate_limit_headers`` gives."""
+    now = [1000.0]
+    writes = parse_policies("20 per 2 hours", "writes")
+    limiter = RateLimiter(parse_policies("100/minute;10/second"), writes, clock=lambda: now[0])
+    twin = RateLimiter(limiter.policies, writes, clock=lambda: now[0])  # counts the same hits
+
+    async def app(_scope: Any, _receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    layer = RateLimit(app, limiter, Paths(build_service(Settings(), MemoryStorage(copy.deepcopy(DATA)))))
+    for write in (False, True):
+        for hits in range(12):
+            now[0] += 0.3
+            sent: list[Message] = []
+
+            async def send(message: Message, sent: list[Message] = sent) -> None:
+                sent.append(message)
+
+            client = ("203.0.113.7", 1)
+            scope = {"type": "http", "method": "POST" if write else "GET", "path": "/posts", "client": client}
+            await layer({**scope, "headers": [], "query_string": b""}, None, send)  # type: ignore[arg-type]
+            expected = await twin.hit("address:203.0.113.7", write=write)
+            assert expected is not None, hits
+            field = policy_field(limiter.applicable(write=write))
+            assert sent[0]["headers"] == rate_limit_headers(expected, field), (write, hits)
 
 
 @pytest.mark.parametrize("text", ["lots", "10/fortnight", "0/second", "10/second;"])

@@ -63,6 +63,7 @@ class Layers:
     values: dict[str, Any] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
     file: Path | None = None
+    places: dict[str, str] = field(default_factory=dict)  # for errors: ``jsonserve.toml: port``, ``JSONSERVE_PORT``
 
 
 def serve_command() -> Any:
@@ -99,9 +100,10 @@ def gather(args: Sequence[str], environ: Mapping[str, str] | None = None, cwd: P
     """The file's and the environment's values for a run with ``args`` (the environment wins).
 
     The file is ``--config FILE`` in ``args``, else ``$JSONSERVE_CONFIG``, else ``./jsonserve.toml``
-    when there is one. Raises :class:`ConfigError` for an unreadable file, an unknown key or a value
-    of the wrong type. Environment variables that name no option are left alone
-    (``JSONSERVE_JWT_SECRET`` is a secret, not an option).
+    when there is one. Raises :class:`ConfigError` for an unreadable file, an unknown key, a value
+    of the wrong type or one its option's own check refuses (a port out of range, a rate limit that
+    does not parse), even when the command line gives that option too. Environment variables that
+    name no option are left alone (``JSONSERVE_JWT_SECRET`` is a secret, not an option).
     """
     environ = os.environ if environ is None else environ
     layers = Layers()
@@ -111,13 +113,32 @@ def gather(args: Sequence[str], environ: Mapping[str, str] | None = None, cwd: P
         layers.file = path
         for name, value in _read(cwd / path, path).items():
             key = _key(name, str(path))
-            layers.values[key.param] = _typed(key, value, f"{path}: {name}")
+            place = layers.places[key.param] = f"{path}: {name}"
+            layers.values[key.param] = _typed(key, value, place)
             layers.origins[key.param] = f"file {path}"
     for key in keys().values():
         if key.variable in environ:
             layers.values[key.param] = _from_text(key, environ[key.variable])
             layers.origins[key.param] = f"environment {key.variable}"
+            layers.places[key.param] = key.variable
+    _check(layers)
     return layers
+
+
+def _check(layers: Layers) -> None:
+    """Each value through its option's own check (its type and callback), as Click would put it.
+
+    Click would check them too, but its error (a usage box) names the option (``'--port' / '-p'``),
+    not the file or variable the value came from.
+    """
+    command = serve_command()
+    context = command.context_class(command, info_name="jsonserve")
+    params = {param.name: param for param in command.params}
+    for name, value in layers.values.items():
+        try:
+            params[name].process_value(context, value)
+        except typer.BadParameter as error:
+            raise ConfigError(f"{layers.places[name]}: {error.message}") from None
 
 
 def _config_path(args: Sequence[str], environ: Mapping[str, str], cwd: Path) -> Path | None:

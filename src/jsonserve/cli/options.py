@@ -8,7 +8,9 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -100,6 +102,30 @@ def on_off(value: str) -> str:
     if lowered not in ("on", "off"):
         raise typer.BadParameter(f"takes on or off, not {value!r}")
     return lowered
+
+
+def validated(check: Callable[[Any], object]) -> Callable[[Any], Any]:
+    """An option callback that runs ``check`` on the value (its ``BadParameter``, if any) and keeps the value as given.
+
+    The command converts the value itself; checking it as the option is parsed also checks the value
+    of a configuration file or ``JSONSERVE_`` variable, and the error then names it (``cli/configfile.py``).
+    """
+
+    def callback(value: Any) -> Any:
+        check(value)
+        return value
+
+    return callback
+
+
+def one_of(*choices: str) -> Callable[[Any], Any]:
+    """An option callback that accepts only ``choices`` (``takes 0.17 or 1, not '2'``)."""
+
+    def check(value: str) -> None:
+        if value not in choices:
+            raise typer.BadParameter(f"takes {' or '.join(choices)}, not {value!r}")
+
+    return validated(check)
 
 
 def origins(cors: str) -> list[str]:

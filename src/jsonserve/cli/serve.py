@@ -40,10 +40,12 @@ from jsonserve.cli.options import (
     load_routes,
     not_empty,
     on_off,
+    one_of,
     one_url,
     origins,
     parse_size,
     port_number,
+    validated,
 )
 from jsonserve.cli.security import auth_banner, with_auth, with_token_options
 from jsonserve.config import (
@@ -97,19 +99,26 @@ def serve(
     no_static: Annotated[bool, typer.Option("--no-static", help="Serve no static files.")] = False,
     read_only: Annotated[bool, typer.Option("--read-only", "--ro", help="Allow only GET, HEAD, OPTIONS.")] = False,
     delay: Annotated[int, typer.Option("--delay", "-d", min=0, max=60_000, help="Delay every API response (ms).")] = 0,
-    base: Annotated[str, typer.Option(help="Serve the API under this path, e.g. /api/v1.")] = "",
+    base: Annotated[
+        str, typer.Option(callback=validated(base_path), help="Serve the API under this path, e.g. /api/v1.")
+    ] = "",
     routes: Annotated[Path | None, typer.Option("--routes", "-r", help="JSON file of rewrite rules.")] = None,
     id_field: Annotated[str, typer.Option("--id", "-i", callback=not_empty, help="The id field.")] = "id",
     fks: Annotated[str, typer.Option("--fks", help="Foreign-key suffix.")] = "Id",
-    compat: Annotated[str, typer.Option(help="Dialect defaults: 0.17 or 1.")] = "0.17",
+    compat: Annotated[str, typer.Option(callback=one_of("0.17", "1"), help="Dialect defaults: 0.17 or 1.")] = "0.17",
     get: Annotated[
         str | None, typer.Option("--get", callback=one_url, help="Answer one GET in-process, print its body, exit.")
     ] = None,
     cors: Annotated[str, typer.Option(help="Allowed origins, comma-separated ('*' = any, no credentials).")] = "*",
     no_cors: Annotated[bool, typer.Option("--no-cors", help="Send no CORS headers.")] = False,
-    max_body: Annotated[str, typer.Option(help="Largest accepted request body.")] = "1MiB",
+    max_body: Annotated[
+        str, typer.Option(callback=validated(parse_size), help="Largest accepted request body.")
+    ] = "1MiB",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No banner, no access log.")] = False,
-    index: Annotated[list[str] | None, typer.Option("--index", metavar="COLLECTION.FIELD", help=INDEX_HELP)] = None,
+    index: Annotated[
+        list[str] | None,
+        typer.Option("--index", metavar="COLLECTION.FIELD", callback=validated(index_specs), help=INDEX_HELP),
+    ] = None,
     workers: Annotated[
         int, typer.Option(min=1, help="Server processes sharing the data (SQLite and PostgreSQL sources only).")
     ] = 1,
@@ -156,7 +165,9 @@ def serve(
     realtime_subs: Annotated[
         int, typer.Option("--realtime-subs", min=1, help="Realtime subscriptions per connection.")
     ] = DEFAULT_REALTIME_SUBSCRIPTIONS,
-    realtime_message: Annotated[str, typer.Option(help="Largest realtime client message.")] = "64KiB",
+    realtime_message: Annotated[
+        str, typer.Option(callback=validated(parse_size), help="Largest realtime client message.")
+    ] = "64KiB",
     realtime_rate: Annotated[
         int, typer.Option(min=0, help="Channel publishes per second per connection (0: no limit).")
     ] = DEFAULT_REALTIME_PUBLISH_RATE,
@@ -208,7 +219,11 @@ def serve(
     latency: Annotated[
         str | None,
         typer.Option(
-            "--chaos-latency", metavar="MS-MS", help="Delay API requests at random, e.g. 50-500.", rich_help_panel=OPS
+            "--chaos-latency",
+            metavar="MS-MS",
+            callback=validated(chaos_latency),
+            help="Delay API requests at random, e.g. 50-500.",
+            rich_help_panel=OPS,
         ),
     ] = None,
     seed: Annotated[
@@ -219,7 +234,13 @@ def serve(
         bool, typer.Option("--metrics", help="Prometheus metrics at /metrics.", rich_help_panel=OPS)
     ] = False,
     log_format: Annotated[
-        str, typer.Option(metavar="text|json", help="Log lines as text or as JSON.", rich_help_panel=OPS)
+        str,
+        typer.Option(
+            metavar="text|json",
+            callback=one_of("text", "json"),
+            help="Log lines as text or as JSON.",
+            rich_help_panel=OPS,
+        ),
     ] = "text",
     tls_cert: Annotated[
         Path | None,
@@ -272,10 +293,6 @@ def serve(
     if version:
         console.print(f"jsonserve {__version__}")
         raise typer.Exit
-    if compat not in ("0.17", "1"):
-        raise typer.BadParameter("--compat takes 0.17 or 1")
-    if log_format not in ("text", "json"):
-        raise typer.BadParameter("--log-format takes text or json")
     settings = Settings(
         source=source, host=host, port=port, watch=watch, static_dir=static, no_static=no_static,
         read_only=read_only, delay_ms=delay, base=base_path(base), routes=load_routes(routes), id_field=id_field,

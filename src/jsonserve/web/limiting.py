@@ -29,7 +29,7 @@ from jsonserve.ratelimit import Decision, Policy, RateLimiter, client_key
 from jsonserve.web.errors import domain_response
 from jsonserve.web.http import PRINCIPAL_KEY
 from jsonserve.web.observe import RESPONSE_HEADERS_KEY
-from jsonserve.web.paths import Paths, is_write, route_of
+from jsonserve.web.paths import WRITE_METHODS, Paths, route_of
 
 
 def key_of(scope: Scope) -> str:
@@ -97,23 +97,43 @@ class RateLimit:
         self.limiter = limiter
         self.paths = paths
         self._policies = {write: policy_field(limiter.applicable(write=write)) for write in (False, True)}
+        # Each policy's constant pieces, encoded once: its X-RateLimit-Limit header and the start of its
+        # RateLimit field. Keyed by identity (hashing a Policy hashes its ``limits`` item, which costs
+        # more than the whole header block): the decisions hold the limiter's own objects.
+        self._fields = {
+            id(p): ((b"x-ratelimit-limit", b"%d" % p.amount), b'"%s";r=' % p.name.encode())
+            for p in limiter.applicable(write=True)
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or route_of(scope, self.paths).ops:
             await self.app(scope, receive, send)
             return
-        write = is_write(scope)
-        decision = await self.limiter.hit(key_of(scope), write=write)
+        write = scope["type"] == "http" and scope["method"] in WRITE_METHODS
+        limiter = self.limiter
+        if limiter.shared:
+            decision = await limiter.hit(key_of(scope), write=write)
+        else:  # nothing to wait for: no coroutine (this runs on every request; bench/ratelimit.py)
+            decision = limiter.hit_in_memory(key_of(scope), write=write)
         if decision is None:  # no policy applies, or the counter store is unreachable (logged)
             await self.app(scope, receive, send)
             return
-        headers = rate_limit_headers(decision, self._policies[write])
+        # rate_limit_headers(decision), from the policy's pieces encoded once (inline: it runs on every request)
+        limit, name = self._fields[id(decision.policy)]
+        remaining = b"%d" % decision.remaining
+        headers = [
+            limit,
+            (b"x-ratelimit-remaining", remaining),
+            (b"x-ratelimit-reset", b"%d" % decision.reset_at),
+            (b"ratelimit-policy", self._policies[write]),
+            (b"ratelimit", b"%s%s;t=%d" % (name, remaining, decision.reset)),
+        ]
         if not decision.allowed:
             await self._refuse(scope, receive, send, decision, headers)
             return
         added: list[tuple[bytes, bytes]] | None = scope.get(RESPONSE_HEADERS_KEY)
         if added is not None:  # the observe layer adds them to the answer
-            added.extend(headers)
+            added += headers
             await self.app(scope, receive, send)
             return
 
