@@ -161,7 +161,8 @@ def _drive(
 ) -> dict[str, Any]:
     """Run ``docs-browser.mjs`` on the demo, answering its handoffs with ``actions``; the page's record."""
     ARTIFACTS.mkdir(exist_ok=True)
-    page = {"name": "realtime-demo", "url": f"{server.url}/realtime/demo", "ready": READY, "failed": failed}
+    page: dict[str, Any] = {"name": "realtime-demo", "url": f"{server.url}/realtime/demo", "ready": READY}
+    page["failed"] = failed
     page["steps"] = steps
     command = [node_executable(), "docs-browser.mjs", "--chromium", str(chromium), "--out", str(ARTIFACTS)]
     command += ["--timeout", str(PAGE_TIMEOUT), "--pages", json.dumps([page])]

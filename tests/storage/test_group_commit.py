@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
@@ -69,6 +69,11 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             await drop_schema(schema)
 
 
+async def _dumped(storage: Storage) -> list[dict[str, Any]]:
+    """The stored posts, as records."""
+    return cast(list[dict[str, Any]], (await storage.dump())["posts"])
+
+
 async def _queued(storage: Storage, writes: list[Awaitable[Any]]) -> list[Any]:
     """Run ``writes`` concurrently; on SQLite, queued behind the writer's lock so they share one batch."""
     lock = getattr(storage, "_writer", None)
@@ -84,7 +89,7 @@ async def _queued(storage: Storage, writes: list[Awaitable[Any]]) -> list[Any]:
 async def test_a_failing_write_fails_alone_and_the_log_holds_the_rest_in_order(storage: Storage) -> None:
     latest = await storage.changes.latest()
     batches = getattr(getattr(storage, "_group", None), "batches", 0)
-    no_children = lambda _name: []  # noqa: E731
+    no_children: Callable[[str], list[Dependent]] = lambda _name: []  # noqa: E731
     children = lambda name: [Dependent("comments", "postId", True, _locked_child)] if name == "posts" else []  # noqa: E731
     outcomes = await _queued(
         storage,
@@ -105,7 +110,7 @@ async def test_a_failing_write_fails_alone_and_the_log_holds_the_rest_in_order(s
     assert isinstance(outcomes[1], Conflict) and isinstance(outcomes[5], NotFound)
     if isinstance(storage, SqliteStorage):
         assert storage._group.batches == batches + 1, "the writes did not share one transaction"
-    posts = {record["id"]: record for record in (await storage.dump())["posts"]}  # type: ignore[union-attr]
+    posts = {record["id"]: record for record in await _dumped(storage)}
     assert posts[1]["title"] == "patched"
     assert 2 not in posts and posts[3] == {"id": 3, "title": "third"}  # the refused delete left its post
     assert sorted(record["title"] for record in posts.values() if record["id"] > 3) == ["a", "b"]
@@ -124,8 +129,8 @@ async def test_creates_in_one_batch_get_unique_ids_in_seq_order(storage: Storage
     by_seq = sorted(outcomes, key=lambda change: change.seq)
     ids = [change.id for change in by_seq]
     assert len(set(ids)) == 40 and ids == sorted(ids)  # ids are handed out under the lock the seq is taken in
-    stored = [record["title"] for record in (await storage.dump())["posts"]][3:]  # type: ignore[index]
-    assert stored == [change.record["title"] for change in by_seq]  # type: ignore[index]
+    stored = [record["title"] for record in await _dumped(storage)][3:]
+    assert stored == [change.record["title"] for change in by_seq]
     if not isinstance(storage, PostgresStorage):  # one writer (a queue, a lock): submission order too
         assert stored == [f"n{n}" for n in range(40)]
 
@@ -167,7 +172,7 @@ async def test_sqlite_close_commits_what_is_queued_then_refuses(tmp_path: Path) 
     assert all(task.done() and task.exception() is None for task in queued)
     reopened = await _sqlite(tmp_path)
     try:
-        titles = [record["title"] for record in (await reopened.dump())["posts"]]  # type: ignore[index]
+        titles = [record["title"] for record in await _dumped(reopened)]
         assert titles[3:] == [f"q{n}" for n in range(5)]
     finally:
         await reopened.aclose()

@@ -70,7 +70,7 @@ async def test_a_window_has_the_reference_rows_and_total(storage: Storage, windo
         query = Query("posts", **({} if where is None else {"where": where}), window=window)  # type: ignore[arg-type]
         for _ in range(2):  # the second time from the stored statements
             page = await storage.find(query)
-            expected = run(POSTS, query)  # type: ignore[arg-type]
+            expected = run(POSTS, query)
             assert (page.items, page.total) == (expected.items, expected.total), (where, window)
 
 
@@ -83,7 +83,7 @@ async def test_each_filter_value_has_its_own_statement(storage: Storage) -> None
     ]
     for query in queries + queries[::-1]:
         page = await storage.find(query)
-        assert page.items == run(POSTS, query).items, query.where  # type: ignore[arg-type]
+        assert page.items == run(POSTS, query).items, query.where
 
 
 async def test_a_read_sees_every_acknowledged_write(storage: Storage) -> None:
@@ -98,7 +98,7 @@ async def test_a_read_sees_every_acknowledged_write(storage: Storage) -> None:
         page = await storage.find(by_user)
         assert [r["n"] for r in page.items] == [k + 10 for k in range(n - 1, -1, -1)] + [n]  # by n, descending
         assert (await storage.find(first_page)).total == len(POSTS) + n + 1
-        await storage.update("posts", record_id, lambda current: {**current, "n": current["n"] + 10})
+        await storage.update("posts", record_id, lambda current: {**current, "n": int(current["n"]) + 10})  # type: ignore[arg-type]
         assert (await storage.get("posts", record_id))["n"] == n + 10  # type: ignore[index]
     assert await storage.count("posts") == len(POSTS) + 3
     await storage.delete("posts", record_id, lambda _collection: [])
@@ -135,7 +135,7 @@ async def test_sqlite_short_reads_take_no_thread(sqlite_storage: Any) -> None:
     filtered = Query("posts", where=Condition(("userId",), Op.EQ, "1"), window=PageRequest(1, 2))
     for _ in range(3):
         assert (await sqlite_storage.get("posts", "3"))["id"] == 3
-        assert (await sqlite_storage.find(filtered)).total == run(POSTS, filtered).total  # type: ignore[arg-type]
+        assert (await sqlite_storage.find(filtered)).total == run(POSTS, filtered).total
     assert checkouts == []  # no read went to the aiosqlite readers
 
 
@@ -148,7 +148,7 @@ async def test_sqlite_reads_past_the_budget_move_to_the_readers(
     monkeypatch.setattr(sqlite, "PROGRESS_STEPS", 1)
     checkouts = _pooled_checkouts(sqlite_storage)
     query = Query("posts", where=Condition(("userId",), Op.EQ, "2"), window=Slice(1, 3))
-    assert (await sqlite_storage.find(query)).items == run(POSTS, query).items  # type: ignore[arg-type]
+    assert (await sqlite_storage.find(query)).items == run(POSTS, query).items
     assert (await sqlite_storage.get("posts", "4"))["id"] == 4
     assert len(checkouts) == 2  # both answered, by the pooled readers
 

@@ -20,6 +20,7 @@ import pytest
 
 from jsonserve import testing
 from jsonserve.config import Settings
+from jsonserve.query import ParseOptions
 from jsonserve.service import Service, build_service
 from jsonserve.testing.backends import _storage
 from jsonserve.web import listlane
@@ -163,7 +164,7 @@ async def test_the_kept_parses_are_bounded(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(listlane, "PARSED_QUERIES", 3)
     settings = Settings()
     async with _service("memory", settings) as service:
-        lane = listlane.ListLane(service, listlane.ParseOptions())
+        lane = listlane.ListLane(service, ParseOptions())
         for number in range(1, 6):
             parsed = lane._parse("posts", f"_page={number}&_limit=2".encode())
             assert parsed is not None and parsed.query.window is not None

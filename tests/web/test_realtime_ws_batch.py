@@ -63,7 +63,7 @@ def test_a_change_frame_carries_the_json_the_dict_would_give_for_every_subscribe
 
 
 def test_the_redacted_copy_of_a_change_is_shared_and_never_served_for_another_change() -> None:
-    gate = Gate(_Everyone(), Redaction({"users": frozenset({"password"})}), _Everyone())  # type: ignore[arg-type]
+    gate = Gate(_Everyone(), Redaction({"users": frozenset({"password"})}), _Everyone())
     first = Change("users", "created", 1, {"id": 1, "password": "x"}, None, 1, 0.0)
     second = Change("users", "created", 2, {"id": 2, "password": "y"}, None, 2, 0.0)
     seen = gate.visible(ANONYMOUS, first)
@@ -126,7 +126,13 @@ async def test_the_outbox_hands_a_frame_to_direct_only_while_its_consumer_waits_
     outbox = Outbox(limit=3)
     sent: list[Any] = []
     open_ = [True]
-    outbox.direct = lambda frame: open_[0] and not sent.append(frame)
+
+    def direct(frame: Any) -> bool:
+        if open_[0]:
+            sent.append(frame)
+        return open_[0]
+
+    outbox.direct = direct
     assert outbox.push({"n": 1})  # nobody waits yet: queued
     assert sent == []
     consumer = asyncio.create_task(outbox.drain(10))
