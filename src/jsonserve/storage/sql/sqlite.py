@@ -43,11 +43,13 @@ from jsonserve.query.text import (
     to_number,
     to_text,
 )
+from jsonserve.storage.follow import ChangeSignal, PollSignal
 from jsonserve.storage.sql.base import SqlStorage
 from jsonserve.storage.sql.compile import LISTED_VALUES, Expr, JsonAccess, path_variants
 from jsonserve.storage.sql.compile import Path as JsonPath
 from jsonserve.storage.sql.database import Outage, database_message
 
+POLL = 0.05  # seconds between reads of the change log when other workers write (``--workers``)
 _KINDS = {"text": "string", "integer": "number", "real": "number"}
 # SQLite's primary result codes that mean the database cannot serve now; the true ones stop writes until restart.
 _OUTAGES = {
@@ -234,6 +236,14 @@ class SqliteStorage(SqlStorage):
                 f"{path} is empty (0 bytes), not a SQLite database; remove it to start a new database there"
             )
         await super().open()
+
+    @override
+    def follow_changes(self, shared: bool) -> ChangeSignal | None:
+        """With other workers writing (``shared``), a poll of the change log every :data:`POLL` seconds.
+
+        SQLite has no notifications; one process alone needs none (it hears its own writes).
+        """
+        return PollSignal(POLL) if shared else None
 
     async def aclose(self) -> None:
         """Close both connection pools."""
