@@ -70,16 +70,26 @@ def channel(base: str, schema: str) -> str:
 
 
 async def install(connection: AsyncConnection) -> None:
-    """Create the notifying trigger and the large-message table if missing (one instance at a time)."""
+    """Create the notifying trigger and the large-message table if missing (one instance at a time).
+
+    Nothing is written when both exist, so a read-only database (or user) opens as before.
+    """
+    if await _installed(connection):
+        return
     await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
     for statement in DDL:
         await connection.exec_driver_sql(statement)
-    present = await connection.execute(
-        sa.text("SELECT 1 FROM pg_trigger WHERE tgname = :name AND tgrelid = CAST(:table AS regclass)"),
-        {"name": f"{CHANGES}_notify", "table": CHANGES},
-    )
-    if present.first() is None:  # checked first: CREATE TRIGGER locks the table against writers
+    if not await _installed(connection):  # checked first: CREATE TRIGGER locks the table against writers
         await connection.exec_driver_sql(TRIGGER)
+
+
+async def _installed(connection: AsyncConnection) -> bool:
+    query = sa.text(
+        "SELECT to_regclass(:messages) IS NOT NULL AND EXISTS ("
+        "SELECT 1 FROM pg_trigger WHERE tgname = :name AND tgrelid = to_regclass(:changes))"
+    )
+    found = await connection.execute(query, {"messages": MESSAGES, "name": f"{CHANGES}_notify", "changes": CHANGES})
+    return bool(found.scalar())
 
 
 class PgListener:

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -50,6 +51,7 @@ from jsonserve.storage.sql.database import Outage, database_message, describe
 from jsonserve.storage.sql.notify import PgChangeSignal, PgListener, PgMessageBus, install
 
 T = TypeVar("T")
+log = logging.getLogger("jsonserve.storage")
 RETRIED = {"40001", "40P01"}
 # SQLSTATE classes and codes meaning "the database cannot serve this now": connection exception, invalid
 # authorization, insufficient resources (disk full …), operator intervention (shutdown, terminated
@@ -317,8 +319,15 @@ class PostgresStorage(SqlStorage):
             async with self.engine.begin() as connection:
                 await connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         await super().open()
-        async with self.engine.begin() as connection:
-            await install(connection)  # the change log's NOTIFY trigger (realtime across instances)
+        try:
+            async with self.engine.begin() as connection:
+                await install(connection)  # the change log's NOTIFY trigger (realtime across instances)
+        except DBAPIError as error:  # e.g. a read-only user: realtime falls back on the 1 s safety read
+            log.warning(
+                "realtime: cannot install the change-log trigger (%s); changes from other instances "
+                "arrive within a second, and channel messages over 8000 bytes cannot be sent",
+                describe(error),
+            )
         async with self.engine.connect() as connection:
             icu = await connection.execute(
                 sa.text("SELECT 1 FROM pg_collation WHERE collname = :name"), {"name": ICU_ROOT}
