@@ -140,7 +140,11 @@ class PgListener:
             try:
                 await self._connect()
             except Exception as error:  # whatever a failing database raises: retried, never the end of the task
-                log.warning("realtime: cannot listen to PostgreSQL (%s); retrying in %.1f s", error, pause)
+                # One warning per outage; the retries that follow are logged at debug level.
+                level = logging.WARNING if pause == RETRY_FIRST else logging.DEBUG
+                log.log(
+                    level, "realtime: cannot listen to PostgreSQL (%s); retrying every %.1f s at most", error, RETRY_MAX
+                )
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, RETRY_MAX)
                 continue
