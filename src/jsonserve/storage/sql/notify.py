@@ -100,6 +100,7 @@ class PgListener:
         self.changed = asyncio.Event()
         self.messages: asyncio.Queue[str | None] = asyncio.Queue()
         self._dropped = asyncio.Event()
+        self._listening = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._connection: Any = None
         self._users = 0
@@ -113,10 +114,17 @@ class PgListener:
         return None if connection is None or connection.is_closed() else int(connection.get_server_pid())
 
     async def start(self) -> None:
-        """Start the supervisor (for the first user); it connects in the background."""
+        """Start the supervisor (for the first user) and wait, at most :data:`CONNECT_TIMEOUT`, until it listens.
+
+        Waiting means that a channel subscribed as the server starts hears what is published next; a
+        database that does not answer delays the start by that much and no more (the supervisor goes on).
+        """
         self._users += 1
         if self._task is None:
             self._task = asyncio.create_task(self._supervise(), name="jsonserve-pg-listen")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                await self._listening.wait()
 
     async def stop(self) -> None:
         """For the last user: stop the supervisor and close the connection, within :data:`STOP_TIMEOUT`."""
@@ -151,6 +159,7 @@ class PgListener:
             pause = RETRY_FIRST
             self.changed.set()  # catch up on what was written while not listening
             await self._dropped.wait()
+            self._listening.clear()
             log.info("realtime: the PostgreSQL LISTEN connection dropped; reconnecting")
             await self._close()
             await asyncio.sleep(RETRY_FIRST)
@@ -171,6 +180,7 @@ class PgListener:
             raise
         self._connection = connection
         self.connections += 1
+        self._listening.set()
 
     async def _close(self) -> None:
         connection, self._connection = self._connection, None
