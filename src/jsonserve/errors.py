@@ -17,6 +17,7 @@ __all__ = [
     "BackendUnavailable",
     "BadRequest",
     "BodyError",
+    "BrokerUnavailable",
     "Conflict",
     "EmailTaken",
     "FieldError",
@@ -192,6 +193,10 @@ class StorageLocked(Exception):
 
 class BackendUnavailable(Exception):
     """The chosen backend needs an optional dependency that is not installed."""
+
+
+class BrokerUnavailable(Exception):
+    """The realtime message broker (``--redis``) cannot be reached as the server starts: it refuses to start."""
 
 
 class ResyncRequired(JsonServeError):

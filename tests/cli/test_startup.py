@@ -125,3 +125,15 @@ def test_the_banner_masks_a_database_password(tmp_path: Path, pg_database: str) 
     assert stopped.url, (stopped.stdout, stopped.stderr)
     assert "s3cr3t-pw" not in stopped.stdout + stopped.stderr
     assert with_password.replace("s3cr3t-pw", "***") in stopped.stdout
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_redis_that_does_not_answer_is_one_line(tmp_path: Path, workers: str) -> None:
+    """``--redis`` carries realtime channels between instances: without it answering, the server does not start."""
+    port = str(free_port())
+    result = run_cli("app.db", "--redis", "redis://127.0.0.1:1/0", "--workers", workers, "--port", port, cwd=tmp_path)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("jsonserve: cannot start: Redis at redis://127.0.0.1:1/0 cannot be reached ("), lines

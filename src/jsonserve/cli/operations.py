@@ -1,7 +1,7 @@
 """The operations options of ``jsonserve`` (docs/operations.md): their checks, Settings fields and banner line.
 
 ``--redis URL`` is defined here, once, for every feature that shares Redis between instances (the
-rate-limit counters today; realtime's hub backend can read the same ``Settings.redis_url``).
+rate-limit counters, and realtime's channel messages: ``realtime/brokers.py``).
 
 Example:
     >>> chaos_latency("50-500"), rate_limit("100/minute;10/second")

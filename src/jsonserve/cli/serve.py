@@ -193,7 +193,7 @@ def serve(
             "--redis",
             metavar="URL",
             callback=redis_url,
-            help="Redis shared by instances (rate limits).",
+            help="Redis shared by instances (rate limits, realtime channels).",
             rich_help_panel=OPS,
         ),
     ] = None,

@@ -1,7 +1,7 @@
 """Hub backends: how messages on named channels travel between the hubs of several processes.
 
 One process needs no more than :class:`MemoryHubBackend`. Several worker processes or instances need
-a shared broker (PostgreSQL ``LISTEN/NOTIFY`` or Redis pub/sub, added by the realtime transports)
+a shared broker (PostgreSQL ``LISTEN/NOTIFY`` or Redis pub/sub: :mod:`jsonserve.realtime.brokers`)
 behind the same few methods, modelled on litestar's channels backends: start, stop, publish to a
 channel, subscribe and unsubscribe channels, and one stream of what arrives on the subscribed ones.
 

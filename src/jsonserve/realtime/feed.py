@@ -9,9 +9,11 @@ seconds, the store's change log (the source of truth) is read: a change committe
 published is found there; a number a rolled-back transaction consumed (PostgreSQL) is never found,
 and after ``grace`` seconds the feed moves past it.
 
-A source that learns of changes some other way (a PostgreSQL ``LISTEN/NOTIFY`` poller of the change
-log table, for changes made by other instances) publishes them to the hub, or calls :meth:`offer`:
-the feed drops what it has already delivered, so the same change may arrive twice.
+Changes made by other processes (``--workers``, other instances on one PostgreSQL) never reach this
+process's hub: the storage's :class:`~jsonserve.storage.follow.ChangeSignal` (a ``LISTEN``
+notification, or a poll) wakes the feed, which reads the log after its cursor and :meth:`offers
+<ChangeFeed.offer>` what it finds, as it does to fill a hole: the feed drops what it has already
+delivered, so a change may arrive both ways.
 
 Sinks are called synchronously, from the writer's task, and must never wait: a realtime connection
 queues what it is given and closes itself when its queue is full.
@@ -32,7 +34,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -42,6 +43,7 @@ from jsonserve.errors import ResyncRequired
 from jsonserve.realtime.hub import Hub
 from jsonserve.storage.base import Storage
 from jsonserve.storage.changelog import Change, ChangeLog
+from jsonserve.storage.follow import ChangeSignal
 
 log = logging.getLogger("jsonserve.realtime")
 
@@ -49,6 +51,7 @@ SETTLE = 0.02  # seconds a hole may stay open before the change log is read
 GRACE = 1.0  # seconds before the feed moves past a number that never committed
 POLL = 0.05  # seconds between reads of the change log while a hole stays open
 PAGE = 1000  # changes per read of the change log
+STOP_TIMEOUT = 2.0  # seconds stop() waits for each background task to end
 
 
 class Sink(Protocol):
@@ -74,8 +77,10 @@ class ChangeFeed:
         settle: float = SETTLE,
         grace: float = GRACE,
         clock: Callable[[], float] = time.monotonic,
+        shared: bool = False,
     ) -> None:
         self._storage = storage
+        self._shared = shared  # other worker processes write to the same store (``--workers``)
         self._hub = hub
         self._settle = settle
         self._grace = grace
@@ -87,6 +92,8 @@ class ChangeFeed:
         self._hole_since: float | None = None
         self._hole = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._signal: ChangeSignal | None = None
+        self._follower: asyncio.Task[None] | None = None
         self._unwatch: Callable[[], None] | None = None
 
     @property
@@ -101,6 +108,10 @@ class ChangeFeed:
         self.cursor = await self._storage.changes.latest()
         self._unwatch = self._hub.watch(self.offer)
         self._task = asyncio.create_task(self._fill_holes(), name="jsonserve-feed")
+        self._signal = self._storage.follow_changes(self._shared)
+        if self._signal is not None:
+            await self._signal.start()
+            self._follower = asyncio.create_task(self._follow(self._signal), name="jsonserve-feed-follow")
 
     async def stop(self) -> None:
         """Stop; every sink is :meth:`ended <Sink.end>` (idempotent)."""
@@ -109,9 +120,14 @@ class ChangeFeed:
             return
         if self._unwatch is not None:
             self._unwatch()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        follower, self._follower = self._follower, None
+        signal, self._signal = self._signal, None
+        for each in (task, follower):
+            if each is not None:
+                each.cancel()
+                await asyncio.wait({each}, timeout=STOP_TIMEOUT)  # never raises the task's cancellation
+        if signal is not None:
+            await signal.stop()
         sinks, self._sinks = self._sinks, set()
         for sink in sinks:
             sink.end()
@@ -159,17 +175,28 @@ class ChangeFeed:
                 await asyncio.sleep(POLL)
             self._hole.clear()
 
-    async def _read_log(self) -> None:
+    async def _follow(self, signal: ChangeSignal) -> None:
+        """At each wake-up, read what other processes appended to the log (all of it, a page at a time)."""
+        while True:
+            await signal.wait()
+            while True:
+                before = self.cursor
+                if await self._read_log() < PAGE or self.cursor == before:  # read all, or stuck at a hole
+                    break
+
+    async def _read_log(self) -> int:
+        """Offer the logged changes after the cursor (one page); how many were read."""
         try:
             found = await self._storage.changes.since(self.cursor, PAGE)
         except ResyncRequired:  # what is missing is no longer retained: it cannot be delivered
             self._skip()
-            return
+            return 0
         except Exception as error:  # a storage failure must not end the feed: try again at the next poll
             log.warning("reading the change log failed (%s); retrying", error)
-            return
+            return 0
         for change in found:
             self.offer(change)
+        return len(found)
 
     def _skip(self) -> None:
         """Move past the hole before the first pending change (a number that never committed)."""

@@ -28,6 +28,7 @@ from jsonserve.realtime.backend import HubBackend, MemoryHubBackend
 from jsonserve.storage.changelog import Change
 
 T = TypeVar("T")
+STOP_TIMEOUT = 2.0  # seconds stop() waits for the delivery task
 Predicate = Callable[[Change], bool]
 
 
@@ -133,10 +134,9 @@ class Hub:
         if self._pump is None:
             return
         await self.backend.stop()
-        self._pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._pump
-        self._pump = None
+        pump, self._pump = self._pump, None
+        pump.cancel()
+        await asyncio.wait({pump}, timeout=STOP_TIMEOUT)  # never raises the task's cancellation, keeps ours
         for listeners in list(self._listeners.values()):
             for listener in list(listeners):
                 listener.close()

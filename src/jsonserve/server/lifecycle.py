@@ -27,7 +27,7 @@ import uvicorn
 from jsonserve.auth.access import RulesError
 from jsonserve.auth.keys import WeakKey
 from jsonserve.config import Settings
-from jsonserve.errors import BackendUnavailable, StorageCorrupt, StorageLocked
+from jsonserve.errors import BackendUnavailable, BrokerUnavailable, StorageCorrupt, StorageLocked
 from jsonserve.schema import Kind
 from jsonserve.schema.declared import SchemaFileError
 from jsonserve.server.logs import log_config
@@ -64,7 +64,16 @@ OnReady = Callable[[Ready], None]
 """Called once the port is bound and the storage open, just before serving (the CLI's banner)."""
 
 # What opening the data may raise that is the data's fault, not a bug: reported in one line.
-OPEN_ERRORS = (StorageCorrupt, StorageLocked, BackendUnavailable, SchemaFileError, RulesError, WeakKey, OSError)
+OPEN_ERRORS = (
+    StorageCorrupt,
+    StorageLocked,
+    BackendUnavailable,
+    BrokerUnavailable,
+    SchemaFileError,
+    RulesError,
+    WeakKey,
+    OSError,
+)
 
 
 class CannotStart(Exception):

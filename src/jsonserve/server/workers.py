@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import typing
 from pathlib import Path
@@ -26,8 +27,10 @@ from jsonserve.schema import Kind
 from jsonserve.server.lifecycle import OnReady, listen, open_service, ready, uvicorn_options
 from jsonserve.server.loop import run_coroutine
 from jsonserve.server.protocol import ASGIApp
+from jsonserve.storage.registry import backend_name
 from jsonserve.web.app import create_app
 
+log = logging.getLogger("jsonserve")
 ENV = "JSONSERVE_SETTINGS"
 APP = "jsonserve.server.workers:app_from_env"  # uvicorn's import string (the module of this function)
 
@@ -63,6 +66,12 @@ def serve_workers(settings: Settings, on_ready: OnReady | None = None) -> int:
         kinds = run_coroutine(_prepare(settings))
     if on_ready is not None:
         on_ready(ready(settings, kinds, settings.port))
+    if not settings.redis_url and backend_name(str(settings.source)) == "sqlite":
+        log.warning(
+            "realtime channels stay per worker on SQLite (changes reach every worker): "
+            "give --redis URL to share channel messages between the %d workers",
+            settings.workers,
+        )
     os.environ[ENV] = encode_settings(settings)
     uvicorn.run(APP, factory=True, workers=settings.workers, **uvicorn_options(settings))
     return 0

@@ -19,6 +19,7 @@ from jsonserve.auth.policy import RulePolicy
 from jsonserve.auth.tokens import Tokens
 from jsonserve.config import Settings
 from jsonserve.demo import STARTER, demo_data
+from jsonserve.realtime.brokers import hub_backend
 from jsonserve.realtime.hub import Hub
 from jsonserve.schema.declared import load_schemas
 from jsonserve.service.accounts import HIDDEN_FIELDS, Accounts
@@ -62,11 +63,13 @@ def build_service(settings: Settings, storage: Storage | None = None, hub: Hub |
         reserved=RESERVED_NAMES | (AUTH_NAMES if settings.auth else frozenset()),
         max_page_size=settings.max_page_size,
         reveal_forbidden=settings.auth and not settings.hide_forbidden,
+        shared=settings.workers > 1,
     )
     schemas = load_schemas(settings.schema_file) if settings.schema_file else {}
     storage = storage or build_storage(settings)
+    hub = hub or Hub(backend=hub_backend(settings.redis_url, storage))
     if not settings.auth:
-        return Service(storage, hub or Hub(), options, schemas)
+        return Service(storage, hub, options, schemas)
     rules = load_rules(settings.rules_file) if settings.rules_file else parse_rules({})
     policy = RulePolicy(rules.with_guards(settings.routes.values()), id_field=settings.id_field)
     redaction = Redaction({USERS: HIDDEN_FIELDS})
@@ -76,7 +79,7 @@ def build_service(settings: Settings, storage: Storage | None = None, hub: Hub |
     options = replace(options, rules=policy.rules, auth_features=features)  # what the catalogue shows /openapi.json
     service = Service(
         storage,
-        hub or Hub(),
+        hub,
         options,
         schemas,
         read_rule=policy,

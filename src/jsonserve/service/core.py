@@ -29,7 +29,7 @@ from jsonserve.query.evaluate import matches
 from jsonserve.query.model import AllOf, AnyOf, Condition, Node, Op, Page, Query, Slice
 from jsonserve.realtime.feed import ChangeFeed
 from jsonserve.realtime.hub import Hub
-from jsonserve.schema.declared import RecordSchema, SchemaFileError
+from jsonserve.schema.declared import RecordSchema
 from jsonserve.schema.kind import Kind
 from jsonserve.service.catalogue import Catalogue
 from jsonserve.service.embed import Join, apply_joins, plan_joins
@@ -78,9 +78,9 @@ class Service:
     ) -> None:
         self.storage = storage
         self.hub = hub
-        self.feed = ChangeFeed(storage, hub)
-        self.channel_rule: ChannelRule = channel_rule or AllowAll()
         self.options = options or ServiceOptions()
+        self.feed = ChangeFeed(storage, hub, shared=self.options.shared)
+        self.channel_rule: ChannelRule = channel_rule or AllowAll()
         self.redaction = redaction or Redaction()
         self.catalogue = Catalogue(storage, self.options, schemas or {}, self._samples, self.redaction)
         self._read_rule: ReadRule = read_rule or AllowAll()
@@ -101,10 +101,10 @@ class Service:
         """Open the storage: load the file or connect to the database.
 
         Raises :class:`StorageCorrupt`, :class:`StorageLocked` or :class:`BackendUnavailable` when
-        that is impossible (and ``OSError`` when a file cannot be read), and :class:`SchemaFileError`
-        (the storage closed again) when ``--schema`` names a resource the data does not have
-        (:meth:`Catalogue.check_declared`). ``async with service:`` calls it, and :meth:`aclose` on
-        the way out.
+        that is impossible (and ``OSError`` when a file cannot be read), :class:`BrokerUnavailable`
+        when ``--redis`` does not answer, and :class:`SchemaFileError` (the storage closed again) when
+        ``--schema`` names a resource the data does not have (:meth:`Catalogue.check_declared`).
+        ``async with service:`` calls it, and :meth:`aclose` on the way out.
 
         Example:
             >>> async with build_service(Settings(source="db.json")) as service:  # doctest: +SKIP
@@ -114,10 +114,10 @@ class Service:
         await self.storage.open()
         try:
             self.catalogue.check_declared()
-        except SchemaFileError:
+            await self.hub.start()  # BrokerUnavailable: --redis names a Redis that does not answer
+        except BaseException:  # re-raised: the storage is closed again on every way out
             await self.storage.aclose()
             raise
-        await self.hub.start()
         await self.feed.start()
 
     async def aclose(self) -> None:

@@ -25,7 +25,9 @@ class ServiceOptions:
     ``rules`` are the access rules under ``--auth`` (``None`` without), which the catalogue shows
     to the OpenAPI document (the policy that enforces them is built from the same :class:`RuleSet`);
     ``auth_features`` names the optional accounts endpoints that are on (``refresh``: refresh tokens,
-    ``jwks``: the public key of ``--jwt-private-key``), for the same document.
+    ``jwks``: the public key of ``--jwt-private-key``), for the same document; ``shared`` says that
+    other worker processes write to the same store (``--workers``), so the realtime feed follows the
+    change log for their changes.
     """
 
     compat: str = "0.17"
@@ -38,3 +40,4 @@ class ServiceOptions:
     reveal_forbidden: bool = False
     rules: RuleSet | None = None
     auth_features: frozenset[str] = frozenset()
+    shared: bool = False

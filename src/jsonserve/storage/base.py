@@ -23,6 +23,7 @@ from jsonserve.errors import FieldError, ValueTaken
 from jsonserve.query.model import Page, Query
 from jsonserve.schema.kind import Kind
 from jsonserve.storage.changelog import Change, ChangeLog
+from jsonserve.storage.follow import ChangeSignal, MessageBus
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,20 @@ class Storage(ABC):
     @abstractmethod
     def changes(self) -> ChangeLog:
         """The committed changes of this store, for readers that resume by ``seq``."""
+
+    def follow_changes(self, shared: bool) -> ChangeSignal | None:
+        """Wake-ups for changes other processes append to this store's log; ``None``: none can.
+
+        ``shared``: other worker processes of this server write to the same store (``--workers``).
+        A store only this process can write (memory, a JSON file) returns ``None``; SQLite polls only
+        when ``shared``; PostgreSQL always listens (other instances may share the database).
+        """
+        del shared
+        return None
+
+    def message_bus(self) -> MessageBus | None:
+        """A bus carrying realtime channel messages between the processes sharing this store, if it has one."""
+        return None
 
     def generation(self) -> int:
         """A number that changes when data changed outside this storage's writes (a reload of an edit)."""

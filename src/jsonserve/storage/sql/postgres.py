@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -43,12 +44,15 @@ from typing_extensions import override
 from jsonserve.errors import QueryError
 from jsonserve.query.model import Page, Query
 from jsonserve.query.text import number_value, to_number
+from jsonserve.storage.follow import ChangeSignal, MessageBus
 from jsonserve.storage.registry import masked
 from jsonserve.storage.sql.base import SqlStorage
 from jsonserve.storage.sql.compile import LISTED_VALUES, MAX_INDEX_READINGS, Expr, JsonAccess, Path
 from jsonserve.storage.sql.database import Outage, database_message, describe
+from jsonserve.storage.sql.notify import PgChangeSignal, PgListener, PgMessageBus, install
 
 T = TypeVar("T")
+log = logging.getLogger("jsonserve.storage")
 RETRIED = {"40001", "40P01"}
 # SQLSTATE classes and codes meaning "the database cannot serve this now": connection exception, invalid
 # authorization, insufficient resources (disk full …), operator intervention (shutdown, terminated
@@ -273,6 +277,29 @@ class PostgresStorage(SqlStorage):
         self.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.schema = schema
         self.source = source
+        self.listener = PgListener(self)
+        """The one LISTEN connection of realtime across instances (``notify.py``)."""
+
+    @property
+    def dsn(self) -> str:
+        """The URL as asyncpg takes it (for the LISTEN connection, which is not one of the pool's)."""
+        return "postgresql://" + postgres_url(self.source).removeprefix("postgresql+asyncpg://")
+
+    async def aclose(self) -> None:
+        """Close the LISTEN connection (if a user forgot to), then the pool."""
+        await self.listener.shutdown()
+        await super().aclose()
+
+    @override
+    def follow_changes(self, shared: bool) -> ChangeSignal:
+        """The trigger's notifications, plus a safety poll: other instances may write at any time."""
+        del shared
+        return PgChangeSignal(self.listener)
+
+    @override
+    def message_bus(self) -> MessageBus:
+        """Channel messages through ``NOTIFY`` on this database (``notify.py``)."""
+        return PgMessageBus(self, self.listener)
 
     @override
     def location(self) -> str:
@@ -297,6 +324,15 @@ class PostgresStorage(SqlStorage):
             async with self.engine.begin() as connection:
                 await connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         await super().open()
+        try:
+            async with self.engine.begin() as connection:
+                await install(connection)  # the change log's NOTIFY trigger (realtime across instances)
+        except DBAPIError as error:  # e.g. a read-only user: realtime falls back on the 1 s safety read
+            log.warning(
+                "realtime: cannot install the change-log trigger (%s); changes from other instances "
+                "arrive within a second, and channel messages over 8000 bytes cannot be sent",
+                describe(error),
+            )
         async with self.engine.connect() as connection:
             icu = await connection.execute(
                 sa.text("SELECT 1 FROM pg_collation WHERE collname = :name"), {"name": ICU_ROOT}

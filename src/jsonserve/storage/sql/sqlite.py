@@ -57,6 +57,7 @@ from jsonserve.query.text import (
     to_number,
     to_text,
 )
+from jsonserve.storage.follow import ChangeSignal, PollSignal
 from jsonserve.storage.sql.base import Find, SqlStorage
 from jsonserve.storage.sql.compile import LISTED_VALUES, Expr, JsonAccess, path_variants, records
 from jsonserve.storage.sql.compile import Path as JsonPath
@@ -74,6 +75,7 @@ ANALYSIS_LIMIT = 1000  # rows ANALYZE samples per index: start-up stays short on
 KEPT_COUNTS = 512  # filters whose count is kept until the next write
 PROGRESS_STEPS = 1000  # SQLite VM instructions between two looks at the clock
 
+POLL = 0.05  # seconds between reads of the change log when other workers write (``--workers``)
 _KINDS = {"text": "string", "integer": "number", "real": "number"}
 # SQLite's primary result codes that mean the database cannot serve now; the true ones stop writes until restart.
 _OUTAGES = {
@@ -381,6 +383,14 @@ class SqliteStorage(SqlStorage):
                 return
             await connection.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
             await connection.exec_driver_sql(f"ANALYZE {records.name}")
+
+    @override
+    def follow_changes(self, shared: bool) -> ChangeSignal | None:
+        """With other workers writing (``shared``), a poll of the change log every :data:`POLL` seconds.
+
+        SQLite has no notifications; one process alone needs none (it hears its own writes).
+        """
+        return PollSignal(POLL) if shared else None
 
     async def aclose(self) -> None:
         """Commit the queued writes, then close the writer and both connection pools."""
