@@ -15,7 +15,8 @@ PUBLIC = {
     "jsonserve": ["__version__"],
     "jsonserve.auth": ["ANONYMOUS", "AllowAll", "ChannelRule", "Guard", "Principal", "ReadRule", "WriteRule"],
     "jsonserve.errors": [
-        "BackendUnavailable", "BadRequest", "BodyError", "Conflict", "EmailTaken", "FieldError", "InvalidCredentials",
+        "BackendUnavailable", "BadRequest", "BodyError", "BrokerUnavailable", "Conflict", "EmailTaken", "FieldError",
+        "InvalidCredentials",
         "InvalidId", "InvalidMessage", "InvalidToken", "JsonServeError", "MethodNotAllowed", "NotFound",
         "PayloadTooLarge", "PermissionDenied", "PreconditionFailed", "QueryError", "ReadOnly", "ResyncRequired",
         "StorageCorrupt", "StorageLocked", "StorageUnavailable", "TooManyRequests", "TooManySubscriptions",
