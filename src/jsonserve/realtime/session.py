@@ -306,6 +306,8 @@ class Session:
             self.end("signed_out")
         except JsonServeError as error:  # the store cannot answer now: keep the identity, check next time
             log.warning("could not verify a realtime connection's token again: %s", error.detail)
+        except Exception:  # a bug, or a store closed under a server that stops: logged, never the task's end
+            log.exception("could not verify a realtime connection's token again")
 
     async def _recheck_every(self) -> None:
         """:meth:`recheck` every ``limits.recheck`` seconds until the session ends (it ends with it)."""
