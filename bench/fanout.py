@@ -33,7 +33,6 @@ import contextlib
 import json
 import multiprocessing
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -394,13 +393,7 @@ written at once from the fan-out loop (no task switch, no ASGI round), and frame
 written as separate messages in one system call. What remains per frame is mostly that system call
 (one per connection and change; the largest single line in the profile).
 {END}"""
-    text = DOC.read_text()
-    if START in text:
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _m: block, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(text)
-    print("wrote", DOC)
+    run.write_block(DOC, START, END, block)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -123,13 +122,7 @@ string per budget and call) and `limits` in Redis. The headers are raw tuples jo
 layer's list (no Starlette `MutableHeaders`); uvicorn's check of every header tuple cannot be skipped
 through ASGI (a header value may not hold CR/LF, so headers cannot be pre-joined), and h11 checks them too.
 {END}"""
-    text = DOC.read_text()
-    if START in text:
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _m: block, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(text)
-    print("wrote", DOC)
+    run.write_block(DOC, START, END, block)
 
 
 if __name__ == "__main__":

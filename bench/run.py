@@ -35,6 +35,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -499,6 +500,17 @@ def main() -> None:
     report["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print("wrote", args.out)
+
+
+def write_block(doc: Path, start: str, end: str, block: str) -> None:
+    """Replace the text between the markers ``start`` and ``end`` in ``doc`` with ``block`` (appended if absent)."""
+    text = doc.read_text()
+    if start in text:
+        text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _m: block, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    doc.write_text(text)
+    print("wrote", doc)
 
 
 if __name__ == "__main__":
