@@ -112,7 +112,8 @@ async def test_a_burst_of_writes_reaches_every_subscriber_once_in_order(db: dict
     async with live_server(db) as live, contextlib.AsyncExitStack() as stack:
         clients = [await stack.enter_async_context(ws_client(live)) for _ in range(5)]
         starts = [(await client.subscribe("s", collection="posts"))["seq"] for client in clients]
-        async with httpx.AsyncClient(base_url=live.url) as http:
+        # 200 at once through a pool of 100: the default 5 s pool wait ran out on a busy machine (CI run).
+        async with httpx.AsyncClient(base_url=live.url, timeout=60) as http:
             answers = await asyncio.gather(*(http.post("/posts", json={"title": f"p{i}"}) for i in range(200)))
         assert {answer.status_code for answer in answers} == {201}
         for client, start in zip(clients, starts, strict=True):
