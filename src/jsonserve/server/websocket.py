@@ -5,7 +5,11 @@ call, and a wait for flow control. For a realtime connection that fans out many 
 that per-message overhead is most of the cost. With the extension (:data:`~jsonserve.web.websocket.SEND_MANY`
 in the scope's ``extensions``), the app may send ``{"type": "websocket.send", SEND_MANY: [text, ...]}``:
 each text still goes out as its own WebSocket text message, all of them in one write. The extension's
-``write_now`` sends at once, without a task switch, when flow control allows (``False`` otherwise).
+``write_now`` sends without a task switch when flow control allows (``False`` otherwise): the frames are
+framed at once and written at the end of the event loop's current round, so every change a fan-out
+hands one connection in that round (a group commit publishes several) costs one system call, not one
+each. Nothing can overtake them: every other write of uvicorn's drains the same buffer of framed data
+(``conn.data_to_send()``) first.
 
 Like ``server/protocol.py``, this relies on names of uvicorn's ``websockets-sansio`` implementation
 (``conn``, ``transport``, ``writable``, ``handshake_complete``, ``close_sent``, ``initial_response``,
@@ -27,6 +31,8 @@ from jsonserve.web.websocket import SEND_MANY
 class BatchingWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O WebSocket protocol plus the ``SEND_MANY`` extension."""
 
+    _flush_due = False  # a write of what write_now framed is scheduled for the end of this round
+
     def handle_connect(self, event: Request) -> None:
         """Offer the extension (the app's task is created here but runs later, after this)."""
         super().handle_connect(event)
@@ -35,7 +41,7 @@ class BatchingWebSocketProtocol(WebSocketsSansIOProtocol):
             scope["extensions"][SEND_MANY] = {"write_now": self.write_now}
 
     def write_now(self, texts: list[str]) -> bool:
-        """Send ``texts`` (one text message each) right now, from any task; ``False`` when that is not possible.
+        """Send ``texts`` (one text message each) from any task, written this round; ``False`` when not possible.
 
         Not possible: before the handshake or after the close, or while flow control holds writes back
         (the caller then queues them for its writer, which waits for room).
@@ -54,8 +60,17 @@ class BatchingWebSocketProtocol(WebSocketsSansIOProtocol):
                 self.conn.send_text(text.encode("utf-8"))
         except InvalidState:
             return False
-        self.transport.write(b"".join(self.conn.data_to_send()))
+        if not self._flush_due:
+            self._flush_due = True
+            self.loop.call_soon(self._flush)
         return True
+
+    def _flush(self) -> None:
+        """Write what :meth:`write_now` framed this round (unless another write took it meanwhile)."""
+        self._flush_due = False
+        output = self.conn.data_to_send()
+        if output and not self.transport.is_closing():
+            self.transport.write(b"".join(output))
 
     async def send(self, message: Any) -> None:
         """Send several text messages in one write; any other message as uvicorn does."""
