@@ -40,6 +40,7 @@ CASES = {
     "page-0.17": "page 2 of 10, 0.17 (`_page&_limit`)",
     "page-1": "page 2 of 10, 1.x (`_page&_per_page`)",
     "filter": "GET /posts?userId=3",
+    "embed": "GET /posts/1?_embed=comments",
     "sort-0.17": "page 2 of 10 by title desc, 0.17 (`_sort&_order&_page&_limit`)",
     "sort-1": "page 2 of 10 by title desc, 1.x (`_sort=-title&_page&_per_page`)",
     "graphql-filter": "POST /graphql posts(where: {userId: {eq: 3}})",
@@ -186,6 +187,72 @@ def sql_goals(r: Results) -> list[Goal]:
                     2.0,
                 )
             )
+    return found
+
+
+READS = ("get", "page-0.17", "page-1", "filter", "sort-0.17", "sort-1", "embed")
+"""Issue 19's read cases (GET by id, page, sort, filter, embed), each against its twin in each json-server line."""
+
+
+def round_two_goals(r: Results) -> list[Goal]:
+    """Issue 19's goals (speed, second round), on this run's figures."""
+    found: list[Goal] = []
+    for size in (1000, 100_000):
+        for case in READS:
+            ours = r.rps(size, OURS, case)
+            for target, floor in ((JS1, 1.5), (JS017, 1.0)):
+                twin = (TWIN_1X if target == JS1 else TWIN_017).get(case, case)
+                found.append(
+                    _ratio_goal(
+                        f"{CASES[case]} at {size:,}, JSON file: >= {floor}x {LABELS[target]}",
+                        _ratio(ours, r.rps(size, target, twin)),
+                        floor,
+                    )
+                )
+        found.append(
+            _ratio_goal(
+                f"GET /posts/1 at {size:,}, JSON file: >= 0.9x bare Starlette",
+                _ratio(r.rps(size, OURS, "get"), r.rps(size, BARE, "get")),
+                0.9,
+            )
+        )
+    found += sql_goals(r)
+    for size in (1000, 100_000):
+        sqlite_post = r.run(size, SQLITE, "post")
+        found.append(
+            _ratio_goal(
+                f"POST at {size:,}, SQLite, durable: >= 2,000 req/s",
+                None if sqlite_post is None else sqlite_post["rps"],
+                2000.0,
+                "req/s",
+            )
+        )
+        found.append(_latency_goal(f"POST at {size:,}, SQLite, durable: p99 < 100 ms", sqlite_post, 100.0))
+    for case in ("post", "patch"):
+        found.append(_latency_goal(f"{case.upper()} at 1,000, JSON file: p99 < 50 ms", r.run(1000, OURS, case), 50.0))
+    return found + start_goals(r)
+
+
+def start_goals(r: Results) -> list[Goal]:
+    """Issue 19's start-up goals: 0.2 s at 1,000; at 100,000 against json-server 1.x."""
+    found: list[Goal] = []
+    small = r.start(1000, OURS)
+    found.append(
+        Goal(
+            "start-up to the first 2xx at 1,000, JSON file: <= 0.2 s",
+            "not measured" if small is None else f"{small['startup_median_s']:.2f} s",
+            None if small is None else small["startup_median_s"] <= 0.2,
+        )
+    )
+    ours, js1 = r.start(100_000, OURS), r.start(100_000, JS1)
+    for key, floor, label in (("startup_cold_s", 1.0, "cold"), ("startup_median_s", 0.5, "warm")):
+        text = f"start-up at 100,000, JSON file, {label}: <= {floor}x json-server 1.x"
+        if ours is None or js1 is None or key not in ours:
+            found.append(Goal(text, "not measured", None))
+            continue
+        value = ours[key] / js1["startup_median_s"]
+        measured = f"{value:.2f}x ({ours[key]:.2f} s vs {js1['startup_median_s']:.2f} s)"
+        found.append(Goal(text, measured, value <= floor))
     return found
 
 
@@ -342,6 +409,12 @@ def section(r: Results) -> str:
         "|---|---|---|",
         *(f"| {g.text} | {g.measured} | {_mark(g.holds)} |" for g in held),
         "",
+        "### Speed, second round (issue 19): its goals, 64 connections",
+        "",
+        "| goal | measured | |",
+        "|---|---|---|",
+        *(f"| {g.text} | {g.measured} | {_mark(g.holds)} |" for g in round_two_goals(r)),
+        "",
         "### Headline: jsonserve (JSON file) against json-server, 64 connections",
         "",
         "(json-server 1.x has no 0.17 paging and 0.17 no `_per_page`: each is compared on its own dialect.)",
@@ -380,7 +453,7 @@ def write(
         text = head.rstrip("\n") + "\n\n" + new + ("\n## " + rest if heading else "")
     doc.write_text(text)
     draw(r, CHART)
-    for goal in goals(r):
+    for goal in goals(r) + round_two_goals(r):
         print(f"{_mark(goal.holds):12} {goal.text}: {goal.measured}")
     print("wrote", doc, "and", CHART)
 

@@ -88,6 +88,7 @@ def cases(posts: int) -> list[Case]:
         Case("page-0.17", "page 2 of 10 (0.17: _page&_limit)", ("get", "/posts?_page=2&_limit=10"), "0.17"),
         Case("page-1", "page 2 of 10 (1.x: _page&_per_page)", ("get", "/posts?_page=2&_per_page=10"), "1"),
         Case("filter", "GET /posts?userId=3", ("get", "/posts?userId=3")),
+        Case("embed", "GET /posts/1?_embed=comments", ("get", "/posts/1?_embed=comments")),
         Case(
             "sort-0.17",
             "page 2 of 10 by title, descending (0.17)",
