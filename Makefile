@@ -52,7 +52,8 @@ contracts: $(STAMP)
 # target and skips tests marked `long`; JSONSERVE_RELIABILITY_RESULTS=FILE collects their figures.
 WORKERS  ?= 3
 PARALLEL := tests/unit tests/web tests/api tests/storage tests/cli tests/plugin
-TIMED    := tests/reliability/test_slow_clients.py tests/reliability/test_watch.py tests/reliability/test_soak.py
+TIMED    := tests/reliability/test_slow_clients.py tests/reliability/test_watch.py tests/reliability/test_soak.py \
+            tests/reliability/test_realtime_slow_subscriber.py
 AIMED    := tests/reliability/test_kill9.py::test_kill9_during_a_compaction
 pytest: pytest-inprocess pytest-reliability pytest-timed  ## the whole test suite, one part after another
 pytest-inprocess: $(STAMP)

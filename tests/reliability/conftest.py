@@ -8,8 +8,9 @@ loadfile``: a module's tests stay on one worker, since some share a module-scope
 (``test_bad_input.py``: its last test checks that server after all the others; ``--dist loadgroup``
 would not do, as it does not group with pytest 9: xdist 3.8 sets ``item._nodeid``, which pytest 9 no
 longer reads). The files that time their servers (``test_slow_clients.py``, ``test_watch.py``,
-``test_soak.py``) and the kill -9 aimed at a compaction (it busy-polls for a short-lived temporary
-file, and on a loaded machine missed it in 5 of 5 trials) run afterwards on their own.
+``test_soak.py``, ``test_realtime_slow_subscriber.py``) and the kill -9 aimed at a compaction (it
+busy-polls for a short-lived temporary file, and on a loaded machine missed it in 5 of 5 trials) run
+afterwards on their own.
 """
 
 from __future__ import annotations
