@@ -9,6 +9,9 @@ as ``bench/run.py`` pins them, and times the first 2xx of ``GET /posts/1`` after
   make is there (``storage/file/snapshot.py``: files of 8 MiB or more, made by a background process
   once the file has been unchanged for 3 s); a smaller file has no snapshot, and this is a second start.
 
+With ``--before SRC`` (a ``src`` folder of another version, e.g. ``git archive BASE src | tar -x``),
+``jsonserve-before`` is that version started the same way (cold), for an A/B in the same run.
+
 Rounds interleave the servers so a load change on a shared machine hits each alike; the medians and
 the load averages before and after are printed (nothing is written to docs/benchmarks.md).
 
@@ -29,9 +32,9 @@ import time
 from pathlib import Path
 
 import data as dataset
+from run import SERVER_CPU, TOOLS, WORK, _first_2xx, _free_port, _stop, ensure_tools
 
 from jsonserve.storage.file.snapshot import MIN_SIZE
-from run import SERVER_CPU, TOOLS, WORK, _first_2xx, _free_port, _stop, ensure_tools
 
 FOLDER = WORK / "startup"
 
@@ -64,11 +67,15 @@ def fresh(source: Path, folder: Path) -> None:
     shutil.copyfile(source, folder / "db.json")
 
 
-def one_round(source: Path, env: dict[str, str]) -> dict[str, float]:
+def one_round(source: Path, env: dict[str, str], before: Path | None) -> dict[str, float]:
     """One start of each server; the warm start reuses the cold start's folder and snapshot cache."""
     times: dict[str, float] = {}
     fresh(source, FOLDER / "js1")
     times["json-server-1"] = start_once("json-server-1", FOLDER / "js1", env)
+    if before is not None:
+        fresh(source, FOLDER / "before")
+        old = {**env, "PYTHONPATH": str(before), "XDG_CACHE_HOME": str(FOLDER / "before-cache")}
+        times["jsonserve-before"] = start_once("jsonserve-before", FOLDER / "before", old)
     cache = FOLDER / "cache"
     shutil.rmtree(cache, ignore_errors=True)
     fresh(source, FOLDER / "jsonserve")
@@ -92,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,100000", help="posts per data set, comma-separated")
     parser.add_argument("--rounds", type=int, default=5, help="starts of each server per size")
+    parser.add_argument("--before", type=Path, default=None, help="a src folder of another version to time too")
     args = parser.parse_args()
     ensure_tools()
     env = dict(os.environ)
@@ -100,7 +108,7 @@ def main() -> None:
         source = dataset.write(size, WORK.parent / ".data" / f"db-{size}.json")
         rounds = []
         for n in range(args.rounds):
-            rounds.append(one_round(source, env))
+            rounds.append(one_round(source, env, args.before))
             print(f"{size} round {n + 1}: " + "  ".join(f"{k} {v:.3f}s" for k, v in rounds[-1].items()), flush=True)
         medians = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
         ratios = {key: value / medians["json-server-1"] for key, value in medians.items()}
