@@ -13,7 +13,9 @@ The server's options also come from ``jsonserve.toml`` (or ``--config FILE``) an
 ``JSONSERVE_<OPTION>`` variables (:mod:`jsonserve.cli.configfile`): they become Click's ``default_map``.
 
 Each command's module is imported when it runs, not here: the copy command's (with Rich's progress
-bar) costs ~40 ms of every server's start-up, which does not need it.
+bar) costs ~40 ms of every server's start-up, which does not need it. Serving imports no Typer (nor,
+with it, pydantic): the server's command is plain Click (:mod:`jsonserve.cli.serve`), and Typer is
+loaded for the other commands, for ``--help`` and for usage errors only.
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ from __future__ import annotations
 import importlib
 import sys
 from typing import NamedTuple
-
-import typer
 
 
 class Command(NamedTuple):
@@ -72,16 +72,18 @@ def main(argv: list[str] | None = None) -> None:
         if args and args[0] in COMMANDS:
             module, _, attribute = COMMANDS[args[0]].app.partition(":")
             app = getattr(importlib.import_module(module), attribute)
+            import typer
+
             if isinstance(app, typer.Typer):
                 typer.main.get_command(app).main(args[1:], prog_name=f"jsonserve {args[0]}")
             else:
                 app(args[1:])  # a plain function of the arguments (``config``)
         else:
             from jsonserve.cli.configfile import check_or_exit
-            from jsonserve.cli.serve import serve_app
+            from jsonserve.cli.serve import serve_main
 
             layers = check_or_exit(args)
-            typer.main.get_command(serve_app).main(args, prog_name="jsonserve", default_map=layers.values)
+            serve_main(args, default_map=layers.values)
     except KeyboardInterrupt:
         # Ctrl+C before the server handles it (while modules load, say) or during a copy: no traceback.
         # A copy cleans up as the interrupt unwinds; 130 is the shell's status for SIGINT.

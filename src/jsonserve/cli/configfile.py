@@ -1,7 +1,8 @@
 """``jsonserve.toml``, ``JSONSERVE_<OPTION>`` variables and ``jsonserve config`` (docs/operations.md).
 
 One source of truth: the keys are the server command's own parameters (``jsonserve --help``), read
-from the Click command Typer builds: the key of ``--rate-limit`` is ``rate-limit`` in the file and
+from their declarations (:data:`~jsonserve.cli.serveopts.SERVE_OPTIONS`): the key of ``--rate-limit``
+is ``rate-limit`` in the file and
 ``JSONSERVE_RATE_LIMIT`` in the environment; ``SOURCE`` is ``source``. Values from the file and the
 environment reach Click as its ``default_map``, so the command line wins over both, and every check
 an option has (ranges, callbacks) applies to them too. Precedence: command line > environment >
@@ -23,8 +24,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import typer
 
 CONFIG_FILE = "jsonserve.toml"
 ENV_PREFIX = "JSONSERVE_"
@@ -67,33 +66,29 @@ class Layers:
 
 
 def serve_command() -> Any:
-    """The Click command of ``jsonserve [SOURCE] [options]``."""
-    from jsonserve.cli.serve import serve_app
+    """The Click command Typer builds for ``jsonserve [SOURCE] [options]`` (``jsonserve config`` reads it)."""
+    from jsonserve.cli.servetyper import serve_command as typer_command
 
-    return typer.main.get_command(serve_app)
+    return typer_command()
 
 
 @functools.cache
 def keys() -> dict[str, Key]:
     """Every configurable option, by key, in the order of ``jsonserve --help``."""
+    from jsonserve.cli.serveopts import SERVE_OPTIONS
+
     found: dict[str, Key] = {}
-    for param in serve_command().params:
-        if param.name in NOT_KEYS or not param.expose_value:
+    for option in SERVE_OPTIONS:
+        if option.name in NOT_KEYS:
             continue
-        longs = [opt for opt in param.opts if opt.startswith("--")]
-        name = longs[0][2:] if longs else str(param.name)
-        found[name] = Key(
-            name, str(param.name), _kind(param), param.default, " ".join((param.help or "").split()),
-            longs[0] if longs else str(param.name).upper(),
-        )  # fmt: skip
+        longs = [decl.split("/")[0] for decl in option.decls if decl.startswith("--")]
+        if not option.argument and not longs:
+            longs = ["--" + option.name.replace("_", "-")]
+        name = longs[0][2:] if longs else option.name
+        help_text = " ".join(str(option.options.get("help", "")).split())
+        flag = longs[0] if longs else option.name.upper()
+        found[name] = Key(name, option.name, option.kind, option.default, help_text, flag)
     return found
-
-
-def _kind(param: Any) -> str:
-    annotation = param.type_descriptor.annotation
-    if param.multiple or str(annotation).startswith("list"):
-        return "list"
-    return {bool: "bool", int: "int", float: "float"}.get(annotation, "str")
 
 
 def gather(args: Sequence[str], environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Layers:
@@ -129,16 +124,33 @@ def _check(layers: Layers) -> None:
     """Each value through its option's own check (its type and callback), as Click would put it.
 
     Click would check them too, but its error (a usage box) names the option (``'--port' / '-p'``),
-    not the file or variable the value came from.
+    not the file or variable the value came from. The plain Click command checks first; a value it
+    refuses is checked again by the Typer command, whose message is the one printed.
     """
-    command = serve_command()
+    import click
+
+    from jsonserve.cli.serve import serve_command as click_command
+
+    command = click_command()
     context = command.context_class(command, info_name="jsonserve")
     params = {param.name: param for param in command.params}
     for name, value in layers.values.items():
         try:
             params[name].process_value(context, value)
-        except typer.BadParameter as error:
-            raise ConfigError(f"{layers.places[name]}: {error.message}") from None
+        except click.BadParameter:
+            _typer_check(name, value, layers.places[name])
+
+
+def _typer_check(name: str, value: Any, place: str) -> None:
+    import typer
+
+    command = serve_command()
+    context = command.context_class(command, info_name="jsonserve")
+    params = {param.name: param for param in command.params}
+    try:
+        params[name].process_value(context, value)
+    except typer.BadParameter as error:
+        raise ConfigError(f"{place}: {error.message}") from None
 
 
 def _config_path(args: Sequence[str], environ: Mapping[str, str], cwd: Path) -> Path | None:

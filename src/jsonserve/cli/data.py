@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from jsonserve.cli import HELP_OPTIONS
 from jsonserve.cli.options import INDEX_HELP, console, err, index_specs, not_empty
+from jsonserve.cli.typerutil import typer_check, typer_errors
 from jsonserve.demo import STARTER
 from jsonserve.errors import BackendUnavailable, StorageCorrupt, StorageLocked
 from jsonserve.server import run_coroutine
@@ -59,11 +60,12 @@ def copy_data(
     target: Annotated[str, typer.Argument(help="Where to copy to (the same kinds of location).")],
     force: Annotated[bool, typer.Option("--force", help="Replace a target that already holds data.")] = False,
     index: Annotated[list[str] | None, typer.Option("--index", metavar="COLLECTION.FIELD", help=INDEX_HELP)] = None,
-    id_field: Annotated[str, typer.Option("--id", "-i", callback=not_empty, help="The id field.")] = "id",
+    id_field: Annotated[str, typer.Option("--id", "-i", callback=typer_check(not_empty), help="The id field.")] = "id",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Copy every collection, record and singular object from SOURCE to TARGET, streaming."""
-    indexes = index_specs(index)
+    with typer_errors():
+        indexes = index_specs(index)
     started = time.perf_counter()
     try:
         with _progress_bar(quiet) as report:

@@ -13,9 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import typer
-
-from jsonserve.cli.options import console
+from jsonserve.cli.options import OptionError, console
 from jsonserve.config import Settings
 from jsonserve.ratelimit import RateLimitError, parse_policies
 from jsonserve.server import Ready
@@ -31,7 +29,7 @@ def rate_limit(text: str) -> str:
     try:
         parse_policies(text)
     except RateLimitError as error:
-        raise typer.BadParameter(str(error)) from None
+        raise OptionError(str(error)) from None
     return text.strip()
 
 
@@ -42,7 +40,7 @@ def chaos_latency(text: str | None) -> tuple[int, int] | None:
     match = _LATENCY.match(text)
     low, high = (int(match.group(1)), int(match.group(2) or match.group(1))) if match else (1, 0)
     if not low <= high <= MAX_LATENCY_MS:
-        raise typer.BadParameter(
+        raise OptionError(
             f"{text!r} is not a range of milliseconds such as 50-500 (low <= high <= {MAX_LATENCY_MS})",
             param_hint="--chaos-latency",
         )
@@ -52,7 +50,7 @@ def chaos_latency(text: str | None) -> tuple[int, int] | None:
 def redis_url(url: str | None) -> str | None:
     """``--redis``: a ``redis://``, ``rediss://`` or ``redis+unix://`` URL."""
     if url is not None and not re.match(r"^(redis|rediss|redis\+unix)://.+", url):
-        raise typer.BadParameter(f"{url!r} is not a Redis URL such as redis://127.0.0.1:6379/0", param_hint="--redis")
+        raise OptionError(f"{url!r} is not a Redis URL such as redis://127.0.0.1:6379/0", param_hint="--redis")
     return url
 
 
@@ -69,9 +67,9 @@ def with_operations(settings: Settings, **options: object) -> Settings:
 def with_tls(settings: Settings, cert: Path | None, key: Path | None, self_signed: bool) -> Settings:
     """``settings`` with HTTPS: a certificate and its key (both or neither), or ``--tls-self-signed``."""
     if (cert is None) != (key is None):
-        raise typer.BadParameter("give both --tls-cert and --tls-key (or --tls-self-signed)", param_hint="--tls-cert")
+        raise OptionError("give both --tls-cert and --tls-key (or --tls-self-signed)", param_hint="--tls-cert")
     if self_signed and cert is not None:
-        raise typer.BadParameter(
+        raise OptionError(
             "give a certificate (--tls-cert, --tls-key) or --tls-self-signed, not both", param_hint="--tls-self-signed"
         )
     return settings.replace(tls_cert=cert, tls_key=key, tls_self_signed=self_signed)

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-import typer
 from rich.console import Console
 
 console = Console(highlight=False, emoji=False)  # a fingerprint or a path may hold ":cd:" (an emoji code)
@@ -22,6 +21,21 @@ err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _INDEX = re.compile(r"^[^.]+(\.[^.]+)+$")
 _PATH = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")  # what a URL path may hold (RFC 3986), unencoded
+
+
+class OptionError(ValueError):
+    """A value an option does not take: ``message`` for the user, ``param_hint`` naming the option if given.
+
+    Neither Click's nor Typer's ``BadParameter``: the serving path imports no Typer, and each command
+    turns this into its own library's ``BadParameter`` (:mod:`jsonserve.cli.serve`, :mod:`.servetyper`).
+    """
+
+    def __init__(self, message: str, param_hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param_hint = param_hint
+
+
 INDEX_HELP = (
     "Expression index on a filtered or sorted field, COLLECTION.FIELD (dotted paths allowed; repeatable). "
     "SQLite and PostgreSQL only; accepted and ignored for JSON files and the demo data."
@@ -32,7 +46,7 @@ def parse_size(text: str) -> int:
     """``1MiB``, ``512k``, ``1048576`` -> bytes."""
     match = _SIZE.match(text)
     if not match:
-        raise typer.BadParameter(f"{text!r} is not a size such as 1MiB, 512k or 1048576")
+        raise OptionError(f"{text!r} is not a size such as 1MiB, 512k or 1048576")
     unit = (match.group(2) or "b").lower()[0]
     return int(match.group(1)) * {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
 
@@ -40,7 +54,7 @@ def parse_size(text: str) -> int:
 def port_number(port: int) -> int:
     """``--port``: 1-65535, or 0 for a free port the system chooses (a larger number is not taken modulo 65536)."""
     if not 0 <= port <= 65535:
-        raise typer.BadParameter(f"{port} is not a port: give one from 1 to 65535, or 0 for any free port")
+        raise OptionError(f"{port} is not a port: give one from 1 to 65535, or 0 for any free port")
     return port
 
 
@@ -51,9 +65,9 @@ def load_routes(path: Path | None) -> dict[str, str]:
     try:
         rules = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError) as error:
-        raise typer.BadParameter(f"cannot read routes from {path}: {error}") from None
+        raise OptionError(f"cannot read routes from {path}: {error}") from None
     if not isinstance(rules, dict) or not all(isinstance(v, str) for v in rules.values()):
-        raise typer.BadParameter(f"{path} must hold a JSON object mapping patterns to paths")
+        raise OptionError(f"{path} must hold a JSON object mapping patterns to paths")
     return rules
 
 
@@ -61,7 +75,7 @@ def index_specs(values: list[str] | None) -> tuple[str, ...]:
     """Validate ``--index`` values (``posts.userId``, ``posts.author.name``)."""
     for value in values or ():
         if not _INDEX.match(value):
-            raise typer.BadParameter(f"{value!r} is not COLLECTION.FIELD, e.g. posts.userId", param_hint="--index")
+            raise OptionError(f"{value!r} is not COLLECTION.FIELD, e.g. posts.userId", param_hint="--index")
     return tuple(dict.fromkeys(values or ()))
 
 
@@ -69,14 +83,14 @@ def base_path(base: str) -> str:
     """``--base``: ``api/v1/`` -> ``/api/v1``; empty for none."""
     base = base.strip().rstrip("/")
     if not _PATH.match(base):
-        raise typer.BadParameter(f"{base!r} is not a URL path such as /api/v1", param_hint="--base")
+        raise OptionError(f"{base!r} is not a URL path such as /api/v1", param_hint="--base")
     return "" if not base else base if base.startswith("/") else "/" + base
 
 
 def not_empty(value: str) -> str:
     """``--host``, ``--id``: a value, not blank (``--host ""`` would listen everywhere and print ``http://:3000``)."""
     if not value.strip():
-        raise typer.BadParameter("must not be empty")
+        raise OptionError("must not be empty")
     return value.strip()
 
 
@@ -88,11 +102,11 @@ def one_url(url: str | None) -> str | None:
     if url is None:
         return None
     if len(url) > MAX_URL:  # httpx refuses it with a traceback; no server would answer it either
-        raise typer.BadParameter(f"the URL is {len(url):,} characters long; at most {MAX_URL:,} are served")
+        raise OptionError(f"the URL is {len(url):,} characters long; at most {MAX_URL:,} are served")
     try:
         urlsplit(url)
     except ValueError as error:
-        raise typer.BadParameter(f"{url!r} is not a URL or a path such as /posts/1 ({error})") from None
+        raise OptionError(f"{url!r} is not a URL or a path such as /posts/1 ({error})") from None
     return url
 
 
@@ -100,12 +114,12 @@ def on_off(value: str) -> str:
     """``on`` or ``off`` (any case), for switches that name their state."""
     lowered = value.strip().lower()
     if lowered not in ("on", "off"):
-        raise typer.BadParameter(f"takes on or off, not {value!r}")
+        raise OptionError(f"takes on or off, not {value!r}")
     return lowered
 
 
 def validated(check: Callable[[Any], object]) -> Callable[[Any], Any]:
-    """An option callback that runs ``check`` on the value (its ``BadParameter``, if any) and keeps the value as given.
+    """An option callback that runs ``check`` on the value (its ``OptionError``, if any) and keeps the value as given.
 
     The command converts the value itself; checking it as the option is parsed also checks the value
     of a configuration file or ``JSONSERVE_`` variable, and the error then names it (``cli/configfile.py``).
@@ -123,7 +137,7 @@ def one_of(*choices: str) -> Callable[[Any], Any]:
 
     def check(value: str) -> None:
         if value not in choices:
-            raise typer.BadParameter(f"takes {' or '.join(choices)}, not {value!r}")
+            raise OptionError(f"takes {' or '.join(choices)}, not {value!r}")
 
     return validated(check)
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import typer
-
 from jsonserve.auth.keys import ENV_SECRET
-from jsonserve.cli.options import console
+from jsonserve.cli.options import OptionError, console
 from jsonserve.config import Settings
 from jsonserve.service.build import generated_key_file
 
@@ -40,7 +38,7 @@ def with_auth(
 def with_token_options(settings: Settings, jwt_private_key: Path | None, refresh_ttl: int) -> Settings:
     """``settings`` with the private key and the refresh tokens' lifetime; two explicit keys are a usage error."""
     if jwt_private_key is not None and settings.jwt_secret_file is not None:
-        raise typer.BadParameter(
+        raise OptionError(
             "give one signing key: --jwt-private-key (RS256/EdDSA) or --jwt-secret-file (HS256), not both",
             param_hint="--jwt-private-key",
         )

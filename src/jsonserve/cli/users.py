@@ -33,6 +33,7 @@ from jsonserve.auth.policy import ADMIN
 from jsonserve.cli import HELP_OPTIONS
 from jsonserve.cli.options import console, err, not_empty
 from jsonserve.cli.security import DEFAULT_RULES
+from jsonserve.cli.typerutil import typer_check
 from jsonserve.config import Settings
 from jsonserve.errors import BackendUnavailable, JsonServeError, StorageCorrupt, StorageLocked
 from jsonserve.server import run_coroutine
@@ -55,7 +56,7 @@ user_app = typer.Typer(
 Email = Annotated[str, typer.Argument(help="The user's email (compared case-insensitively).", show_default=False)]
 Source = Annotated[str, typer.Argument(help=SOURCE_HELP)]
 PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help=STDIN_HELP)]
-IdField = Annotated[str, typer.Option("--id", "-i", callback=not_empty, help="The id field.")]
+IdField = Annotated[str, typer.Option("--id", "-i", callback=typer_check(not_empty), help="The id field.")]
 
 
 @user_app.command()

@@ -32,7 +32,6 @@ from jsonserve.schema import Kind
 from jsonserve.schema.declared import SchemaFileError
 from jsonserve.server.logs import log_config
 from jsonserve.server.protocol import protocol_factory
-from jsonserve.server.tls import fingerprint
 from jsonserve.server.websocket import BatchingWebSocketProtocol
 from jsonserve.service import Service, build_service
 from jsonserve.web.app import create_app
@@ -188,7 +187,11 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 def ready(settings: Settings, kinds: dict[str, Kind], port: int) -> Ready:
     """What ``on_ready`` is told: the names, the address, and with TLS the certificate and its fingerprint."""
     cert = settings.tls_cert
-    return Ready(kinds, settings.host, port, None if cert is None else fingerprint(cert), cert)
+    if cert is None:
+        return Ready(kinds, settings.host, port, None, None)
+    from jsonserve.server.tls import fingerprint  # cryptography: ~40 ms, for HTTPS only
+
+    return Ready(kinds, settings.host, port, fingerprint(cert), cert)
 
 
 async def serve(settings: Settings, on_ready: OnReady | None = None) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from jsonserve.config import Settings
 from jsonserve.server.lifecycle import OnReady, serve
 from jsonserve.server.loop import run_coroutine
-from jsonserve.server.tls import self_signed
 from jsonserve.server.workers import serve_workers
 
 
@@ -22,6 +21,8 @@ def run(settings: Settings, on_ready: OnReady | None = None) -> int:
     a port in use or an error opening the data, which raise :class:`~jsonserve.server.lifecycle.CannotStart`.
     """
     if settings.tls_self_signed and settings.tls_cert is None:
+        from jsonserve.server.tls import self_signed  # cryptography: ~40 ms, for HTTPS only
+
         with self_signed() as (cert, key):  # removed when the server stops
             return run(settings.replace(tls_cert=cert, tls_key=key), on_ready)
     if settings.workers > 1:

@@ -22,12 +22,15 @@ import os
 import re
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jsonserve.web.metrics import Metrics
 from jsonserve.web.paths import Paths, route_of
+
+if TYPE_CHECKING:
+    from jsonserve.web.metrics import Metrics
 
 REQUEST_ID_KEY = "jsonserve.request_id"
 """The ASGI scope key of the request's id."""

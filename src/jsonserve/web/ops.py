@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,9 +28,11 @@ from jsonserve.ratelimit import RateLimiter, parse_policies
 from jsonserve.service import Service
 from jsonserve.web.errors import problem
 from jsonserve.web.http import json_response
-from jsonserve.web.metrics import CONTENT_TYPE, Metrics
 from jsonserve.web.paths import Paths
 from jsonserve.web.resources import options_or_405
+
+if TYPE_CHECKING:
+    from jsonserve.web.metrics import Metrics
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 NO_STORE = {"Cache-Control": "no-store"}
@@ -56,6 +59,8 @@ class Ops:
         limiter = RateLimiter(policies, writes, settings.redis_url) if policies or writes else None
         ops = cls(Paths(service, settings.base), limiter, rng=random.Random(settings.seed))
         if settings.metrics:
+            from jsonserve.web.metrics import Metrics  # prometheus_client, for --metrics only
+
             ops.metrics = Metrics(service, limiter, lambda: ops.chaos_failures)
         return ops
 
@@ -94,6 +99,8 @@ def ops_pages(ops: Ops, collection: Endpoint) -> dict[str, Endpoint]:
 
     async def metrics(_request: Request) -> Response:
         assert ops.metrics is not None  # noqa: S101 - the page exists only with --metrics
+        from jsonserve.web.metrics import CONTENT_TYPE
+
         return Response(ops.metrics.render(), headers=NO_STORE, media_type=CONTENT_TYPE)
 
     pages: dict[str, Endpoint] = {"health": health, "ready": ready}

@@ -40,6 +40,8 @@ from jsonserve.storage.file.document import encode_document, encode_parts, namin
 from jsonserve.storage.file.journal import Journal, Op, encode_line, journal_path, lock_for, read_journal
 from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.storage.file.meta import Meta, read_meta, write_meta
+from jsonserve.storage.file.snapshot import load as load_snapshot
+from jsonserve.storage.file.snapshot import refresh_later
 from jsonserve.storage.file.watch import watch_file
 from jsonserve.storage.ids import IdFactory, random_id
 
@@ -87,6 +89,7 @@ class JsonFileStorage(MemoryStorage):
         self._open = False
         self._created_journal = False  # by this open: nothing was there to replay
         self.reloads = 0
+        self._snapshot_stale = False  # the file was parsed: a snapshot is made for the next start
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -105,6 +108,8 @@ class JsonFileStorage(MemoryStorage):
         # The records live as long as the process: keep them out of the cyclic GC's full collections
         # (which would otherwise scan every record, a pause of a good part of a second at 100k posts).
         gc.freeze()
+        if self._snapshot_stale:
+            refresh_later(self.path)  # a separate process, after the file has settled; large files only
         self._tasks.append(asyncio.create_task(self._writer(), name="jsonserve-writer"))
         if self.watch:
             self._tasks.append(asyncio.create_task(self._watcher(), name="jsonserve-watcher"))
@@ -174,6 +179,22 @@ class JsonFileStorage(MemoryStorage):
         self._journal.path.unlink(missing_ok=True)
         fsync_dir(self.path.parent)
 
+    def _read(self) -> JSONValue:
+        """The file's document: from its snapshot when one matches it, else parsed (``storage/file/snapshot.py``).
+
+        The cyclic GC is off meanwhile: building a large file's millions of objects would otherwise run
+        many collections that find nothing (the records are frozen out of its reach once loaded).
+        """
+        gc.disable()
+        try:
+            document = load_snapshot(self.path)
+            if document is None:
+                document = read_document(self.path)
+                self._snapshot_stale = True
+            return document
+        finally:
+            gc.enable()
+
     def _load_and_replay(self) -> None:
         for stale in [*remove_stale_temps(self.path), *remove_stale_temps(self._journal.path)]:
             log.info("removed %s left by an interrupted write", stale.name)
@@ -182,7 +203,7 @@ class JsonFileStorage(MemoryStorage):
             log.warning("%s did not exist: created it with sample data", self.path.name)
         self._known = Signature.of(self.path)
         with naming(self.path):
-            self.load(read_document(self.path))
+            self.load(self._read())
         replay = read_journal(self._journal.path)
         # The numbers a clean shutdown left in the file's attribute; the journal's are newer once it exists,
         # but both only grow, so the larger of each is right either way.

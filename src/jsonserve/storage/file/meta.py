@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Mapping
@@ -81,6 +82,9 @@ def write_meta(path: Path, meta: Meta) -> bool:
     if not hasattr(os, "setxattr"):
         return False
     value = orjson.dumps({"version": VERSION, "seq": meta.seq, "high": dict(meta.high)})
+    with contextlib.suppress(OSError):
+        if os.getxattr(path, ATTRIBUTE) == value:
+            return True  # kept already: setting it again would change the file's ctime (and void its snapshot)
     try:
         os.setxattr(path, ATTRIBUTE, value)
         fd = os.open(path, os.O_RDONLY)
