@@ -38,7 +38,7 @@ from jsonserve.storage.sql.changes import SqlChangeLog, add_missing_columns
 from jsonserve.storage.sql.compile import JsonAccess, compile_order, compile_where, metadata, records, resources
 from jsonserve.storage.sql.database import Database
 from jsonserve.storage.sql.indexes import create_indexes
-from jsonserve.storage.sql.prepared import Statements, capture
+from jsonserve.storage.sql.prepared import Statements, capture, document
 from jsonserve.storage.stream import pipe
 
 T = TypeVar("T")
@@ -293,9 +293,21 @@ class SqlStorage(Database, Storage):
 
     # -- dialect hooks -------------------------------------------------------------------------
 
-    def remembered_count(self, find: Find, connection: sa.Connection, key: Hashable, count: Callable[[], int]) -> int:
-        """A filter's number of matches, ``count()`` unless a dialect knows it has not changed (SQLite)."""
-        return count()
+    def remembered_count(
+        self, find: Find, connection: sa.Connection, key: Hashable, count: Callable[[], Counted]
+    ) -> int:
+        """A filter's number of matches, ``count()`` unless a dialect knows it has not changed.
+
+        ``count()`` gives the number and the version of the data it counted (:meth:`versioned`).
+        """
+        return count()[0]
+
+    def versioned(self, select: sa.Select[Any]) -> sa.Select[Any]:
+        """``select`` with one more column naming the version of the data it reads (the same on every row).
+
+        The default adds none: only a dialect that can name its statement's snapshot (PostgreSQL) does.
+        """
+        return select
 
     def lock(self, select: sa.Select[Any]) -> sa.Select[Any]:
         """``SELECT … FOR UPDATE`` where the database supports it."""
@@ -316,6 +328,10 @@ def _get(collection: str, key: str) -> sa.Select[Any]:
     return sa.select(records.c.doc).where(records.c.collection == collection, records.c.key == key)
 
 
+Counted = tuple[int, Hashable | None]
+"""A count, and the version of the data it counted (``None``: unknown)."""
+
+
 def _count(collection: str, where: sa.ColumnElement[bool] | None = None) -> sa.Select[Any]:
     select = sa.select(sa.func.count()).select_from(records).where(records.c.collection == collection)
     return select if where is None else select.where(where)
@@ -334,7 +350,7 @@ class Find:
         self.storage = storage
         self.query = query
         self._where: sa.ColumnElement[bool] | None = None
-        self.version: int | None = None  # the database's version this read saw (set by a dialect that has one)
+        self.version: Hashable | None = None  # the version of the data the rows were read from, if known
 
     @property
     def where(self) -> sa.ColumnElement[bool]:
@@ -351,9 +367,7 @@ class Find:
         total = _known_total(window, start, size, len(rows))
         if total is None:
             key = ("count", self._shape())
-            total = self.storage.remembered_count(
-                self, connection, key, lambda: int(self._scalar(connection, key, self._count))
-            )
+            total = self.storage.remembered_count(self, connection, key, lambda: self._counted(connection, key))
         if isinstance(window, PageRequest) and window.clamp and not rows and total:
             rows = self._rows(connection, (clamp_page(window, total) - 1) * window.size, size)
         return Page(rows, total)
@@ -363,13 +377,20 @@ class Find:
         return (self.query.collection, repr(self.query.where))
 
     def _count(self) -> sa.Select[Any]:
-        return _count(self.query.collection, self.where)
+        return self.storage.versioned(_count(self.query.collection, self.where))
+
+    def _counted(self, connection: sa.Connection, key: tuple[Any, ...]) -> Counted:
+        row = self._execute(connection, key, self._count)[0]
+        return int(row[0]), row[1] if len(row) > 1 else None
 
     def _rows(self, connection: sa.Connection, start: int, size: int | None) -> list[Record]:
         if size == 0:
             return []
         key = ("rows", self._shape(), repr(self.query.sort), start, size)
-        return self._documents(connection, key, lambda: self._select(start, size))
+        rows = self._execute(connection, key, lambda: self._select(start, size))
+        if rows and len(rows[0]) > 1:
+            self.version = rows[0][1]
+        return [document(row[0]) for row in rows]
 
     def _select(self, start: int, size: int | None) -> sa.Select[Any]:
         order = compile_order(self.query.sort, self.storage.access)
@@ -377,19 +398,15 @@ class Find:
         select = select.order_by(*order)
         if start:
             select = select.offset(start)
-        return select if size is None else select.limit(size)
+        # Only a bounded window may need a count, and so the version its rows were read at.
+        return select if size is None else self.storage.versioned(select.limit(size))
 
-    def _documents(
+    def _execute(
         self, connection: sa.Connection, key: tuple[Any, ...], build: Callable[[], sa.Select[Any]]
-    ) -> list[Record]:
+    ) -> Sequence[Sequence[Any]]:
         if len(key[1][1]) > STORED_FILTER:
-            return [row[0] for row in connection.execute(build())]
-        return self.storage.statements.documents(connection, key, build)
-
-    def _scalar(self, connection: sa.Connection, key: tuple[Any, ...], build: Callable[[], sa.Select[Any]]) -> Any:
-        if len(key[1][1]) > STORED_FILTER:
-            return connection.execute(build()).scalar_one()
-        return self.storage.statements.scalar(connection, key, build)
+            return connection.execute(build()).all()
+        return self.storage.statements.execute(connection, key, build)
 
 
 def _bounds(window: Slice | PageRequest | None) -> tuple[int, int | None]:

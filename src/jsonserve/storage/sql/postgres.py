@@ -30,7 +30,7 @@ import asyncio
 import logging
 import random
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -46,8 +46,9 @@ from jsonserve.query.model import Page, Query
 from jsonserve.query.text import number_value, to_number
 from jsonserve.storage.follow import ChangeSignal, MessageBus
 from jsonserve.storage.registry import masked
-from jsonserve.storage.sql.base import SqlStorage
+from jsonserve.storage.sql.base import Counted, Find, SqlStorage
 from jsonserve.storage.sql.compile import LISTED_VALUES, MAX_INDEX_READINGS, Expr, JsonAccess, Path
+from jsonserve.storage.sql.counts import KeptCounts
 from jsonserve.storage.sql.database import Outage, database_message, describe
 from jsonserve.storage.sql.notify import PgChangeSignal, PgListener, PgMessageBus, install
 
@@ -199,6 +200,8 @@ class PostgresJson(JsonAccess):
 
 
 ICU_ROOT = "und-x-icu"
+SNAPSHOT = sa.select(sa.cast(sa.func.pg_current_snapshot(), sa.Text)).scalar_subquery()
+"""The statement's snapshot as text (``xmin:xmax:xip,…``): which transactions it sees (PostgreSQL 13+)."""
 _INT64_MIN = -(2**63)
 _INT64_MIN_FLOAT = int(Decimal(repr(float(_INT64_MIN))))  # -9223372036854776000
 
@@ -281,6 +284,8 @@ class PostgresStorage(SqlStorage):
         self.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.schema = schema
         self.source = source
+        self.counts = KeptCounts()
+        """Page totals, each kept under the snapshot it was counted in (``counts.py``)."""
         self.listener = PgListener(self)
         """The one LISTEN connection of realtime across instances (``notify.py``)."""
 
@@ -354,6 +359,27 @@ class PostgresStorage(SqlStorage):
                     "`_like` uses regular-expression syntax this PostgreSQL backend does not support"
                 ) from None
             raise
+
+    @override
+    def versioned(self, select: sa.Select[Any]) -> sa.Select[Any]:
+        """``select`` and its statement's snapshot (``counts.py``): one more column, no more round trips."""
+        return select.add_columns(SNAPSHOT)
+
+    @override
+    def remembered_count(
+        self, find: Find, connection: sa.Connection, key: Hashable, count: Callable[[], Counted]
+    ) -> int:
+        """The count kept for the snapshot the page's rows were read in, else ``count()`` (then kept).
+
+        The count's own statement names the snapshot it counted in; it is served again only to a page
+        read in an equal snapshot, which sees the same data (``counts.py``).
+        """
+        if find.version is not None and (kept := self.counts.get(key, find.version)) is not None:
+            return kept
+        counted, version = count()
+        if version is not None:
+            self.counts.keep(key, version, counted)
+        return counted
 
     @override
     def outage(self, error: sa.exc.DBAPIError) -> Outage | None:
