@@ -72,6 +72,13 @@ class Statements:
                 self._known.popitem(last=False)
         return rows
 
+    def known(self, key: Hashable) -> tuple[str, Any] | None:
+        """The SQL and parameters the read ``key`` names ran as, if it has run (and is still kept)."""
+        known = self._known.get(key)
+        if known is not None:
+            self._known.move_to_end(key)
+        return known
+
     def sql(self, name: str) -> str | None:
         """The stored SQL of a read :meth:`point` names, once it has run."""
         known = self._known.get(name)

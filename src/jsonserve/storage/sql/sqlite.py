@@ -34,7 +34,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -301,8 +301,8 @@ class SqliteStorage(SqlStorage):
             self._opened_point_readers.append(reader)
         return reader
 
-    def remembered_count(
-        self, find: Find, connection: sa.Connection, key: Hashable, count: Callable[[], Counted]
+    async def remembered_count(
+        self, find: Find, connection: sa.Connection | None, key: Hashable, count: Callable[[], Awaitable[Counted]]
     ) -> int:
         """A count kept until the database changes (``PRAGMA data_version``): a page of a large collection.
 
@@ -313,7 +313,7 @@ class SqliteStorage(SqlStorage):
         ``data_version`` numbers are only comparable on one connection: the version names it too
         (one synchronous reader per thread).
         """
-        if connection.engine is self.sync_engine:
+        if connection is not None and connection.engine is self.sync_engine:
             version = int(connection.exec_driver_sql("PRAGMA data_version").scalar_one())
             find.version = (connection.connection.info.setdefault(READER, next(_readers)), version)
             if find.version != self._counted_at:
@@ -321,7 +321,7 @@ class SqliteStorage(SqlStorage):
                 self._counted_at = find.version
             if key in self._counts:
                 return self._counts[key]
-        counted = count()[0]
+        counted = (await count())[0]
         if find.version is not None and find.version == self._counted_at:
             if len(self._counts) >= KEPT_COUNTS:
                 self._counts.clear()
