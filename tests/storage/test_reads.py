@@ -243,14 +243,24 @@ async def test_postgres_known_reads_run_straight_on_asyncpg(pg_storage: Any) -> 
     assert first[1].total == sum(post["userId"] == 1 for post in POSTS)
 
 
-async def test_postgres_a_failed_direct_read_is_read_again_through_sqlalchemy(pg_storage: Any) -> None:
-    # A connection of the direct pool terminated by the server (a restart, pg_terminate_backend): the
-    # read fails there and is answered by the usual path, not with an error.
+async def test_postgres_a_direct_read_on_a_terminated_connection_is_answered(pg_storage: Any) -> None:
+    # A connection of the direct pool terminated by the server (a restart, pg_terminate_backend):
+    # the read fails there and goes through SQLAlchemy, or the pool has noticed and reconnected.
     page = Query("posts", window=PageRequest(2, 5))
     expected = (await pg_storage.get("posts", "3"), await pg_storage.find(page))
     pid = (await pg_storage.direct.fetch("SELECT pg_backend_pid()", ()))[0][0]
     async with pg_storage.engine.connect() as connection:
         await connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    for _ in range(3):
+        assert (await pg_storage.get("posts", "3"), await pg_storage.find(page)) == expected
+
+
+async def test_postgres_a_failed_direct_read_is_read_again_through_sqlalchemy(pg_storage: Any) -> None:
+    # The direct pool cannot connect (here: pointed at a closed port): every read is still answered.
+    page = Query("posts", window=PageRequest(2, 5))
+    expected = (await pg_storage.get("posts", "3"), await pg_storage.find(page))
+    await pg_storage.direct.aclose()
+    pg_storage.direct.dsn = "postgresql://postgres@127.0.0.1:1/test"
     checkouts = _pooled_checkouts(pg_storage)
     assert (await pg_storage.get("posts", "3"), await pg_storage.find(page)) == expected
-    assert checkouts  # the failed read went through SQLAlchemy
+    assert len(checkouts) == 2  # each read went through SQLAlchemy

@@ -89,7 +89,7 @@ async def _postgres(data: dict[str, JSONValue], settings: Settings) -> AsyncIter
 
     schema = f"jsonserve_test_{uuid.uuid4().hex[:12]}"
     try:
-        yield PostgresStorage(POSTGRES_URL, schema=schema, pool_size=4, id_field=settings.id_field, seed=data)
+        yield PostgresStorage(POSTGRES_URL, schema=schema, pool_size=2, id_field=settings.id_field, seed=data)
     finally:
         cleaner = PostgresStorage(POSTGRES_URL, pool_size=1)
         async with cleaner.engine.begin() as connection:

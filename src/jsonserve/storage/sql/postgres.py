@@ -3,7 +3,9 @@
 Serialization failures and deadlocks (SQLSTATE 40001, 40P01) are retried, never surfaced as 5xx.
 The database failing (unreachable, shut down, terminated connections, read-only, disk full, out of
 resources, lock or statement timeouts) is a 503 (:meth:`PostgresStorage.outage`), never a 500.
-Reads run in autocommit: one round trip each, on a statement asyncpg has prepared and cached.
+Reads run in autocommit: one round trip each, on a statement asyncpg has prepared and cached; once
+a read's SQL is known, straight on asyncpg (``direct.py``). Page totals are kept per filter under the
+snapshot they were counted in (``counts.py``).
 The reference semantics (``query/evaluate.py``) are followed thus:
 
 * strings compare with ``COLLATE "C"`` (code point order);
@@ -263,9 +265,8 @@ def _scalar_text(value: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
 class PostgresStorage(SqlStorage):
     """PostgreSQL through asyncpg; ``schema`` isolates one data set (tests use one per case)."""
 
-    def __init__(self, source: str, *, schema: str | None = None, pool_size: int = 20, **options: Any) -> None:
-        """``pool_size`` connections at most: half for reads straight on asyncpg, half through SQLAlchemy."""
-        direct = max(1, pool_size // 2)
+    def __init__(self, source: str, *, schema: str | None = None, pool_size: int = 10, **options: Any) -> None:
+        """At most ``pool_size`` connections through SQLAlchemy, and as many for reads straight on asyncpg."""
         connect_args: dict[str, Any] = {"server_settings": {"search_path": schema}} if schema else {}
         engine = create_async_engine(
             postgres_url(source),
@@ -275,7 +276,7 @@ class PostgresStorage(SqlStorage):
             # full pool, and under load that meant a new connection (a PostgreSQL backend forked, TLS
             # tried first) for many requests: 837 connections in 5 s of GET by id at 64 clients, and
             # a third fewer requests served. The pool opens connections as concurrency needs them.
-            pool_size=max(1, pool_size - direct),
+            pool_size=pool_size,
             max_overflow=0,
             connect_args=connect_args,
             # Row locks (FOR UPDATE) give correctness; a stricter database default would only abort
@@ -290,7 +291,7 @@ class PostgresStorage(SqlStorage):
         self.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.schema = schema
         self.source = source
-        self.direct = DirectReads(self.dsn, size=direct, schema=schema)
+        self.direct = DirectReads(self.dsn, size=pool_size, schema=schema)
         """Reads whose SQL is known, on asyncpg without SQLAlchemy around them (``direct.py``)."""
         self.counts = KeptCounts()
         """Page totals, each kept under the snapshot it was counted in (``counts.py``)."""
