@@ -61,7 +61,9 @@ SERVER_CPU, LOAD_CPU = "1", "0"
 JSON_SERVER_017 = "0.17.4"
 NODE_FOR_1X = "24"  # json-server 1.x wants node >= 22.12; the npm package `node` provides one
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_SEED, PG_DB = "jsonserve_bench_seed", "jsonserve_bench"
+# Database names (``JSONSERVE_BENCH_PG`` renames them, so that two checkouts can bench side by side).
+PG_DB = os.environ.get("JSONSERVE_BENCH_PG", "jsonserve_bench")
+PG_SEED = PG_DB + "_seed"
 INDEXES = ("posts.userId", "comments.postId")
 BACKENDS = ("json", "sqlite", "postgres")  # the in-memory backend serves only the demo data: nothing to compare
 POST_BODY = '{"userId": 3, "title": "a new post", "body": "written by the benchmark"}'

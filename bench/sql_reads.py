@@ -36,7 +36,7 @@ from jsonserve.storage.base import Storage
 
 BENCH = Path(__file__).resolve().parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_DB = "jsonserve_sql_reads"
+PG_DB = os.environ.get("JSONSERVE_BENCH_PG", "jsonserve") + "_sql_reads"
 INDEXES = ("posts.userId", "comments.postId")
 
 

@@ -218,6 +218,26 @@ def test_a_write_on_one_instance_is_visible_on_the_other_at_once(pair: Pair) -> 
         assert a.get("/notes").json() == b.get("/notes").json() == []
 
 
+def test_page_totals_follow_the_other_instances_writes_at_once(pair: Pair) -> None:
+    """A page's total (X-Total-Count, the 1.x envelope's ``items``) kept by one instance is never
+    served after the other instance's write (``storage/sql/counts.py``)."""
+    a, b = pair.clients()
+    with a, b:
+        for n in range(12):
+            reader, writer = (a, b) if n % 2 == 0 else (b, a)
+            total = int(reader.get("/tickets", params={"_page": 1, "_limit": 1}).headers["x-total-count"])
+            assert int(reader.get("/tickets", params={"_page": 1, "_limit": 1}).headers["x-total-count"]) == total
+            created = writer.post("/tickets", json={"n": n})
+            assert created.status_code == 201
+            page = reader.get("/tickets", params={"_page": 1, "_limit": 1})  # no wait, no retry
+            assert int(page.headers["x-total-count"]) == total + 1
+            assert reader.get("/tickets", params={"_page": 1, "_per_page": 1}).json()["items"] == total + 1
+            if n % 3 == 2:
+                assert writer.delete(f"/tickets/{created.json()['id']}").status_code == 200
+                page = reader.get("/tickets", params={"_page": 1, "_limit": 1})
+                assert int(page.headers["x-total-count"]) == total
+
+
 def test_if_match_increments_across_instances_are_exact(pair: Pair) -> None:
     """GET (ETag) on one instance, PATCH with If-Match on the other, retry on 412: no increment is lost."""
     per_client = 10  # 160 increments; each costs ~10 412s here, and 2 cores run both instances and the database

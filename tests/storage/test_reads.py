@@ -215,3 +215,52 @@ async def test_sqlite_a_driver_error_of_the_synchronous_try_goes_to_the_readers(
         return int(connection.exec_driver_sql("SELECT 7").scalar_one())
 
     assert await sqlite_storage.read_sync(work) == 7
+
+
+@pytest.fixture
+async def pg_storage() -> AsyncIterator[Any]:
+    require_postgres()
+    async with backends._storage(DATA, "postgres", Settings()) as opened:
+        assert opened is not None
+        await opened.open()
+        try:
+            yield opened
+        finally:
+            await opened.aclose()
+
+
+async def test_postgres_known_reads_run_straight_on_asyncpg(pg_storage: Any) -> None:
+    # Once a read's SQL is known it runs on the asyncpg pool of ``direct.py``: no SQLAlchemy checkout.
+    checkouts = _pooled_checkouts(pg_storage)
+    filtered = Query("posts", where=Condition(("userId",), Op.EQ, "1"), window=PageRequest(1, 2))
+    first = (await pg_storage.get("posts", "3"), await pg_storage.find(filtered))
+    assert checkouts
+    checkouts.clear()
+    for _ in range(3):
+        assert (await pg_storage.get("posts", "3"), await pg_storage.find(filtered)) == first
+    assert await pg_storage.get("posts", "999") is None
+    assert checkouts == []
+    assert first[1].total == sum(post["userId"] == 1 for post in POSTS)
+
+
+async def test_postgres_a_direct_read_on_a_terminated_connection_is_answered(pg_storage: Any) -> None:
+    # A connection of the direct pool terminated by the server (a restart, pg_terminate_backend):
+    # the read fails there and goes through SQLAlchemy, or the pool has noticed and reconnected.
+    page = Query("posts", window=PageRequest(2, 5))
+    expected = (await pg_storage.get("posts", "3"), await pg_storage.find(page))
+    pid = (await pg_storage.direct.fetch("SELECT pg_backend_pid()", ()))[0][0]
+    async with pg_storage.engine.connect() as connection:
+        await connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    for _ in range(3):
+        assert (await pg_storage.get("posts", "3"), await pg_storage.find(page)) == expected
+
+
+async def test_postgres_a_failed_direct_read_is_read_again_through_sqlalchemy(pg_storage: Any) -> None:
+    # The direct pool cannot connect (here: pointed at a closed port): every read is still answered.
+    page = Query("posts", window=PageRequest(2, 5))
+    expected = (await pg_storage.get("posts", "3"), await pg_storage.find(page))
+    await pg_storage.direct.aclose()
+    pg_storage.direct.dsn = "postgresql://postgres@127.0.0.1:1/test"
+    checkouts = _pooled_checkouts(pg_storage)
+    assert (await pg_storage.get("posts", "3"), await pg_storage.find(page)) == expected
+    assert len(checkouts) == 2  # each read went through SQLAlchemy

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -38,7 +38,7 @@ from jsonserve.storage.sql.changes import SqlChangeLog, add_missing_columns
 from jsonserve.storage.sql.compile import JsonAccess, compile_order, compile_where, metadata, records, resources
 from jsonserve.storage.sql.database import Database
 from jsonserve.storage.sql.indexes import create_indexes
-from jsonserve.storage.sql.prepared import Statements, capture
+from jsonserve.storage.sql.prepared import Statements, capture, document
 from jsonserve.storage.stream import pipe
 
 T = TypeVar("T")
@@ -293,9 +293,21 @@ class SqlStorage(Database, Storage):
 
     # -- dialect hooks -------------------------------------------------------------------------
 
-    def remembered_count(self, find: Find, connection: sa.Connection, key: Hashable, count: Callable[[], int]) -> int:
-        """A filter's number of matches, ``count()`` unless a dialect knows it has not changed (SQLite)."""
-        return count()
+    async def remembered_count(
+        self, find: Find, connection: sa.Connection | None, key: Hashable, count: Callable[[], Awaitable[Counted]]
+    ) -> int:
+        """A filter's number of matches, ``count()`` unless a dialect knows it has not changed.
+
+        ``count()`` gives the number and the version of the data it counted (:meth:`versioned`).
+        """
+        return (await count())[0]
+
+    def versioned(self, select: sa.Select[Any]) -> sa.Select[Any]:
+        """``select`` with one more column naming the version of the data it reads (the same on every row).
+
+        The default adds none: only a dialect that can name its statement's snapshot (PostgreSQL) does.
+        """
+        return select
 
     def lock(self, select: sa.Select[Any]) -> sa.Select[Any]:
         """``SELECT … FOR UPDATE`` where the database supports it."""
@@ -316,6 +328,12 @@ def _get(collection: str, key: str) -> sa.Select[Any]:
     return sa.select(records.c.doc).where(records.c.collection == collection, records.c.key == key)
 
 
+Counted = tuple[int, Hashable | None]
+"""A count, and the version of the data it counted (``None``: unknown)."""
+Execute = Callable[[tuple[Any, ...], Callable[[], sa.Select[Any]]], Awaitable[Sequence[Sequence[Any]]]]
+"""Runs one statement of a read: its key, and how to build it (if it must be)."""
+
+
 def _count(collection: str, where: sa.ColumnElement[bool] | None = None) -> sa.Select[Any]:
     select = sa.select(sa.func.count()).select_from(records).where(records.c.collection == collection)
     return select if where is None else select.where(where)
@@ -334,7 +352,7 @@ class Find:
         self.storage = storage
         self.query = query
         self._where: sa.ColumnElement[bool] | None = None
-        self.version: int | None = None  # the database's version this read saw (set by a dialect that has one)
+        self.version: Hashable | None = None  # the version of the data the rows were read from, if known
 
     @property
     def where(self) -> sa.ColumnElement[bool]:
@@ -345,17 +363,27 @@ class Find:
 
     def run(self, connection: sa.Connection) -> Page:
         """Read the page (and the total when needed) on ``connection``."""
+
+        async def execute(key: tuple[Any, ...], build: Callable[[], sa.Select[Any]]) -> Sequence[Sequence[Any]]:
+            return self._execute(connection, key, build)
+
+        return _finished(self.read(execute, connection))
+
+    async def read(self, execute: Execute, connection: sa.Connection | None = None) -> Page:
+        """Read the page (and the total when needed) with ``execute``, which runs one statement.
+
+        ``execute(key, build)`` runs the statement ``key`` names (``build()`` builds it if it must);
+        ``connection`` is the one it runs them on, when there is one (SQLite reads its version there).
+        """
         window = self.query.window
         start, size = _bounds(window)
-        rows = self._rows(connection, start, size)
+        rows = await self._rows(execute, start, size)
         total = _known_total(window, start, size, len(rows))
         if total is None:
             key = ("count", self._shape())
-            total = self.storage.remembered_count(
-                self, connection, key, lambda: int(self._scalar(connection, key, self._count))
-            )
+            total = await self.storage.remembered_count(self, connection, key, lambda: self._counted(execute, key))
         if isinstance(window, PageRequest) and window.clamp and not rows and total:
-            rows = self._rows(connection, (clamp_page(window, total) - 1) * window.size, size)
+            rows = await self._rows(execute, (clamp_page(window, total) - 1) * window.size, size)
         return Page(rows, total)
 
     def _shape(self) -> tuple[str, str]:
@@ -363,13 +391,20 @@ class Find:
         return (self.query.collection, repr(self.query.where))
 
     def _count(self) -> sa.Select[Any]:
-        return _count(self.query.collection, self.where)
+        return self.storage.versioned(_count(self.query.collection, self.where))
 
-    def _rows(self, connection: sa.Connection, start: int, size: int | None) -> list[Record]:
+    async def _counted(self, execute: Execute, key: tuple[Any, ...]) -> Counted:
+        row = (await execute(key, self._count))[0]
+        return int(row[0]), row[1] if len(row) > 1 else None
+
+    async def _rows(self, execute: Execute, start: int, size: int | None) -> list[Record]:
         if size == 0:
             return []
         key = ("rows", self._shape(), repr(self.query.sort), start, size)
-        return self._documents(connection, key, lambda: self._select(start, size))
+        rows = await execute(key, lambda: self._select(start, size))
+        if rows and len(rows[0]) > 1:
+            self.version = rows[0][1]
+        return [document(row[0]) for row in rows]
 
     def _select(self, start: int, size: int | None) -> sa.Select[Any]:
         order = compile_order(self.query.sort, self.storage.access)
@@ -377,19 +412,30 @@ class Find:
         select = select.order_by(*order)
         if start:
             select = select.offset(start)
-        return select if size is None else select.limit(size)
+        # Only a bounded window may need a count, and so the version its rows were read at.
+        return select if size is None else self.storage.versioned(select.limit(size))
 
-    def _documents(
+    def _execute(
         self, connection: sa.Connection, key: tuple[Any, ...], build: Callable[[], sa.Select[Any]]
-    ) -> list[Record]:
-        if len(key[1][1]) > STORED_FILTER:
-            return [row[0] for row in connection.execute(build())]
-        return self.storage.statements.documents(connection, key, build)
+    ) -> Sequence[Sequence[Any]]:
+        if not stored(key):
+            return connection.execute(build()).all()
+        return self.storage.statements.execute(connection, key, build)
 
-    def _scalar(self, connection: sa.Connection, key: tuple[Any, ...], build: Callable[[], sa.Select[Any]]) -> Any:
-        if len(key[1][1]) > STORED_FILTER:
-            return connection.execute(build()).scalar_one()
-        return self.storage.statements.scalar(connection, key, build)
+
+def stored(key: tuple[Any, ...]) -> bool:
+    """Whether a read's statement is kept (its filter is not one of huge ``in`` lists)."""
+    return len(key[1][1]) <= STORED_FILTER
+
+
+def _finished(coroutine: Coroutine[Any, Any, T]) -> T:
+    """The result of a coroutine that never waits (each of its awaits returns at once)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise RuntimeError("a synchronous read waited")
 
 
 def _bounds(window: Slice | PageRequest | None) -> tuple[int, int | None]:

@@ -72,6 +72,13 @@ class Statements:
                 self._known.popitem(last=False)
         return rows
 
+    def known(self, key: Hashable) -> tuple[str, Any] | None:
+        """The SQL and parameters the read ``key`` names ran as, if it has run (and is still kept)."""
+        known = self._known.get(key)
+        if known is not None:
+            self._known.move_to_end(key)
+        return known
+
     def sql(self, name: str) -> str | None:
         """The stored SQL of a read :meth:`point` names, once it has run."""
         known = self._known.get(name)
@@ -85,21 +92,18 @@ class Statements:
         known = self._known.get(name)
         if known is not None:
             rows = connection.exec_driver_sql(known[0], values).all()
-            return _document(rows[0][0]) if rows else None
+            return document(rows[0][0]) if rows else None
         box: list[tuple[str, Any]] = []
         rows = connection.execute(build(), execution_options={CAPTURE: box}).all()
         if len(box) == 1 and tuple(box[0][1]) == values:  # the parameters are ``values``, in this order
             self._known[name] = box[0]
         return rows[0][0] if rows else None
 
-    def documents(self, connection: sa.Connection, key: Hashable, build: Callable[[], sa.Executable]) -> list[Record]:
-        """The first column as documents (the stored SQL's rows bring the JSON text on SQLite)."""
-        return [_document(row[0]) for row in self.execute(connection, key, build)]
-
     def scalar(self, connection: sa.Connection, key: Hashable, build: Callable[[], sa.Executable]) -> Any:
         """The one value of a one-row read."""
         return self.execute(connection, key, build)[0][0]
 
 
-def _document(value: Any) -> Record:
+def document(value: Any) -> Record:
+    """A document as a row brings it: parsed already, or JSON text (the stored SQL's rows on SQLite)."""
     return orjson.loads(value) if isinstance(value, str | bytes) else value  # type: ignore[no-any-return]

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -58,7 +59,7 @@ from jsonserve.query.text import (
     to_text,
 )
 from jsonserve.storage.follow import ChangeSignal, PollSignal
-from jsonserve.storage.sql.base import Find, SqlStorage
+from jsonserve.storage.sql.base import Counted, Find, SqlStorage
 from jsonserve.storage.sql.compile import LISTED_VALUES, Expr, JsonAccess, path_variants, records
 from jsonserve.storage.sql.compile import Path as JsonPath
 from jsonserve.storage.sql.database import Outage, database_message
@@ -73,6 +74,8 @@ READ_WAIT = 0.005
 """Wall-clock seconds it may take (waiting for the disk, or for a busy machine's CPU) before it is moved."""
 ANALYSIS_LIMIT = 1000  # rows ANALYZE samples per index: start-up stays short on large databases
 KEPT_COUNTS = 512  # filters whose count is kept until the next write
+READER = "jsonserve_reader"  # a synchronous reader's number, in its connection's ``info``
+_readers = itertools.count()
 PROGRESS_STEPS = 1000  # SQLite VM instructions between two looks at the clock
 
 POLL = 0.05  # seconds between reads of the change log when other workers write (``--workers``)
@@ -250,7 +253,7 @@ class SqliteStorage(SqlStorage):
         self._counts: dict[Hashable, int] = {}  # see remembered_count
         self._point_readers = threading.local()
         self._opened_point_readers: list[sqlite3.Connection] = []
-        self._counted_at: int | None = None
+        self._counted_at: Hashable | None = None
 
         # The record writes' own connection (the standard ``sqlite3`` module, in the group's thread).
         self.group_engine = _group_engine(url)
@@ -298,22 +301,27 @@ class SqliteStorage(SqlStorage):
             self._opened_point_readers.append(reader)
         return reader
 
-    def remembered_count(self, find: Find, connection: sa.Connection, key: Hashable, count: Callable[[], int]) -> int:
+    async def remembered_count(
+        self, find: Find, connection: sa.Connection | None, key: Hashable, count: Callable[[], Awaitable[Counted]]
+    ) -> int:
         """A count kept until the database changes (``PRAGMA data_version``): a page of a large collection.
 
         ``COUNT(*)`` walks every match (100,000 index entries for page 2 of ``/posts``), and json-server's
         pages need it for ``X-Total-Count``. The synchronous reader notes the version its read sees; a
         count is kept under that version only if no read has seen a newer one meanwhile, so a count
         made on the pooled readers after a write never outlives the version it was kept under.
+        ``data_version`` numbers are only comparable on one connection: the version names it too
+        (one synchronous reader per thread).
         """
-        if connection.engine is self.sync_engine:
-            find.version = int(connection.exec_driver_sql("PRAGMA data_version").scalar_one())
+        if connection is not None and connection.engine is self.sync_engine:
+            version = int(connection.exec_driver_sql("PRAGMA data_version").scalar_one())
+            find.version = (connection.connection.info.setdefault(READER, next(_readers)), version)
             if find.version != self._counted_at:
                 self._counts.clear()
                 self._counted_at = find.version
             if key in self._counts:
                 return self._counts[key]
-        counted = count()
+        counted = (await count())[0]
         if find.version is not None and find.version == self._counted_at:
             if len(self._counts) >= KEPT_COUNTS:
                 self._counts.clear()
