@@ -244,15 +244,16 @@ def start_goals(r: Results) -> list[Goal]:
             None if small is None else small["startup_median_s"] <= 0.2,
         )
     )
+    # Every start here is on a fresh copy of the file (a new inode), so none finds a snapshot: all are
+    # cold. The warm start (a snapshot made by the previous start) is timed by bench/startup.py.
     ours, js1 = r.start(100_000, OURS), r.start(100_000, JS1)
-    for key, floor, label in (("startup_cold_s", 1.0, "cold"), ("startup_median_s", 0.5, "warm")):
-        text = f"start-up at 100,000, JSON file, {label}: <= {floor}x json-server 1.x"
-        if ours is None or js1 is None or key not in ours:
-            found.append(Goal(text, "not measured", None))
-            continue
-        value = ours[key] / js1["startup_median_s"]
-        measured = f"{value:.2f}x ({ours[key]:.2f} s vs {js1['startup_median_s']:.2f} s)"
-        found.append(Goal(text, measured, value <= floor))
+    text = "start-up at 100,000, JSON file, cold (no snapshot): <= 1.0x json-server 1.x"
+    if ours is None or js1 is None:
+        found.append(Goal(text, "not measured", None))
+    else:
+        value = ours["startup_median_s"] / js1["startup_median_s"]
+        measured = f"{value:.2f}x ({ours['startup_median_s']:.2f} s vs {js1['startup_median_s']:.2f} s)"
+        found.append(Goal(text, measured, value <= 1.0))
     return found
 
 
