@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,6 +98,10 @@ def create_app(
             stack_of_closes.push_async_callback(ops.aclose)
             if manage_storage:
                 await stack_of_closes.enter_async_context(service)
+            # What exists once the app is up (modules, routes, loaded data) lives as long as the process:
+            # out of the cyclic GC's full collections, which would otherwise walk it all several times a
+            # second under load (about 100,000 objects, some 30 ms a pause, on SQLite).
+            gc.freeze()
             yield
 
     realtime = realtime_context(service, settings)
