@@ -58,7 +58,7 @@ from jsonserve.query.text import (
     to_text,
 )
 from jsonserve.storage.follow import ChangeSignal, PollSignal
-from jsonserve.storage.sql.base import Find, SqlStorage
+from jsonserve.storage.sql.base import PRUNE_EVERY, Find, SqlStorage
 from jsonserve.storage.sql.compile import LISTED_VALUES, Expr, JsonAccess, path_variants, records
 from jsonserve.storage.sql.compile import Path as JsonPath
 from jsonserve.storage.sql.database import Outage, database_message
@@ -251,6 +251,7 @@ class SqliteStorage(SqlStorage):
         self._point_readers = threading.local()
         self._opened_point_readers: list[sqlite3.Connection] = []
         self._counted_at: int | None = None
+        self._pruning: asyncio.Task[None] | None = None
 
         # The record writes' own connection (the standard ``sqlite3`` module, in the group's thread).
         self.group_engine = _group_engine(url)
@@ -342,6 +343,24 @@ class SqliteStorage(SqlStorage):
         await self.written()
         return result
 
+    @override
+    async def written(self) -> None:
+        """Count a committed write; every :data:`PRUNE_EVERY` writes, queue a prune of the change log.
+
+        The prune is one more item of the next group commit (its own savepoint, no transaction or
+        fsync of its own), and no request waits for it: it used to take the writer's lock for a
+        transaction of its own, holding up every batch behind it, and the 1,000th write's answer.
+        """
+        self._writes += 1
+        if self._writes % PRUNE_EVERY == 0 and (self._pruning is None or self._pruning.done()):
+            self._pruning = asyncio.create_task(self._prune(), name="jsonserve-sqlite-prune")
+
+    async def _prune(self) -> None:
+        try:  # housekeeping: must never fail or repeat a committed write
+            await self._group.submit(self._changes.prune_sync)
+        except (sa.exc.SQLAlchemyError, StorageUnavailable):
+            log.warning("change-log prune failed; it is retried after the next 1,000 writes", exc_info=True)
+
     def _refusal(self) -> StorageUnavailable | None:
         try:
             self._refuse_if_failed()
@@ -395,6 +414,8 @@ class SqliteStorage(SqlStorage):
     async def aclose(self) -> None:
         """Commit the queued writes, then close the writer and both connection pools."""
         await self._group.close()
+        if self._pruning is not None:  # settled by close(): committed, or refused
+            await asyncio.wait({self._pruning}, timeout=1.0)
         self.group_engine.dispose()
         await super().aclose()
         await self.write_engine.dispose()
