@@ -30,7 +30,6 @@ from jsonserve.config import Settings
 from jsonserve.errors import BackendUnavailable, BrokerUnavailable, StorageCorrupt, StorageLocked
 from jsonserve.schema import Kind
 from jsonserve.schema.declared import SchemaFileError
-from jsonserve.server.collector import tune_for_serving
 from jsonserve.server.logs import log_config
 from jsonserve.server.protocol import protocol_factory
 from jsonserve.server.tls import fingerprint
@@ -198,7 +197,6 @@ async def serve(settings: Settings, on_ready: OnReady | None = None) -> int:
     Raises :class:`CannotStart` (before ``on_ready`` is called) when the address cannot be bound or
     the data cannot be opened.
     """
-    tune_for_serving()
     with listen(settings.host, settings.port) as sock:
         port = sock.getsockname()[1]
         async with open_service(settings) as service:

@@ -24,7 +24,6 @@ import uvicorn
 
 from jsonserve.config import Settings
 from jsonserve.schema import Kind
-from jsonserve.server.collector import tune_for_serving
 from jsonserve.server.lifecycle import OnReady, listen, open_service, ready, uvicorn_options
 from jsonserve.server.loop import run_coroutine
 from jsonserve.server.protocol import ASGIApp
@@ -115,5 +114,4 @@ def app_from_env() -> ASGIApp:
         text = os.environ[ENV]
     except KeyError:
         raise RuntimeError(f"{ENV} is not set: start workers with `jsonserve SOURCE --workers N`") from None
-    tune_for_serving()
     return create_app(decode_settings(text))
