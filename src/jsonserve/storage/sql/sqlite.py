@@ -59,6 +59,7 @@ from jsonserve.query.text import (
 )
 from jsonserve.storage.follow import ChangeSignal, PollSignal
 from jsonserve.storage.sql.base import PRUNE_EVERY, Find, SqlStorage
+from jsonserve.storage.sql.checkpoint import Checkpointer
 from jsonserve.storage.sql.compile import LISTED_VALUES, Expr, JsonAccess, path_variants, records
 from jsonserve.storage.sql.compile import Path as JsonPath
 from jsonserve.storage.sql.database import Outage, database_message
@@ -255,11 +256,15 @@ class SqliteStorage(SqlStorage):
 
         # The record writes' own connection (the standard ``sqlite3`` module, in the group's thread).
         self.group_engine = _group_engine(url)
+        # Its WAL checkpoints, off the writer's path (``checkpoint.py``); none for an in-memory database.
+        path = self.path
+        self.checkpointer = None if path is None else Checkpointer(path)
         self._group = GroupCommit(
             self.group_engine.connect,
             self._writer,
             lambda error: self.unavailable(error, writing=True) or error,
             self._refusal,
+            None if self.checkpointer is None else self.checkpointer.after_commit,
         )
 
     async def get(self, collection: str, record_id: str) -> Record | None:
@@ -416,6 +421,8 @@ class SqliteStorage(SqlStorage):
         await self._group.close()
         if self._pruning is not None:  # settled by close(): committed, or refused
             await asyncio.wait({self._pruning}, timeout=1.0)
+        if self.checkpointer is not None:
+            await self.checkpointer.close()
         self.group_engine.dispose()
         await super().aclose()
         await self.write_engine.dispose()
@@ -512,8 +519,14 @@ def _group_engine(url: str) -> sa.Engine:
         sync_url, json_serializer=_dumps, json_deserializer=orjson.loads, poolclass=sa.pool.NullPool
     )
     event.listen(engine, "connect", register_functions)
+    event.listen(engine, "connect", _no_autocheckpoint)
     event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE"))
     return engine
+
+
+def _no_autocheckpoint(dbapi_connection: Any, _record: object) -> None:
+    """The group's commits never checkpoint the WAL themselves: :class:`Checkpointer` does, beside them."""
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
 
 def _dumps(value: object) -> str:
