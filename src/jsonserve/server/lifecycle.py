@@ -203,7 +203,7 @@ async def serve(settings: Settings, on_ready: OnReady | None = None) -> int:
     with listen(settings.host, settings.port) as sock:
         port = sock.getsockname()[1]
         async with open_service(settings) as service:
-            app = create_app(settings, service, manage_storage=False)
+            app = create_app(settings, service, manage_storage=False, freeze=True)
             config = uvicorn.Config(app, **uvicorn_options(settings.replace(port=port)))
             config.timeout_graceful_shutdown = None  # GracefulServer keeps the bound itself (see there)
             server = GracefulServer(config, on_exit=app.state.realtime.end_all, bound=settings.shutdown_timeout)

@@ -114,4 +114,4 @@ def app_from_env() -> ASGIApp:
         text = os.environ[ENV]
     except KeyError:
         raise RuntimeError(f"{ENV} is not set: start workers with `jsonserve SOURCE --workers N`") from None
-    return create_app(decode_settings(text))
+    return create_app(decode_settings(text), freeze=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,6 +73,7 @@ def create_app(
     manage_storage: bool = True,
     fast_reads: bool = True,
     policies: Sequence[Middleware] = (),
+    freeze: bool = False,
 ) -> Starlette:
     """The ASGI app; its lifespan opens the storage and closes it (flushing writes) at shutdown.
 
@@ -84,6 +86,10 @@ def create_app(
             which gives the same answers as the routes, faster; ``False`` sends them through the routes.
         policies: pure-ASGI middlewares (``Middleware(cls, **options)``) that every request meets, in
             this order, after CORS and before the fast lane and the routes (``web/stack.py``).
+        freeze: once the lifespan has started, move every object alive into the garbage collector's
+            permanent generation (``gc.freeze()``), out of its full collections. For a process that
+            only serves this app (the server's own entry points): in another, garbage not yet
+            collected at that moment would never be.
     """
     service = service or build_service(settings)
     static_dir = _static_dir(settings)
@@ -97,6 +103,11 @@ def create_app(
             stack_of_closes.push_async_callback(ops.aclose)
             if manage_storage:
                 await stack_of_closes.enter_async_context(service)
+            if freeze:
+                # What exists once the app is up (modules, routes, loaded data) lives as long as the process:
+                # out of the cyclic GC's full collections, which would otherwise walk it all several times
+                # a second under load (about 100,000 objects, some 30 ms a pause, on SQLite).
+                gc.freeze()
             yield
 
     realtime = realtime_context(service, settings)

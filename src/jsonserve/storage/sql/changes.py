@@ -33,6 +33,15 @@ if TYPE_CHECKING:
 
 ADDED_COLUMNS = ("previous", "actor")  # added after the first release: created on open where missing
 _INSERT = changes.insert().returning(changes.c.seq)  # built once: its compiled form is found by a memoized key
+_NEWEST = sa.select(sa.func.max(changes.c.seq))
+_OLDEST = sa.select(sa.func.min(changes.c.seq))
+_FIRST_YOUNG = (  # the oldest change among the prunable ones that is still young enough to keep
+    sa.select(changes.c.seq)
+    .where(changes.c.seq <= sa.bindparam("aged"), changes.c.at >= sa.bindparam("old"))
+    .order_by(changes.c.seq)
+    .limit(1)
+)
+_DELETE_UPTO = changes.delete().where(changes.c.seq <= sa.bindparam("cut"))
 
 
 class SqlChangeLog(ChangeLog):
@@ -83,12 +92,29 @@ class SqlChangeLog(ChangeLog):
         await self._storage.commit(work)
 
     async def prune(self, connection: AsyncConnection) -> None:
-        """Delete what :class:`Retention` no longer keeps."""
+        """Delete what :class:`Retention` no longer keeps (:meth:`prune_sync` through ``run_sync``)."""
+        await connection.run_sync(self.prune_sync)
+
+    def prune_sync(self, connection: sa.Connection) -> None:
+        """Delete what :class:`Retention` no longer keeps: the oldest changes, up to one cut.
+
+        Beyond the newest ``changes``, the oldest are deleted while they are older than ``seconds``
+        (as the in-memory ring drops them: a prefix, up to the first younger one), and anything beyond
+        ``ceiling``. Each statement walks the primary key from the oldest row and stops at the first
+        one kept, so a prune that deletes nothing costs a few index lookups (a filter on ``at`` over
+        every prunable row took ~10-50 ms every 1,000 writes with 100,000 changes kept).
+        """
         retention = self.retention
-        newest = (await connection.execute(sa.select(sa.func.max(changes.c.seq)))).scalar_one() or 0
-        too_many = changes.c.seq <= newest - retention.ceiling
-        old = sa.and_(changes.c.seq <= newest - retention.changes, changes.c.at < self._clock() - retention.seconds)
-        await connection.execute(changes.delete().where(sa.or_(too_many, old)))
+        newest = connection.execute(_NEWEST).scalar_one() or 0
+        cut = newest - retention.ceiling
+        aged = newest - retention.changes
+        if aged > cut:
+            young = connection.execute(_FIRST_YOUNG, {"aged": aged, "old": self._clock() - retention.seconds})
+            first_young = young.scalar_one_or_none()
+            cut = max(cut, aged if first_young is None else first_young - 1)
+        oldest = connection.execute(_OLDEST).scalar_one()
+        if oldest is not None and cut >= oldest:
+            connection.execute(_DELETE_UPTO, {"cut": cut})
 
 
 def insert(connection: sa.Connection, collection: str, action: str, change: Change) -> int:

@@ -77,7 +77,7 @@ class GroupCommit:
     batch runs, so that the owner's other write transactions (schema, seeding, pruning) take turns
     with the batches instead of meeting SQLite's lock. ``failure`` turns a database error into the
     exception the write's caller gets (a 503, see ``database.py``); ``refusal`` says why writes are
-    refused now (``None``: they are not).
+    refused now (``None``: they are not); ``after_batch`` is called once each batch has been answered.
     """
 
     def __init__(
@@ -86,8 +86,10 @@ class GroupCommit:
         lock: asyncio.Lock,
         failure: Callable[[sa.exc.DBAPIError], Exception],
         refusal: Callable[[], StorageUnavailable | None],
+        after_batch: Callable[[], None] | None = None,
     ) -> None:
         self._connect = connect
+        self._after_batch = after_batch  # told on the loop after each batch's COMMIT (SQLite: checkpoints)
         self._lock = lock
         self._failure = failure
         self._refusal = refusal
@@ -163,6 +165,8 @@ class GroupCommit:
                         _settle(item.future, Done(error=StorageUnavailable("the server shut down during the write")))
                     raise
             self._settle_batch(batch, outcomes)
+            if self._after_batch is not None:
+                self._after_batch()
 
     def _take(self) -> list[_Item]:
         """The next batch: up to :data:`MAX_BATCH` queued writes whose callers still wait."""

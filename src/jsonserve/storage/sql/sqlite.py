@@ -59,7 +59,8 @@ from jsonserve.query.text import (
     to_text,
 )
 from jsonserve.storage.follow import ChangeSignal, PollSignal
-from jsonserve.storage.sql.base import Counted, Find, SqlStorage
+from jsonserve.storage.sql.base import PRUNE_EVERY, Counted, Find, SqlStorage
+from jsonserve.storage.sql.checkpoint import Checkpointer
 from jsonserve.storage.sql.compile import LISTED_VALUES, Expr, JsonAccess, path_variants, records
 from jsonserve.storage.sql.compile import Path as JsonPath
 from jsonserve.storage.sql.database import Outage, database_message
@@ -254,14 +255,19 @@ class SqliteStorage(SqlStorage):
         self._point_readers = threading.local()
         self._opened_point_readers: list[sqlite3.Connection] = []
         self._counted_at: Hashable | None = None
+        self._pruning: asyncio.Task[None] | None = None
 
         # The record writes' own connection (the standard ``sqlite3`` module, in the group's thread).
         self.group_engine = _group_engine(url)
+        # Its WAL checkpoints, off the writer's path (``checkpoint.py``); none for an in-memory database.
+        path = self.path
+        self.checkpointer = None if path is None else Checkpointer(path)
         self._group = GroupCommit(
             self.group_engine.connect,
             self._writer,
             lambda error: self.unavailable(error, writing=True) or error,
             self._refusal,
+            None if self.checkpointer is None else self.checkpointer.after_commit,
         )
 
     async def get(self, collection: str, record_id: str) -> Record | None:
@@ -350,6 +356,24 @@ class SqliteStorage(SqlStorage):
         await self.written()
         return result
 
+    @override
+    async def written(self) -> None:
+        """Count a committed write; every :data:`PRUNE_EVERY` writes, queue a prune of the change log.
+
+        The prune is one more item of the next group commit (its own savepoint, no transaction or
+        fsync of its own), and no request waits for it: it used to take the writer's lock for a
+        transaction of its own, holding up every batch behind it, and the 1,000th write's answer.
+        """
+        self._writes += 1
+        if self._writes % PRUNE_EVERY == 0 and (self._pruning is None or self._pruning.done()):
+            self._pruning = asyncio.create_task(self._prune(), name="jsonserve-sqlite-prune")
+
+    async def _prune(self) -> None:
+        try:  # housekeeping: must never fail or repeat a committed write
+            await self._group.submit(self._changes.prune_sync)
+        except (sa.exc.SQLAlchemyError, StorageUnavailable):
+            log.warning("change-log prune failed; it is retried after the next 1,000 writes", exc_info=True)
+
     def _refusal(self) -> StorageUnavailable | None:
         try:
             self._refuse_if_failed()
@@ -403,6 +427,10 @@ class SqliteStorage(SqlStorage):
     async def aclose(self) -> None:
         """Commit the queued writes, then close the writer and both connection pools."""
         await self._group.close()
+        if self._pruning is not None:  # settled by close(): committed, or refused
+            await asyncio.wait({self._pruning}, timeout=1.0)
+        if self.checkpointer is not None:
+            await self.checkpointer.close()
         self.group_engine.dispose()
         await super().aclose()
         await self.write_engine.dispose()
@@ -499,8 +527,14 @@ def _group_engine(url: str) -> sa.Engine:
         sync_url, json_serializer=_dumps, json_deserializer=orjson.loads, poolclass=sa.pool.NullPool
     )
     event.listen(engine, "connect", register_functions)
+    event.listen(engine, "connect", _no_autocheckpoint)
     event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE"))
     return engine
+
+
+def _no_autocheckpoint(dbapi_connection: Any, _record: object) -> None:
+    """The group's commits never checkpoint the WAL themselves: :class:`Checkpointer` does, beside them."""
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
 
 def _dumps(value: object) -> str:
