@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from jsonserve import testing
+from jsonserve._types import JSONValue
 from jsonserve.config import Settings
 from jsonserve.query.evaluate import run
 from jsonserve.query.model import Condition, Op, PageRequest, Query, Slice, SortKey
@@ -161,6 +162,37 @@ async def test_sqlite_gathers_index_statistics_at_open(sqlite_storage: Any) -> N
     indexes = await sqlite_storage.read(statistics)
     assert any(name.startswith("jsonserve_idx_posts_userId") for name in indexes)
     assert "jsonserve_records_order" in indexes
+
+
+async def test_sqlite_statistics_count_every_record_and_a_filter_takes_its_index() -> None:
+    # Sampled statistics (analysis_limit) said "1,001 records per collection" at any size, and the
+    # planner then scanned the collection in insertion order for ?userId= (500 ms at 1,000,000).
+    from jsonserve.storage.sql.sqlite import SqliteStorage
+
+    posts: list[JSONValue] = [{"id": n, "userId": n % 500} for n in range(1, 3001)]
+    async with backends._storage({"posts": posts}, "sqlite", Settings()) as opened:
+        assert isinstance(opened, SqliteStorage)
+        opened.indexes = ("posts.userId",)
+        await opened.open()
+        try:
+
+            async def inspect(connection: Any) -> tuple[str, list[str]]:
+                stat = await connection.exec_driver_sql(
+                    "SELECT group_concat(idx || ':' || stat, ' | ') FROM sqlite_stat1"
+                )
+                plan = await connection.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT doc FROM jsonserve_records WHERE collection = 'posts' "
+                    """AND json_extract(doc, '$."userId"') IN (7, '7') ORDER BY pos"""
+                )
+                return stat.scalar_one(), [row[-1] for row in plan]
+
+            stat, plan = await opened.read(inspect)
+            found = await opened.find(Query("posts", where=Condition(("userId",), Op.EQ, "7")))
+        finally:
+            await opened.aclose()
+    assert "jsonserve_records_order:3000 3000 1" in stat  # every record counted: one collection of 3,000
+    assert any("jsonserve_idx_posts_userId" in step for step in plan), plan
+    assert [post["id"] for post in found.items] == [n for n in range(1, 3001) if n % 500 == 7]
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------------
