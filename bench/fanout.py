@@ -374,24 +374,29 @@ are summed over the subscribers; "per frame" is the server's CPU time per frame 
 Goal (issue 15): p99 < 50 ms at {args.rate:,.0f} writes/s with {args.subscribers} subscribers:
 {verdict(results["current tree"][1], args.rate)}.
 
-How to read it on a shared machine: the server gets the share of CPU 1 the machine leaves it (the
-"server CPU" column), so writes/s, frames/s and latencies are the machine's as much as the server's;
-the CPU time per frame delivered is the figure that compares code (it includes each write's own
-handling, shared by its 100 frames). When the writes/s stay below the fixed rate, the schedule
-slipped and that phase is really another full-speed one. Delivering 1,000 writes/s to 100
-subscribers is 100,000 frames/s: at the per-frame cost above that is about two cores' worth of CPU
-for one process, so the goal cannot hold on this machine whatever its load; it needs per-frame
-costs near 10 µs, or the subscribers spread over several processes (`--workers`, which needs a
-SQLite or PostgreSQL source: each worker fans out to its own connections).
+How to read it: the server gets the share of CPU 1 the machine leaves it (the "server CPU" column),
+so on a busy machine writes/s, frames/s and latencies are the machine's as much as the server's; the
+CPU time per frame delivered is the figure that compares code (it includes each write's own handling,
+shared by its 100 frames). When the writes/s stay below the fixed rate, the schedule slipped and that
+phase is really another full-speed one.
 
-Where the time went (py-spy on the server under this load): before, about 40 % of samples in
-uvicorn's per-message send (the ASGI round, the websockets framing, one `transport.write` system call
-per frame) and 20 % in permessage-deflate, compressing each frame once per subscriber; building and
-encoding each frame per subscriber a few %. Now: each change is encoded once (only `sub` differs
-between subscribers); permessage-deflate is not negotiated; a live change to an idle connection is
-written at once from the fan-out loop (no task switch, no ASGI round), and frames that queued up are
-written as separate messages in one system call. What remains per frame is mostly that system call
-(one per connection and change; the largest single line in the profile).
+Why the goal is not reached here: on a quiet machine (load about 1), the server used about half of
+its core, and the writes/s stopped at 540-610 because the load generator ran out of CPU 0: the 100
+subscribers (two Python processes parsing 55,000-61,000 frames/s) and the 8 writers share that one
+core. At what it reached, p99 was 15-17 ms. 1,000 writes/s to 100 subscribers is 100,000 frames/s:
+at 8.5-9 µs per frame the server alone needs about 0.9 of a core, which leaves nothing of a 2-core
+machine for the clients, so the goal cannot be measured here; it needs a machine with cores to spare
+for the clients (or `--workers`, on SQLite or PostgreSQL, to spread the subscribers over processes).
+
+Where the time went (py-spy on the server): first, about 40 % of samples in uvicorn's per-message
+send (the ASGI round, the websockets framing, one `transport.write` system call per frame) and 20 %
+in permessage-deflate, compressing each frame once per subscriber. Then: each change is encoded once
+(only `sub` differs between subscribers); permessage-deflate is not negotiated; a live change to an
+idle connection is framed at once from the fan-out loop (no task switch, no ASGI round) and written at
+the end of the event loop's round, so all the changes a group commit publishes reach one connection
+in one system call (10.0-10.5 -> 8.1-8.5 µs per frame, same run). What remains per frame: the
+`transport.write` system call (a quarter of the server's samples), the frame's building and the
+write's own handling.
 {END}"""
     run.write_block(DOC, START, END, block)
 
