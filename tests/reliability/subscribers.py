@@ -20,14 +20,45 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
+import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 PROBE = "__end__"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def running(ws_url: str, count: int, *options: str) -> Iterator[subprocess.Popen[str]]:
+    """This program in a process of its own, its ``count`` connections subscribed; killed by PID on the way out."""
+    argv = [sys.executable, "-m", "tests.reliability.subscribers", ws_url, str(count), *options]
+    process = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()  # "ready", or "" when it failed (it gives up after 60 s)
+        assert first.strip() == "ready", f"the subscribers did not connect (exit {process.poll()})"
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+def finish(process: subprocess.Popen[str], timeout: float) -> list[dict[str, object]]:
+    """Tell the subscribers the writes are over; what each received (one JSON line per connection)."""
+    out, _ = process.communicate("stop\n", timeout=timeout)
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
 @dataclass

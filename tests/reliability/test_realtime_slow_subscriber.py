@@ -47,7 +47,6 @@ import os
 import secrets
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -62,6 +61,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from tests.api.conftest import require_postgres
+from tests.reliability import subscribers
 from tests.reliability.helpers import start
 from tests.reliability.stores import Store, throwaway_database
 from tests.support.server import Server
@@ -83,7 +83,6 @@ FLOOR = 0.002  # ... or this many seconds above it (a slowdown that matters is t
 EXTRA_BLOCKS = 2  # blocks run again while B is over the bound
 RECEIVE_BUFFER = 4096  # the stuck subscriber's SO_RCVBUF, set before connecting: it caps the TCP window
 SEGMENT = 536  # and its TCP_MAXSEG: on loopback (MSS 64 KiB) the server's send buffer would hold some 2 MB
-ROOT = Path(__file__).resolve().parents[2]
 SEED: dict[str, Any] = {"posts": [], "users": []}  # users: the subscribers' probe collection (nobody writes to it)
 
 
@@ -127,14 +126,18 @@ class Trial:
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_stuck_subscriber_is_closed_with_1013_and_writers_p99_holds(kind: str, tmp_path: Path) -> None:
     trial = Trial(kind)
-    with prompt_threads(), serving(kind, tmp_path) as server, subscribers(server) as normal:
+    with (
+        prompt_threads(),
+        serving(kind, tmp_path) as server,
+        subscribers.running(ws_url(server), NORMAL, "--collections", "posts", "--probe", "users") as normal,
+    ):
         warm_up = write_round(server, Round("warm-up", -1), WARMUP_WRITES)
         assert not warm_up.errors, warm_up.errors[:3]
         for block in range(1 + EXTRA_BLOCKS):
             run_block(server, trial, block * len(ORDER))
             if trial.held:
                 break
-        reports = finish(normal)
+        reports = subscribers.finish(normal, timeout=60)
     print(f"\n{trial.summary()}")
     assert "Traceback" not in server.output(), server.output()[-3000:]
     check_subscribers(reports, WARMUP_WRITES + sum(map(len, trial.rounds.values())) * ROUND_WRITES)
@@ -253,32 +256,6 @@ def read_to_the_end(ws: ClientConnection) -> tuple[int, int | None]:
 
 def ws_url(server: Server) -> str:
     return server.url.replace("http://", "ws://", 1) + "/realtime"
-
-
-@contextlib.contextmanager
-def subscribers(server: Server) -> Iterator[subprocess.Popen[str]]:
-    """The :data:`NORMAL` subscribers' process, subscribed to ``posts``; killed by PID if it is still running."""
-    argv = [sys.executable, "-m", "tests.reliability.subscribers", ws_url(server), str(NORMAL)]
-    argv += ["--collections", "posts", "--probe", "users"]
-    process = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()  # "ready", or "" when it failed
-        assert first.strip() == "ready", f"the subscribers did not connect (exit {process.poll()})"
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-        for pipe in (process.stdin, process.stdout):
-            if pipe is not None:
-                pipe.close()
-
-
-def finish(process: subprocess.Popen[str]) -> list[dict[str, object]]:
-    """Tell the subscribers the writes are over; what each received (one JSON line per connection)."""
-    out, _ = process.communicate("stop\n", timeout=60)
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
 def check_subscribers(reports: list[dict[str, object]], expected: int) -> None:

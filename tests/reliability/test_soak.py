@@ -36,14 +36,10 @@ figures are recorded through :mod:`tests.reliability.results` as test ``S1``.
 from __future__ import annotations
 
 import collections
-import contextlib
 import itertools
-import json
 import os
 import random
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -53,7 +49,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.reliability import tier
+from tests.reliability import subscribers, tier
 from tests.reliability.helpers import start
 from tests.reliability.results import Figures, tally
 from tests.reliability.stores import Store
@@ -82,7 +78,6 @@ P99_FLOOR_MS = 5.0  # an absolute p99 difference below this is scheduling noise,
 TIMELINE_STEP = 30.0  # seconds per window of the reported p99 timeline
 MAX_LAG_S = 1.0  # p99 lateness against the token schedule (the load really was 200 req/s)
 SUBSCRIBERS = 100  # WebSocket connections following every change of the run
-ROOT = Path(__file__).resolve().parents[2]
 
 # The mix per 100 requests: 70 reads, 25 writes, 5 filters.
 MIX = {
@@ -240,7 +235,10 @@ def test_soak_fixed_rate_mixed_load(soak_server: Server) -> None:
     window = min(60.0, (SECONDS - WARMUP) / 3)
     detail = f"{RATE} req/s x {SECONDS} s (warm-up {WARMUP} s), {POSTS} posts + {COMMENTS} comments, {CLIENTS} clients"
     detail += f", {SUBSCRIBERS} WebSocket subscribers"
-    with tally("S1", "jsonfile", detail) as figures, subscribers(soak_server.url) as watching:
+    with (
+        tally("S1", "jsonfile", detail) as figures,
+        subscribers.running(ws_url(soak_server.url), SUBSCRIBERS) as watching,
+    ):
         load = Load(soak_server.url, time.monotonic(), plan)
         samples: list[Sample] = []
         stop = threading.Event()
@@ -254,34 +252,15 @@ def test_soak_fixed_rate_mixed_load(soak_server: Server) -> None:
         stop.set()
         sampler.join(10)
         assert not any(thread.is_alive() for thread in clients), "a client hung"
-        reports = finish(watching)
+        reports = subscribers.finish(watching, timeout=120)
         failures = check_subscribers(figures, reports)
         failures += judge(figures, [done for mine in load.done for done in mine], samples, window, load.errors)
         assert "Traceback" not in soak_server.output(), soak_server.output()[-3000:]
         assert not failures, "; ".join(failures)
 
 
-@contextlib.contextmanager
-def subscribers(url: str) -> Iterator[subprocess.Popen[str]]:
-    """The subscriber process, its :data:`SUBSCRIBERS` connections subscribed; stopped by PID on the way out."""
-    ws_url = url.replace("http://", "ws://", 1) + "/realtime"
-    argv = [sys.executable, "-m", "tests.reliability.subscribers", ws_url, str(SUBSCRIBERS)]
-    process = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()  # "ready", or "" when it failed (it gives up after 60 s)
-        assert first.strip() == "ready", f"the subscribers did not connect (exit {process.poll()})"
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-
-
-def finish(process: subprocess.Popen[str]) -> list[dict[str, object]]:
-    """Tell the subscribers the load is over; what each received (one JSON line per connection)."""
-    out, _ = process.communicate("stop\n", timeout=120)
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+def ws_url(url: str) -> str:
+    return url.replace("http://", "ws://", 1) + "/realtime"
 
 
 def check_subscribers(figures: Figures, reports: list[dict[str, object]]) -> list[str]:
