@@ -10,6 +10,7 @@ a transaction (one round trip).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -33,17 +34,28 @@ POSTS: list[dict[str, Any]] = [
 DATA: dict[str, Any] = {"posts": POSTS, "profile": {"name": "x"}}
 
 
+@contextlib.asynccontextmanager
+async def opened_storage(
+    backend: str, data: dict[str, JSONValue] = DATA, indexes: tuple[str, ...] = ()
+) -> AsyncIterator[Any]:
+    """``data`` on ``backend``, opened (with ``indexes``), closed on the way out."""
+    if backend == "postgres":
+        require_postgres()
+    async with backends._storage(data, backend, Settings()) as storage:
+        assert storage is not None
+        if indexes:
+            storage.indexes = indexes  # type: ignore[attr-defined]
+        await storage.open()
+        try:
+            yield storage
+        finally:
+            await storage.aclose()
+
+
 @pytest.fixture(params=testing.BACKENDS)
 async def storage(request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
-    if request.param == "postgres":
-        require_postgres()
-    async with backends._storage(DATA, request.param, Settings()) as opened:
-        assert opened is not None
-        await opened.open()
-        try:
-            yield opened
-        finally:
-            await opened.aclose()
+    async with opened_storage(request.param) as opened:
+        yield opened
 
 
 WINDOWS = [
@@ -113,16 +125,8 @@ async def test_a_read_sees_every_acknowledged_write(storage: Storage) -> None:
 
 @pytest.fixture
 async def sqlite_storage() -> AsyncIterator[Any]:
-    from jsonserve.storage.sql.sqlite import SqliteStorage
-
-    async with backends._storage(DATA, "sqlite", Settings()) as opened:
-        assert isinstance(opened, SqliteStorage)
-        opened.indexes = ("posts.userId",)
-        await opened.open()
-        try:
-            yield opened
-        finally:
-            await opened.aclose()
+    async with opened_storage("sqlite", indexes=("posts.userId",)) as opened:
+        yield opened
 
 
 def _pooled_checkouts(storage: Any) -> list[object]:
@@ -167,29 +171,19 @@ async def test_sqlite_gathers_index_statistics_at_open(sqlite_storage: Any) -> N
 async def test_sqlite_statistics_count_every_record_and_a_filter_takes_its_index() -> None:
     # Sampled statistics (analysis_limit) said "1,001 records per collection" at any size, and the
     # planner then scanned the collection in insertion order for ?userId= (500 ms at 1,000,000).
-    from jsonserve.storage.sql.sqlite import SqliteStorage
-
     posts: list[JSONValue] = [{"id": n, "userId": n % 500} for n in range(1, 3001)]
-    async with backends._storage({"posts": posts}, "sqlite", Settings()) as opened:
-        assert isinstance(opened, SqliteStorage)
-        opened.indexes = ("posts.userId",)
-        await opened.open()
-        try:
 
-            async def inspect(connection: Any) -> tuple[str, list[str]]:
-                stat = await connection.exec_driver_sql(
-                    "SELECT group_concat(idx || ':' || stat, ' | ') FROM sqlite_stat1"
-                )
-                plan = await connection.exec_driver_sql(
-                    "EXPLAIN QUERY PLAN SELECT doc FROM jsonserve_records WHERE collection = 'posts' "
-                    """AND json_extract(doc, '$."userId"') IN (7, '7') ORDER BY pos"""
-                )
-                return stat.scalar_one(), [row[-1] for row in plan]
+    async def inspect(connection: Any) -> tuple[str, list[str]]:
+        stat = await connection.exec_driver_sql("SELECT group_concat(idx || ':' || stat, ' | ') FROM sqlite_stat1")
+        plan = await connection.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT doc FROM jsonserve_records WHERE collection = 'posts' "
+            """AND json_extract(doc, '$."userId"') IN (7, '7') ORDER BY pos"""
+        )
+        return stat.scalar_one(), [row[-1] for row in plan]
 
-            stat, plan = await opened.read(inspect)
-            found = await opened.find(Query("posts", where=Condition(("userId",), Op.EQ, "7")))
-        finally:
-            await opened.aclose()
+    async with opened_storage("sqlite", {"posts": posts}, ("posts.userId",)) as opened:
+        stat, plan = await opened.read(inspect)
+        found = await opened.find(Query("posts", where=Condition(("userId",), Op.EQ, "7")))
     assert "jsonserve_records_order:3000 3000 1" in stat  # every record counted: one collection of 3,000
     assert any("jsonserve_idx_posts_userId" in step for step in plan), plan
     assert [post["id"] for post in found.items] == [n for n in range(1, 3001) if n % 500 == 7]
@@ -201,22 +195,16 @@ async def test_sqlite_statistics_count_every_record_and_a_filter_takes_its_index
 async def test_postgres_reads_run_outside_a_transaction() -> None:
     # No BEGIN before a read's statement and no ROLLBACK after it: one round trip. asyncpg knows
     # whether its connection is inside a transaction block once the statement has run.
-    require_postgres()
 
     async def in_transaction(connection: Any) -> bool:
         await connection.exec_driver_sql("SELECT 1")
         raw = await connection.get_raw_connection()
         return bool(raw.driver_connection.is_in_transaction())
 
-    async with backends._storage(DATA, "postgres", Settings()) as opened:
-        assert opened is not None
-        await opened.open()
-        try:
-            assert await opened.read(in_transaction) is False  # type: ignore[attr-defined]
-            async with opened.engine.connect() as connection:  # type: ignore[attr-defined]
-                assert await in_transaction(connection) is True  # the same check sees a write's BEGIN
-        finally:
-            await opened.aclose()
+    async with opened_storage("postgres") as opened:
+        assert await opened.read(in_transaction) is False
+        async with opened.engine.connect() as connection:
+            assert await in_transaction(connection) is True  # the same check sees a write's BEGIN
 
 
 async def test_sqlite_keeps_a_count_until_the_database_changes(sqlite_storage: Any) -> None:
@@ -251,14 +239,8 @@ async def test_sqlite_a_driver_error_of_the_synchronous_try_goes_to_the_readers(
 
 @pytest.fixture
 async def pg_storage() -> AsyncIterator[Any]:
-    require_postgres()
-    async with backends._storage(DATA, "postgres", Settings()) as opened:
-        assert opened is not None
-        await opened.open()
-        try:
-            yield opened
-        finally:
-            await opened.aclose()
+    async with opened_storage("postgres") as opened:
+        yield opened
 
 
 async def test_postgres_known_reads_run_straight_on_asyncpg(pg_storage: Any) -> None:
