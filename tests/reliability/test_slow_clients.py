@@ -288,10 +288,16 @@ def test_a_client_slow_but_within_the_deadlines_is_served(serve: Callable[..., S
         assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
 
 
-def test_a_kept_alive_connection_gets_the_deadline_from_its_previous_response(serve: Callable[..., Server]) -> None:
+@pytest.mark.parametrize("idle_first", [0.0, 1.5], ids=["at-once", "first-request-late"])
+def test_a_kept_alive_connection_gets_the_deadline_from_its_previous_response(
+    serve: Callable[..., Server], idle_first: float
+) -> None:
+    # first-request-late: the first request comes 1.5 s into the 2 s header deadline, so the clock
+    # the connection started with would close it 0.5 s after the answer; the answer restarts it.
     serving = serve(*DEADLINE_ARGS)
     sock = connect(serving.port)
     sock.setblocking(True)
+    time.sleep(idle_first)
     sock.sendall(GET)
     first = b""
     while b"\r\n\r\n" not in first or len(first.partition(b"\r\n\r\n")[2]) < int(parse(first)[1]["content-length"]):
