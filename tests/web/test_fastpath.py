@@ -60,8 +60,14 @@ REQUESTS: list[tuple[str, str, dict[str, str]]] = [
     ("OPTIONS", "/posts/1", {**ORIGIN, "Access-Control-Request-Method": "GET"}),
     ("GET", "/__docs/swagger-ui.css", {}),
     ("GET", "/posts/99", ORIGIN),
+    ("GET", "/posts/1?_embed=comments&_expand=nothing", {"Accept-Encoding": "gzip"}),
+    ("GET", "/posts/1?_delay=1", {}),
+    ("GET", "/posts/1?_embed=comments&_embed=", {}),
+    ("GET", "/posts/1?_limit=x", {}),
+    ("GET", "/posts/99?_embed=comments", {}),
+    ("GET", "/comments/1?_expand=post", ORIGIN),
 ]
-ANSWERED_BY_THE_LANE = {0, 1, 2, 3, 4, 5, 13, 14, 15}
+ANSWERED_BY_THE_LANE = {0, 1, 2, 3, 4, 5, 10, 13, 14, 15, 19, 21, 24}
 Seen = tuple[int, list[tuple[str, str]], bytes]
 
 
@@ -182,7 +188,7 @@ async def test_the_lane_is_off_with_a_base_path(answered: list[str]) -> None:
         ("GET", "/posts/1", b"", [(b"accept-encoding", b"gzip")], ("posts", "1")),
         ("HEAD", "/posts/1", b"", [], None),
         ("PUT", "/posts/1", b"", [], None),
-        ("GET", "/posts/1", b"_embed=comments", [], None),
+        ("GET", "/posts/1", b"_embed=comments", [], ("posts", "1")),
         ("GET", "/posts", b"", [], None),
         ("GET", "/posts/1/comments", b"", [], None),
         ("GET", "/posts/1/", b"", [], None),

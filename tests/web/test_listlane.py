@@ -166,13 +166,13 @@ async def test_the_kept_parses_are_bounded(monkeypatch: pytest.MonkeyPatch) -> N
     async with _service("memory", settings) as service:
         lane = listlane.ListLane(service, ParseOptions())
         for number in range(1, 6):
-            parsed = lane._parse("posts", f"_page={number}&_limit=2".encode())
+            parsed = lane.parse("posts", f"_page={number}&_limit=2".encode())
             assert parsed is not None and parsed.query.window is not None
         assert list(lane._parsed) == [("posts", f"_page={n}&_limit=2".encode()) for n in (3, 4, 5)]
-        assert lane._parse("posts", b"_page=x") is None and lane._parse("posts", b"_delay=5") is None
+        assert lane.parse("posts", b"_page=x") is None and lane.parse("posts", b"_delay=5") is None
         long = b"&".join([b"_page=1", *[b"title_ne=%d" % n for n in range(400)]])
         assert len(long) > listlane.KEPT_QUERY_BYTES
-        parsed = lane._parse("posts", long)
+        parsed = lane.parse("posts", long)
         assert parsed is not None and parsed.query.window is not None  # parsed, answered, not kept
         assert [key[1] for key in lane._parsed] == [f"_page={n}&_limit=2".encode() for n in (3, 4, 5)]
 

@@ -1,4 +1,4 @@
-"""A pure-ASGI fast lane for the commonest requests: ``GET /{collection}/{id}`` (no query, no conditions) and lists.
+"""A pure-ASGI fast lane for the commonest requests: ``GET /{collection}/{id}`` (``?_embed=``… too) and lists.
 
 Lists (``GET /{collection}?query``) are ``web/listlane.py``'s; this module decides the record reads.
 
@@ -11,8 +11,10 @@ It sits inside the declared middleware stack (``web/stack.py``): CORS, the catch
 policy run before it, and gzip wraps its answers as it wraps the routes', so it deals with none of
 them. Whether a request may take the lane is one check, :func:`lane_target`. A request that takes it
 goes back to the routes only when the lane finds nothing (a name that is not a collection, which may
-be a static file; a missing record): any other error is answered here, with the problem+json response
-the routes would give (:func:`~jsonserve.web.errors.domain_response`); an unexpected exception
+be a static file; a missing record) or the query is not one it answers (``_delay``, a query the
+routes refuse with a 400; queries are parsed as the list lane parses them): any other error is
+answered here, with the problem+json response the routes would give
+(:func:`~jsonserve.web.errors.domain_response`); an unexpected exception
 propagates to the catch-all, as it would from the routes. Nothing is sent before the answer is
 complete, so handing over is always possible.
 
@@ -36,16 +38,17 @@ from jsonserve.web.listlane import ListLane
 def lane_target(scope: Scope, reserved: frozenset[str] = frozenset()) -> tuple[str, str] | None:
     """The ``(collection, id)`` a request asks for if it may take the fast lane, else ``None``.
 
-    It may when it is an HTTP ``GET`` (``HEAD`` and writes go to the routes) with no query string
-    (``_embed``, ``_delay``…), no ``root_path`` (a proxy prefix, which the routes strip), a path of
+    It may when it is an HTTP ``GET`` (``HEAD`` and writes go to the routes) with no ``root_path``
+    (a proxy prefix, which the routes strip), a path of
     exactly two non-empty segments (no trailing slash) whose first is not ``reserved`` (a segment the
-    routes mount something else at) and no ``If-None-Match`` (a 304 is the routes' business).
+    routes mount something else at) and no ``If-None-Match`` (a 304 is the routes' business). Its
+    query string may be anything (:meth:`FastReads._answer` hands over those it does not answer).
 
     Example:
         >>> lane_target({"type": "http", "method": "GET", "path": "/posts/1", "query_string": b"", "headers": []})
         ('posts', '1')
     """
-    if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"] or scope.get("root_path"):
+    if scope["type"] != "http" or scope["method"] != "GET" or scope.get("root_path"):
         return None
     parts = scope["path"].split("/")
     if len(parts) != 3 or parts[0] or not parts[1] or not parts[2] or parts[1] in reserved:
@@ -89,8 +92,14 @@ class FastReads:
         collection, record_id = target
         if self.service.kinds().get(collection) is not Kind.PLURAL:
             return False  # a singular resource, a static file or a 404: the routes know which
+        query = None  # no query string: no join, as the routes' empty query
+        if scope["query_string"]:
+            parsed = self.lists.parse(collection, scope["query_string"])
+            if parsed is None:
+                return False  # _delay, or the routes' 400
+            query = parsed.query
         try:
-            record = await self.service.get(collection, record_id, principal=principal_of(scope))
+            record = await self.service.get(collection, record_id, query, principal=principal_of(scope))
         except NotFound:
             return False  # the routes answer the 404
         except JsonServeError as error:  # e.g. StorageUnavailable: the routes' 503, not a second try

@@ -84,7 +84,7 @@ class ListLane:
         name = list_target(scope, self.reserved)
         if name is None or self.service.kinds().get(name) is not Kind.PLURAL:
             return False
-        parsed = self._parse(name, scope["query_string"])
+        parsed = self.parse(name, scope["query_string"])
         if parsed is None:
             return False
         try:
@@ -101,8 +101,11 @@ class ListLane:
         await send({"type": "http.response.body", "body": body})
         return True
 
-    def _parse(self, name: str, query_string: bytes) -> Parsed | None:
-        """The request's parsed query, or ``None`` for one the routes must answer (``_delay``, a 400)."""
+    def parse(self, name: str, query_string: bytes) -> Parsed | None:
+        """The request's parsed query, or ``None`` for one the routes must answer (``_delay``, a 400).
+
+        The record lane parses its queries (``?_embed=``…) here too, so both keep the same parses.
+        """
         key = (name, query_string)
         parsed = self._parsed.get(key)
         if parsed is not None:
