@@ -13,13 +13,13 @@ from jsonserve.web import fastpath
 def answered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The paths the lane answered itself (rather than handing them to the routes)."""
     paths: list[str] = []
-    original = fastpath.FastReads._answer
+    original = fastpath.LaneReads.prepare
 
-    async def spy(self: fastpath.FastReads, scope: Any, receive: Any, send: Any) -> bool:
-        done = await original(self, scope, receive, send)
-        if done:
+    async def spy(self: fastpath.LaneReads, scope: Any) -> Any:
+        answer = await original(self, scope)
+        if answer is not None:
             paths.append(scope["path"])
-        return done
+        return answer
 
-    monkeypatch.setattr(fastpath.FastReads, "_answer", spy)
+    monkeypatch.setattr(fastpath.LaneReads, "prepare", spy)
     return paths

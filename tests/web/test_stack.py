@@ -15,7 +15,7 @@ from jsonserve.config import Settings
 from jsonserve.service import build_service
 from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.testing import serve
-from jsonserve.web import fastpath, stack
+from jsonserve.web import fastpath, layers, stack
 from jsonserve.web.app import create_app
 from jsonserve.web.errors import CatchAll, problem
 from jsonserve.web.inprocess import open_client
@@ -87,7 +87,7 @@ def test_the_layers_present_and_their_order(parts: stack.Parts, names: list[str]
 def test_the_middleware_list_puts_the_policies_between_the_catch_all_and_the_fast_lane() -> None:
     parts = _parts((Middleware(Refuse, seen=[]), Middleware(Broken)))
     classes: list[object] = [item.cls for item in stack.middleware(parts)]
-    assert classes == [Observe, stack.Cors, CatchAll, Refuse, Broken, stack.Gzip, fastpath.FastReads]
+    assert classes == [Observe, layers.Cors, CatchAll, Refuse, Broken, layers.Gzip, fastpath.FastReads]
 
 
 async def test_a_policy_sees_the_fast_lanes_requests_and_answers_inside_cors(answered: list[str]) -> None:
@@ -144,7 +144,7 @@ async def test_cors_adds_the_headers_starlettes_cors_adds(
     scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "headers": headers}
     answers: list[list[Message]] = []
     options: dict[str, Any] = dict(declared.kwargs)
-    for cls in (stack.Cors, CORSMiddleware):
+    for cls in (layers.Cors, CORSMiddleware):
         sent: list[Message] = []
 
         async def send(message: Message) -> None:

@@ -66,6 +66,22 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     return domain_response(exc)
 
 
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+"""A complete answer, not yet sent: status, raw headers, body (what the fast lanes prepare)."""
+
+
+def answer_of(response: Response) -> Answer:
+    """The answer a (non-streaming) Starlette ``response`` sends: its status, raw headers and body."""
+    return response.status_code, response.raw_headers, bytes(response.body)
+
+
+async def send_answer(send: Send, answer: Answer) -> None:
+    """Send ``answer`` as a Starlette ``Response`` would: the start message, then the whole body."""
+    status, headers, body = answer
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def domain_response(exc: errors.JsonServeError) -> Response:
     """The problem+json response for a domain error, with ``Allow`` or ``Retry-After`` where due.
 

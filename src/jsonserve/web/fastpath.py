@@ -18,6 +18,9 @@ answered here, with the problem+json response the routes would give
 propagates to the catch-all, as it would from the routes. Nothing is sent before the answer is
 complete, so handing over is always possible.
 
+The reading half, :class:`LaneReads`, prepares a whole answer before anything is sent; the front lane
+(``web/frontlane.py``) uses it too, above the stack.
+
 Example:
     >>> app = FastReads(routes, service, options, reserved=frozenset({"__docs"}))  # doctest: +SKIP
 """
@@ -30,7 +33,7 @@ from jsonserve.errors import JsonServeError, NotFound
 from jsonserve.query import ParseOptions
 from jsonserve.schema import Kind
 from jsonserve.service import Service, etag_for, render
-from jsonserve.web.errors import domain_response
+from jsonserve.web.errors import Answer, answer_of, domain_response, send_answer
 from jsonserve.web.http import principal_of
 from jsonserve.web.listlane import ListLane
 
@@ -42,7 +45,7 @@ def lane_target(scope: Scope, reserved: frozenset[str] = frozenset()) -> tuple[s
     (a proxy prefix, which the routes strip), a path of
     exactly two non-empty segments (no trailing slash) whose first is not ``reserved`` (a segment the
     routes mount something else at) and no ``If-None-Match`` (a 304 is the routes' business). Its
-    query string may be anything (:meth:`FastReads._answer` hands over those it does not answer).
+    query string may be anything (:meth:`LaneReads.prepare` hands over those it does not answer).
 
     Example:
         >>> lane_target({"type": "http", "method": "GET", "path": "/posts/1", "query_string": b"", "headers": []})
@@ -59,11 +62,59 @@ def lane_target(scope: Scope, reserved: frozenset[str] = frozenset()) -> tuple[s
     return parts[1], parts[2]
 
 
-class FastReads:
-    """Answer ``GET /{collection}/{id}`` and list requests itself; hand everything else to ``app`` (the routes).
+class LaneReads:
+    """The lane's reads: the answer to a record or list request the lane takes, or ``None`` for the routes.
 
     ``reserved`` holds first segments the routes mount something else at (the docs assets); ``pages``
     the names of the routes' own pages (``/db``, ``/login``…), which only the routes tell from a list.
+    """
+
+    def __init__(
+        self,
+        service: Service,
+        options: ParseOptions,
+        *,
+        reserved: frozenset[str] = frozenset(),
+        pages: frozenset[str] = frozenset(),
+    ) -> None:
+        self.service = service
+        self.reserved = reserved
+        self.lists = ListLane(service, options, reserved | pages)
+
+    async def prepare(self, scope: Scope) -> Answer | None:
+        """The whole answer if the request is the lane's; ``None`` hands it to the routes."""
+        target = lane_target(scope, self.reserved)
+        if target is None:
+            return await self.lists.prepare(scope)
+        collection, record_id = target
+        if self.service.kinds().get(collection) is not Kind.PLURAL:
+            return None  # a singular resource, a static file or a 404: the routes know which
+        query = None  # no query string: no join, as the routes' empty query
+        if scope["query_string"]:
+            parsed = self.lists.parse(collection, scope["query_string"])
+            if parsed is None:
+                return None  # _delay, or the routes' 400
+            query = parsed.query
+        try:
+            record = await self.service.get(collection, record_id, query, principal=principal_of(scope))
+        except NotFound:
+            return None  # the routes answer the 404
+        except JsonServeError as error:  # e.g. StorageUnavailable: the routes' 503, not a second try
+            return answer_of(domain_response(error))
+        body = render(record)
+        headers = [
+            (b"cache-control", b"no-cache"),
+            (b"etag", etag_for(body).encode("latin-1")),
+            (b"content-length", str(len(body)).encode("latin-1")),
+            (b"content-type", b"application/json"),
+        ]
+        return 200, headers, body
+
+
+class FastReads:
+    """Answer ``GET /{collection}/{id}`` and list requests itself; hand everything else to ``app`` (the routes).
+
+    The keyword arguments are :class:`LaneReads`'.
     """
 
     def __init__(
@@ -76,42 +127,11 @@ class FastReads:
         pages: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
-        self.service = service
-        self.reserved = reserved
-        self.lists = ListLane(service, options, reserved | pages)
+        self.reads = LaneReads(service, options, reserved=reserved, pages=pages)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not await self._answer(scope, receive, send):
+        answer = await self.reads.prepare(scope)
+        if answer is None:
             await self.app(scope, receive, send)
-
-    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> bool:
-        """Answer the request if it is the lane's (``True``); ``False`` hands it to the routes."""
-        target = lane_target(scope, self.reserved)
-        if target is None:
-            return await self.lists.answer(scope, receive, send)
-        collection, record_id = target
-        if self.service.kinds().get(collection) is not Kind.PLURAL:
-            return False  # a singular resource, a static file or a 404: the routes know which
-        query = None  # no query string: no join, as the routes' empty query
-        if scope["query_string"]:
-            parsed = self.lists.parse(collection, scope["query_string"])
-            if parsed is None:
-                return False  # _delay, or the routes' 400
-            query = parsed.query
-        try:
-            record = await self.service.get(collection, record_id, query, principal=principal_of(scope))
-        except NotFound:
-            return False  # the routes answer the 404
-        except JsonServeError as error:  # e.g. StorageUnavailable: the routes' 503, not a second try
-            await domain_response(error)(scope, receive, send)
-            return True
-        body = render(record)
-        headers = [
-            (b"cache-control", b"no-cache"),
-            (b"etag", etag_for(body).encode("latin-1")),
-            (b"content-length", str(len(body)).encode("latin-1")),
-            (b"content-type", b"application/json"),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-        return True
+        else:
+            await send_answer(send, answer)

@@ -24,13 +24,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from starlette.datastructures import QueryParams
-from starlette.types import Receive, Scope, Send
+from starlette.types import Scope
 
 from jsonserve.errors import JsonServeError
 from jsonserve.query import ParseOptions, Query, parse_params
 from jsonserve.schema import Kind
 from jsonserve.service import Service, etag_for, render
-from jsonserve.web.errors import domain_response
+from jsonserve.web.errors import Answer, answer_of, domain_response
 from jsonserve.web.http import principal_of
 from jsonserve.web.paging import list_headers, list_payload, page_query
 from jsonserve.web.presentation import presentation
@@ -79,27 +79,24 @@ class ListLane:
         self.reserved = reserved
         self._parsed: dict[tuple[str, bytes], Parsed] = {}
 
-    async def answer(self, scope: Scope, receive: Receive, send: Send) -> bool:
-        """Answer the request if it is the lane's (``True``); ``False`` hands it to the routes untouched."""
+    async def prepare(self, scope: Scope) -> Answer | None:
+        """The answer if the request is the lane's; ``None`` hands it to the routes untouched."""
         name = list_target(scope, self.reserved)
         if name is None or self.service.kinds().get(name) is not Kind.PLURAL:
-            return False
+            return None
         parsed = self.parse(name, scope["query_string"])
         if parsed is None:
-            return False
+            return None
         try:
             listing = await self.service.find(parsed.query, principal=principal_of(scope))
         except JsonServeError as error:  # e.g. StorageUnavailable: the routes' answer, without a second read
-            await domain_response(error)(scope, receive, send)
-            return True
+            return answer_of(domain_response(error))
         body = render(list_payload(listing, parsed.envelope))
         headers = [(b"cache-control", b"no-cache"), (b"etag", etag_for(body).encode("latin-1"))]
         for key, value in list_headers(scope, parsed.page_query, listing, parsed.envelope).items():
             headers.append((key.lower().encode("latin-1"), value.encode("latin-1")))
         headers += [(b"content-length", str(len(body)).encode("latin-1")), (b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-        return True
+        return 200, headers, body
 
     def parse(self, name: str, query_string: bytes) -> Parsed | None:
         """The request's parsed query, or ``None`` for one the routes must answer (``_delay``, a 400).

@@ -22,7 +22,7 @@ import os
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -121,9 +121,7 @@ class Observe:
         rid = request_id(scope["headers"], self.new_id)
         scope[REQUEST_ID_KEY] = rid
         # Read before the app runs: the auth and rewrite layers change the path in the scope.
-        template, query = route_of(scope, self.paths).template, scope["query_string"]
-        raw_path = scope.get("raw_path")
-        path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        template, seen = route_of(scope, self.paths).template, Seen(path_of(scope), scope["query_string"], rid)
         added = scope[RESPONSE_HEADERS_KEY] = [(b"x-request-id", rid.encode("ascii"))]
         status = 0
 
@@ -143,12 +141,30 @@ class Observe:
             status = status or 500
             raise
         finally:
-            seconds = time.perf_counter() - began
             method = scope["method"] if kind == "http" else "WEBSOCKET"
-            if self.metrics is not None:
-                self.metrics.observe(template, method, status, seconds)
-            if self.access_log and access_log.isEnabledFor(logging.INFO):
-                _log(scope, method, path, query, template, status, seconds, rid)
+            self.record(scope, method, template, seen, status, time.perf_counter() - began)
+
+    def record(self, scope: Scope, method: str, template: str, seen: Seen, status: int, seconds: float) -> None:
+        """Count an answered request in the metrics and write its access-log line (the front lane's answers too)."""
+        if self.metrics is not None:
+            self.metrics.observe(template, method, status, seconds)
+        if self.access_log and access_log.isEnabledFor(logging.INFO):
+            _log(scope, method, seen.path, seen.query, template, status, seconds, seen.rid)
+
+
+class Seen(NamedTuple):
+    """A request as it arrived (before a layer rewrote it), for its access-log line."""
+
+    path: str  # as the client sent it, percent-escapes kept
+    query: bytes
+    rid: str
+
+
+def path_of(scope: Scope) -> str:
+    """The path as the client sent it (percent-escapes kept), for the access log."""
+    raw_path: bytes | None = scope.get("raw_path")
+    path: str = raw_path.decode("latin-1") if raw_path else scope["path"]
+    return path
 
 
 def _log(scope: Scope, method: str, path: str, query: bytes, route: str, status: int, seconds: float, rid: str) -> None:
