@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from jsonserve import testing
 from jsonserve.config import Settings
@@ -25,6 +26,7 @@ from jsonserve.storage.sql.sqlite import SqliteStorage
 from jsonserve.testing import backends, serve
 from jsonserve.web import fastpath
 from jsonserve.web.app import create_app
+from jsonserve.web.frontlane import FrontLane
 from jsonserve.web.inprocess import open_client
 from tests.api.conftest import require_postgres
 
@@ -209,3 +211,66 @@ def test_a_proxy_prefix_or_a_websocket_never_takes_the_lane() -> None:
     assert fastpath.lane_target(scope) == ("posts", "1")
     assert fastpath.lane_target({**scope, "root_path": "/proxy"}) is None
     assert fastpath.lane_target({**scope, "type": "websocket"}) is None
+
+
+# -- the front lane: the same answers, ids, metrics and log lines as the stack's -------------------------------
+
+FRONT_REQUESTS: list[tuple[str, dict[str, str]]] = [
+    ("/posts/1", {"X-Request-ID": "trace-1"}),
+    ("/posts/3", {"Accept-Encoding": "gzip"}),  # 2 KB: compressed
+    ("/posts/1", {"Accept-Encoding": "gzip"}),  # small: sent as it is
+    ("/posts?_page=1&_limit=2", {"X-Request-ID": "x" * 129}),  # an insane id: a new one
+    ("/posts/1?_embed=comments&token=s3cr3t", {}),  # the log redacts the token
+    ("/posts/1", ORIGIN),  # the stack's: CORS
+    ("/posts/99", {}),  # the stack's: a 404
+]
+FRONT_ANSWERED = ["/posts/1", "/posts/3", "/posts/1", "/posts", "/posts/1"]
+
+
+async def _observed(
+    settings: Settings, *, fast_reads: bool, caplog: pytest.LogCaptureFixture
+) -> tuple[list[Seen], list[dict[str, Any]], dict[tuple[str, str], float], list[str]]:
+    service = build_service(settings, MemoryStorage(copy.deepcopy(DATA)))
+    await service.storage.open()
+    caplog.clear()
+    async with _client(service, settings, fast_reads=fast_reads) as client:
+        responses = [await client.get(path, headers=headers) for path, headers in FRONT_REQUESTS]
+        metrics = (await client.get("/metrics")).text
+    seen = [_seen(response) for response in responses]
+    ids = [response.headers["x-request-id"] for response in responses]
+    lines = [dict(r.access) for r in caplog.records if r.name == "jsonserve.access"][: len(FRONT_REQUESTS)]  # type: ignore[attr-defined]
+    for line in lines:
+        line.pop("duration_ms")
+        line["request_id"] = line["request_id"] if line["request_id"] in ("trace-1",) else "generated"
+    counts = {
+        (s.labels["route"], s.labels["status"]): s.value
+        for f in text_string_to_metric_families(metrics)
+        if f.name == "jsonserve_http_requests"
+        for s in f.samples
+        if s.name.endswith("_total") and s.labels["route"] != "/metrics"
+    }
+    return seen, lines, counts, ids
+
+
+async def test_the_front_lane_answers_ids_counts_and_logs_as_the_stack(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO, logger="jsonserve.access")
+    settings = Settings(cors_origins=("*",), metrics=True)
+    fronted: list[str] = []
+    original = FrontLane._send
+
+    async def spy(self: FrontLane, scope: Any, *args: Any) -> None:
+        fronted.append(scope["path"])
+        await original(self, scope, *args)
+
+    monkeypatch.setattr(FrontLane, "_send", spy)
+    front = await _observed(settings, fast_reads=True, caplog=caplog)
+    assert fronted == FRONT_ANSWERED
+    stack = await _observed(settings, fast_reads=False, caplog=caplog)  # no lane at all: the routes
+    assert front[:3] == stack[:3]
+    ids = front[3]
+    assert ids[0] == "trace-1" and ids[3] != "x" * 129
+    prefixes = {rid.rsplit("-", 1)[0] for rid in ids[1:]}
+    assert len(prefixes) == 1, ids  # one sequence of ids, whichever layer gave them
+    assert front[1][4]["path"] == "/posts/1?_embed=comments&token=[redacted]"

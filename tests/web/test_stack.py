@@ -63,9 +63,10 @@ def _parts(policies: tuple[Middleware, ...] = (), fast_reads: bool = True, **set
 @pytest.mark.parametrize(
     ("parts", "names"),
     [
-        (_parts(), ["observe", "cors", "catch-all", "gzip", "fast lane"]),
+        (_parts(), ["front lane", "observe", "cors", "catch-all", "gzip", "fast lane"]),
+        (_parts(hsts=60), ["observe", "hsts", "cors", "catch-all", "gzip", "fast lane"]),
         (_parts((Middleware(Broken),)), ["observe", "cors", "catch-all", "policies", "gzip", "fast lane"]),
-        (_parts(cors_origins=None), ["observe", "catch-all", "gzip", "fast lane"]),
+        (_parts(cors_origins=None), ["front lane", "observe", "catch-all", "gzip", "fast lane"]),
         (_parts(fast_reads=False), ["observe", "cors", "catch-all", "gzip"]),
         (_parts(base="/api"), ["observe", "cors", "catch-all", "gzip"]),
         (_parts(delay_ms=10), ["observe", "cors", "catch-all", "gzip"]),

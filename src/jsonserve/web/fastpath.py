@@ -22,7 +22,7 @@ The reading half, :class:`LaneReads`, prepares a whole answer before anything is
 (``web/frontlane.py``) uses it too, above the stack.
 
 Example:
-    >>> app = FastReads(routes, service, options, reserved=frozenset({"__docs"}))  # doctest: +SKIP
+    >>> app = FastReads(routes, LaneReads(service, options, reserved=frozenset({"__docs"})))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -112,22 +112,11 @@ class LaneReads:
 
 
 class FastReads:
-    """Answer ``GET /{collection}/{id}`` and list requests itself; hand everything else to ``app`` (the routes).
+    """Answer ``GET /{collection}/{id}`` and list requests itself (by ``reads``); hand everything else to ``app``."""
 
-    The keyword arguments are :class:`LaneReads`'.
-    """
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        service: Service,
-        options: ParseOptions,
-        *,
-        reserved: frozenset[str] = frozenset(),
-        pages: frozenset[str] = frozenset(),
-    ) -> None:
+    def __init__(self, app: ASGIApp, reads: LaneReads) -> None:
         self.app = app
-        self.reads = LaneReads(service, options, reserved=reserved, pages=pages)
+        self.reads = reads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = await self.reads.prepare(scope)

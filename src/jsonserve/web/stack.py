@@ -2,6 +2,9 @@
 
 Outermost first (a request meets them top to bottom, a response bottom to top)::
 
+    front lane  the fast lane, and no   the fast lane's answers, with what observe, cors, catch-all
+                layer but observe, cors and gzip would add to them, sent once (web/frontlane.py)
+                catch-all and gzip
     observe     always                  request id (X-Request-ID), access log, request metrics
     hsts        --hsts SECONDS          Strict-Transport-Security on every answer over HTTPS
     cors        settings.cors_origins   CORS headers, preflights (204)
@@ -34,6 +37,10 @@ Why in this order:
 - The rewrite comes before auth, so that json-server-auth's ``routes.json`` (``{"/notes*":
   "/600/notes$1"}``) works: the guard prefix it adds is what the auth layer takes off the path and
   applies. Policies see the rewritten path too (the resource actually asked for).
+- The front lane is the fast lane again, outermost, for a stack that would only decorate its answers
+  (observe's id, metrics and log line; CORS's ``Vary``; gzip): it adds those itself, and lets down
+  the stack whatever it does not answer, an ``Origin`` included. Any other layer (HSTS, auth, a rate
+  limit, chaos, a policy) removes it, so it can bypass none.
 - The fast lane matches the path as the client sent it: it is absent when the routes are mounted
   under ``--base``, when ``--routes`` rewrites paths and when ``--delay`` slows the endpoints down.
 
@@ -56,10 +63,11 @@ from jsonserve.web import docs
 from jsonserve.web.auth import AuthPolicy
 from jsonserve.web.chaos import Chaos
 from jsonserve.web.errors import CatchAll
-from jsonserve.web.fastpath import FastReads
+from jsonserve.web.fastpath import FastReads, LaneReads
+from jsonserve.web.frontlane import FrontLane
 from jsonserve.web.layers import GZIP_MINIMUM, Cors, Gzip, Hsts
 from jsonserve.web.limiting import RateLimit
-from jsonserve.web.observe import Observe
+from jsonserve.web.observe import Observe, RequestIds
 from jsonserve.web.ops import Ops
 from jsonserve.web.presentation import parse_options
 from jsonserve.web.resources import ALL_METHODS
@@ -80,6 +88,11 @@ class Parts:
     fast_reads: bool = True
     given_ops: Ops | None = None  # create_app's; else built from the settings
     pages: frozenset[str] = frozenset()  # the routes' pages at /{name} (/db, /login…): not lists
+
+    @functools.cached_property
+    def request_ids(self) -> RequestIds:
+        """The app's request ids (one sequence, whichever layer gives the id)."""
+        return RequestIds()
 
     @functools.cached_property
     def ops(self) -> Ops:
@@ -118,8 +131,8 @@ def _auth(parts: Parts) -> list[Middleware]:
 
 
 def _observe(parts: Parts) -> list[Middleware]:
-    ops = parts.ops
-    return [Middleware(Observe, paths=ops.paths, metrics=ops.metrics, access_log=not parts.settings.quiet)]
+    ops, log = parts.ops, not parts.settings.quiet
+    return [Middleware(Observe, paths=ops.paths, metrics=ops.metrics, access_log=log, new_id=parts.request_ids)]
 
 
 def _rate_limit(parts: Parts) -> list[Middleware]:
@@ -150,10 +163,37 @@ def _has_fast_lane(parts: Parts) -> bool:
     return parts.fast_reads and not (settings.base or settings.routes or settings.delay_ms)
 
 
-def _fast_lane(parts: Parts) -> list[Middleware]:
+def _lane_reads(parts: Parts) -> LaneReads:
     reserved = frozenset({docs.ASSETS_PATH.strip("/"), "realtime", "_"})  # "_": the data browser
-    options = parse_options(parts.settings)
-    return [Middleware(FastReads, service=parts.service, options=options, reserved=reserved, pages=parts.pages)]
+    return LaneReads(parts.service, parse_options(parts.settings), reserved=reserved, pages=parts.pages)
+
+
+def _fast_lane(parts: Parts) -> list[Middleware]:
+    return [Middleware(FastReads, reads=_lane_reads(parts))]
+
+
+DECORATING = frozenset({"observe", "cors", "catch-all", "gzip"})
+"""The layers whose part in a fast-lane answer the front lane does itself."""
+
+
+def _has_front_lane(parts: Parts) -> bool:
+    below = [layer.name for layer in STACK if layer.name != "front lane" and layer.present(parts)]
+    return below[-1:] == ["fast lane"] and set(below[:-1]) <= DECORATING
+
+
+def _front_lane(parts: Parts) -> list[Middleware]:
+    ops, log, cors = parts.ops, not parts.settings.quiet, bool(parts.settings.cors_origins)
+    return [
+        Middleware(
+            FrontLane,
+            reads=_lane_reads(parts),
+            paths=ops.paths,
+            metrics=ops.metrics,
+            access_log=log,
+            new_id=parts.request_ids,
+            cors=cors,
+        )
+    ]
 
 
 def _rewrite(parts: Parts) -> list[Middleware]:
@@ -161,6 +201,7 @@ def _rewrite(parts: Parts) -> list[Middleware]:
 
 
 STACK: tuple[Layer, ...] = (
+    Layer("front lane", _has_front_lane, _front_lane),
     Layer("observe", lambda _parts: True, _observe),
     Layer("hsts", lambda parts: parts.settings.hsts > 0, lambda parts: [Middleware(Hsts, max_age=parts.settings.hsts)]),
     Layer("cors", lambda parts: bool(parts.settings.cors_origins), _cors),
