@@ -17,6 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jsonserve.web.errors import problem
 
 GZIP_MINIMUM = 1024  # bytes: smaller bodies are sent as they are, even to a gzip client
+GZIP_LEVEL = 1
+"""zlib's level for gzip answers: nginx's default, not Starlette's 9. A list of 100 posts (32 KB) takes
+0.2 ms at 1 and 2.3 ms at 9, for 8.4 KB instead of 7.2 KB: at 9, compressing was half the time of an
+indexed filter on a million records in SQLite."""
 
 
 class Cors(CORSMiddleware):
@@ -125,7 +129,7 @@ class Gzip:
 
     def __init__(self, app: ASGIApp, minimum_size: int = GZIP_MINIMUM) -> None:
         self.app = app
-        self.gzip = GZipMiddleware(app, minimum_size=minimum_size)
+        self.gzip = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=GZIP_LEVEL)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and accepts_gzip(scope):
