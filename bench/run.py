@@ -11,6 +11,8 @@ For each data size (1k and 100k posts, ~5 comments per post, ``bench/data.py``) 
   server's RSS (``/proc/PID/status``) one second after it;
 * ``wrk`` runs 10 s per case at 1 and 64 connections; ``bench/count.lua`` counts 2xx apart from every
   other status, and only 2xx count towards req/s;
+* every case starts once the machine is idle (:func:`settle`): the requests a case left queued are
+  answered first;
 * every server is stopped by its PID (SIGTERM, then SIGKILL).
 
 Results go to ``bench/results.json``; ``bench/report.py`` turns them into ``docs/benchmarks.md``'s
@@ -58,6 +60,7 @@ TOOLS = BENCH / ".tools"
 WORK = BENCH / ".work"
 RESULTS = BENCH / "results.json"
 SERVER_CPU, LOAD_CPU = "1", "0"
+SETTLED = 0.1  # busy fraction of all CPUs under which the machine counts as idle between cases
 JSON_SERVER_017 = "0.17.4"
 NODE_FOR_1X = "24"  # json-server 1.x wants node >= 22.12; the npm package `node` provides one
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -387,7 +390,35 @@ def wrk(url: str, case: Case, connections: int, seconds: int) -> dict[str, Any]:
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine since boot (``/proc/stat``)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def settle(window_s: float = 0.5, limit_s: float = 120.0) -> float:
+    """Wait until the machine is idle (under :data:`SETTLED` busy over ``window_s``); the seconds waited.
+
+    wrk stops at the end of a case, but the requests it left queued are still being answered: 64 sorts
+    of 100k SQL rows took the server many seconds more, and the next case measured 0 req/s. Every
+    case starts on an idle machine instead (so does the first, after a large file's snapshot writer).
+    """
+    began = time.perf_counter()
+    while time.perf_counter() - began < limit_s:
+        busy, total = _cpu_times()
+        time.sleep(window_s)
+        busy_after, total_after = _cpu_times()
+        if (busy_after - busy) <= SETTLED * max(total_after - total, 1):
+            return time.perf_counter() - began
+    print(f"  (the machine is still busy after {limit_s:.0f} s; measuring anyway)", flush=True)
+    return time.perf_counter() - began
+
+
 def measure(size: int, target: Target, case: Case, connections: int, running: Running, seconds: int) -> Run:
+    waited = settle()
+    if waited > 2:
+        print(f"  {target.key:20} {case.key:10} waited {waited:.1f} s for the machine to be idle", flush=True)
     figures = wrk(running.url, case, connections, seconds)
     errors = sum(figures[k] for k in ("connect", "read", "write", "timeout"))
     run = Run(
