@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from jsonserve import testing
 from jsonserve.query.model import Condition, Op, PageRequest, Query
 from jsonserve.storage.sql.base import SqlStorage
+from jsonserve.storage.sql.sqlite import SqliteStorage
 from tests.api.conftest import require_postgres
 
 pytestmark = pytest.mark.anyio
@@ -51,6 +52,8 @@ def count_statements(storage: SqlStorage) -> list[str]:
             return await fetch(sql, parameters)
 
         direct.fetch = noted
+    if isinstance(storage, SqliteStorage) and storage.path is not None:  # SQLite's reads of known SQL, on sqlite3
+        storage._point_reader().set_trace_callback(note)
     return seen
 
 

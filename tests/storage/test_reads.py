@@ -211,6 +211,7 @@ async def test_sqlite_keeps_a_count_until_the_database_changes(sqlite_storage: A
     statements: list[str] = []
     for engine in (sqlite_storage.sync_engine, sqlite_storage.engine.sync_engine):
         sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    sqlite_storage._point_reader().set_trace_callback(statements.append)  # known reads run on sqlite3 itself
     page = Query("posts", window=PageRequest(2, 5))  # a full page: only a count tells the total
 
     async def counts() -> int:
@@ -219,9 +220,37 @@ async def test_sqlite_keeps_a_count_until_the_database_changes(sqlite_storage: A
         return sum("count(" in statement.lower() for statement in statements[before:])
 
     assert await counts() == 2  # the page's, then count()'s (which always counts)
+    # Its statements known, the page is read on sqlite3 directly: another reader, whose counts are its own.
+    assert await counts() == 2
     assert await counts() == 1  # the page's is kept
     await sqlite_storage.create("posts", {"userId": 1}, generated_ids=True)
     assert await counts() == 2  # a write: the page's is counted again
+    assert await counts() == 1
+
+
+@pytest.mark.parametrize("budget", [0.0005, 0.0], ids=["within-budget", "past-the-budget"])
+async def test_sqlite_known_reads_run_on_sqlite3_itself_and_give_the_same_pages(
+    sqlite_storage: Any, monkeypatch: pytest.MonkeyPatch, budget: float
+) -> None:
+    # Once a find's statements are known, it runs on the point reader (no SQLAlchemy); past the budget
+    # it goes to the pooled readers at once. Either way, the very page of the first (SQLAlchemy) read.
+    from jsonserve.storage.sql import sqlite
+
+    direct: list[str] = []
+    sqlite_storage._point_reader().set_trace_callback(direct.append)
+    queries = [
+        Query("posts", where=Condition(("userId",), Op.EQ, "1")),
+        Query("posts", window=PageRequest(2, 2), sort=(SortKey(("title",), descending=True),)),
+        Query("posts", window=Slice(1, 3)),
+    ]
+    first = [await sqlite_storage.find(query) for query in queries]
+    assert not [sql for sql in direct if "jsonserve_records" in sql]
+    monkeypatch.setattr(sqlite, "READ_BUDGET", budget)
+    checkouts = _pooled_checkouts(sqlite_storage)
+    again = [await sqlite_storage.find(query) for query in queries]
+    assert [(page.items, page.total) for page in again] == [(page.items, page.total) for page in first]
+    assert [sql for sql in direct if "jsonserve_records" in sql]  # tried on sqlite3 itself
+    assert bool(checkouts) == (budget == 0.0)  # interrupted: read on the pooled readers
 
 
 async def test_sqlite_a_driver_error_of_the_synchronous_try_goes_to_the_readers(sqlite_storage: Any) -> None:

@@ -294,7 +294,7 @@ class SqlStorage(Database, Storage):
     # -- dialect hooks -------------------------------------------------------------------------
 
     async def remembered_count(
-        self, find: Find, connection: sa.Connection | None, key: Hashable, count: Callable[[], Awaitable[Counted]]
+        self, find: Find, connection: object | None, key: Hashable, count: Callable[[], Awaitable[Counted]]
     ) -> int:
         """A filter's number of matches, ``count()`` unless a dialect knows it has not changed.
 
@@ -367,9 +367,9 @@ class Find:
         async def execute(key: tuple[Any, ...], build: Callable[[], sa.Select[Any]]) -> Sequence[Sequence[Any]]:
             return self._execute(connection, key, build)
 
-        return _finished(self.read(execute, connection))
+        return finished(self.read(execute, connection))
 
-    async def read(self, execute: Execute, connection: sa.Connection | None = None) -> Page:
+    async def read(self, execute: Execute, connection: object | None = None) -> Page:
         """Read the page (and the total when needed) with ``execute``, which runs one statement.
 
         ``execute(key, build)`` runs the statement ``key`` names (``build()`` builds it if it must);
@@ -397,10 +397,18 @@ class Find:
         row = (await execute(key, self._count))[0]
         return int(row[0]), row[1] if len(row) > 1 else None
 
+    def rows_key(self) -> tuple[Any, ...]:
+        """The key of the statement that reads the window's rows (``prepared.py``)."""
+        start, size = _bounds(self.query.window)
+        return self._rows_key(start, size)
+
+    def _rows_key(self, start: int, size: int | None) -> tuple[Any, ...]:
+        return ("rows", self._shape(), repr(self.query.sort), start, size)
+
     async def _rows(self, execute: Execute, start: int, size: int | None) -> list[Record]:
         if size == 0:
             return []
-        key = ("rows", self._shape(), repr(self.query.sort), start, size)
+        key = self._rows_key(start, size)
         rows = await execute(key, lambda: self._select(start, size))
         if rows and len(rows[0]) > 1:
             self.version = rows[0][1]
@@ -428,7 +436,7 @@ def stored(key: tuple[Any, ...]) -> bool:
     return len(key[1][1]) <= STORED_FILTER
 
 
-def _finished(coroutine: Coroutine[Any, Any, T]) -> T:
+def finished(coroutine: Coroutine[Any, Any, T]) -> T:
     """The result of a coroutine that never waits (each of its awaits returns at once)."""
     try:
         coroutine.send(None)

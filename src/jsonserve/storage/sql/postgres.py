@@ -402,7 +402,7 @@ class PostgresStorage(SqlStorage):
 
     @override
     async def remembered_count(
-        self, find: Find, connection: sa.Connection | None, key: Hashable, count: Callable[[], Awaitable[Counted]]
+        self, find: Find, connection: object | None, key: Hashable, count: Callable[[], Awaitable[Counted]]
     ) -> int:
         """The count kept for the snapshot the page's rows were read in, else ``count()`` (then kept).
 
