@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from abc import abstractmethod
@@ -380,12 +381,13 @@ class Find:
         rows = await self._rows(execute, start, size)
         total = _known_total(window, start, size, len(rows))
         if total is None:
-            key = ("count", self._shape())
+            key = ("count", self._shape)
             total = await self.storage.remembered_count(self, connection, key, lambda: self._counted(execute, key))
         if isinstance(window, PageRequest) and window.clamp and not rows and total:
             rows = await self._rows(execute, (clamp_page(window, total) - 1) * window.size, size)
         return Page(rows, total)
 
+    @functools.cached_property
     def _shape(self) -> tuple[str, str]:
         # ``repr``, not the nodes: equal values of different types (``1``, ``True``, ``1.0``) compile apart.
         return (self.query.collection, repr(self.query.where))
@@ -403,7 +405,7 @@ class Find:
         return self._rows_key(start, size)
 
     def _rows_key(self, start: int, size: int | None) -> tuple[Any, ...]:
-        return ("rows", self._shape(), repr(self.query.sort), start, size)
+        return ("rows", self._shape, repr(self.query.sort), start, size)
 
     async def _rows(self, execute: Execute, start: int, size: int | None) -> list[Record]:
         if size == 0:

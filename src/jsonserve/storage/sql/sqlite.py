@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import sqlite3
@@ -515,9 +516,9 @@ class SqliteStorage(SqlStorage):
         await self.write_engine.dispose()
         self._close_sync_readers()
 
-    @property
+    @functools.cached_property
     def path(self) -> Path | None:
-        """The database file (``None`` for an in-memory database)."""
+        """The database file (``None`` for an in-memory database); the engine's, which never changes."""
         database = self.engine.url.database
         return None if not database or database == ":memory:" or database.startswith("file:") else Path(database)
 
