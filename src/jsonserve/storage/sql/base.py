@@ -389,8 +389,7 @@ class Find:
 
     @functools.cached_property
     def _shape(self) -> tuple[str, str]:
-        # ``repr``, not the nodes: equal values of different types (``1``, ``True``, ``1.0``) compile apart.
-        return (self.query.collection, repr(self.query.where))
+        return (self.query.collection, _where_text(self.query.where))
 
     def _count(self) -> sa.Select[Any]:
         return self.storage.versioned(_count(self.query.collection, self.where))
@@ -431,6 +430,26 @@ class Find:
         if not stored(key):
             return connection.execute(build()).all()
         return self.storage.statements.execute(connection, key, build)
+
+
+_WHERE_TEXTS: dict[int, tuple[object, str]] = {}
+WHERE_TEXTS = 1024  # filters whose text is kept, by identity (the list lane hands the same parsed query again)
+
+
+def _where_text(where: object) -> str:
+    """``repr(where)``, kept for the very object: the ``repr`` of a filter took longer than its SQLite read.
+
+    ``repr``, not the nodes: equal values of different types (``1``, ``True``, ``1.0``) compile apart.
+    Kept by identity (the object is held, so its id is not reused meanwhile), never by equality.
+    """
+    kept = _WHERE_TEXTS.get(id(where))
+    if kept is not None and kept[0] is where:
+        return kept[1]
+    text = repr(where)
+    if len(_WHERE_TEXTS) >= WHERE_TEXTS:
+        _WHERE_TEXTS.clear()
+    _WHERE_TEXTS[id(where)] = (where, text)
+    return text
 
 
 def stored(key: tuple[Any, ...]) -> bool:

@@ -373,7 +373,8 @@ class SqliteStorage(SqlStorage):
 
         Like :meth:`get`, without SQLAlchemy's connection checkout, transaction events and result
         objects around each statement: for a filter of ten rows those took about half of the request.
-        One read transaction holds the rows and the count (``BEGIN`` … ``ROLLBACK``), within
+        One read transaction holds the rows and the count (``BEGIN`` … ``ROLLBACK``; a read with no
+        window is one statement, its own transaction), within
         :data:`READ_BUDGET` as on the synchronous reader. A statement not known yet (a count the page
         needs for the first time) raises :class:`_NotDirect`: the usual path builds it.
         """
@@ -385,6 +386,8 @@ class SqliteStorage(SqlStorage):
                 raise _NotDirect
             return reader.execute(*known).fetchall()
 
+        if find.query.window is None:  # one statement (no count): its own read transaction
+            return _within_raw_budget(reader, lambda: finished(find.read(execute, reader)))
         reader.execute("BEGIN")
         try:
             return _within_raw_budget(reader, lambda: finished(find.read(execute, reader)))
