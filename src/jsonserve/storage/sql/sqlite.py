@@ -252,9 +252,8 @@ class SqliteStorage(SqlStorage):
         self.write_engine = _engine(url, "BEGIN IMMEDIATE", pool_size=1, max_overflow=0)
         self._writer = asyncio.Lock()
         self.sync_engine = _sync_engine(url)
-        self._kept: dict[
-            int, tuple[int, dict[Hashable, int]]
-        ] = {}  # reader -> (data_version, counts): remembered_count
+        # remembered_count's counts: reader -> (the data_version they were counted at, counts)
+        self._kept: dict[int, tuple[int, dict[Hashable, int]]] = {}
         self._point_readers = threading.local()
         self._opened_point_readers: list[sqlite3.Connection] = []
         self._pruning: asyncio.Task[None] | None = None
@@ -392,7 +391,10 @@ class SqliteStorage(SqlStorage):
         try:
             return _within_raw_budget(reader, lambda: finished(find.read(execute, reader)))
         finally:
-            reader.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                reader.execute("ROLLBACK")
+            if reader.in_transaction:  # never read on it again: its point reads would see an old snapshot
+                self._point_readers.connection = None
 
     async def read_sync(self, work: Callable[[sa.Connection], T]) -> T:
         """``work`` on this thread's synchronous reader within :data:`READ_BUDGET`, else on the pooled readers."""
