@@ -1,4 +1,4 @@
-"""Counts kept per filter, each under the version of the data it counted (PostgreSQL's page totals).
+"""Counts kept per filter, each under the version of the data it counted (the SQL backends' page totals).
 
 A page of json-server's dialects needs the number of matches (``X-Total-Count``, the 1.x envelope's
 ``items`` and ``pages``), and ``COUNT(*)`` walks every match: about 40 ms for the 100,000 posts of
@@ -6,7 +6,8 @@ A page of json-server's dialects needs the number of matches (``X-Total-Count``,
 data it counted and served only to a read of that very version; nothing is ever invalidated, an
 entry for an older version simply no longer matches (and falls out, least recently used first).
 
-On PostgreSQL the version is the statement's snapshot (``pg_current_snapshot()``, read in the page's
+On SQLite the version is ``PRAGMA data_version`` as one reader saw it, and the key names the reader
+(``sqlite.py``). On PostgreSQL the version is the statement's snapshot (``pg_current_snapshot()``, read in the page's
 own statement, and in the count's): two snapshots that are equal see exactly the same committed
 transactions, so a count kept under one is exact for the other, whoever wrote meanwhile (another
 instance, ``psql``). Any commit, in any database of the server, gives later statements a new

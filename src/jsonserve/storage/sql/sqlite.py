@@ -65,6 +65,7 @@ from jsonserve.storage.sql.base import PRUNE_EVERY, Counted, Find, SqlStorage, f
 from jsonserve.storage.sql.checkpoint import Checkpointer
 from jsonserve.storage.sql.compile import LISTED_VALUES, Expr, JsonAccess, path_variants, records
 from jsonserve.storage.sql.compile import Path as JsonPath
+from jsonserve.storage.sql.counts import KeptCounts
 from jsonserve.storage.sql.database import Outage, database_message
 from jsonserve.storage.sql.group import GroupCommit
 from jsonserve.storage.sql.prepared import capture
@@ -75,7 +76,6 @@ READ_BUDGET = 0.0005
 """CPU seconds a read may take synchronously on the event loop before it is moved to a reader thread."""
 READ_WAIT = 0.005
 """Wall-clock seconds it may take (waiting for the disk, or for a busy machine's CPU) before it is moved."""
-KEPT_COUNTS = 512  # filters whose count is kept until the next write
 READER = "jsonserve_reader"  # a synchronous reader's number, in its connection's ``info``
 _readers = itertools.count()
 PROGRESS_STEPS = 1000  # SQLite VM instructions between two looks at the clock
@@ -252,8 +252,7 @@ class SqliteStorage(SqlStorage):
         self.write_engine = _engine(url, "BEGIN IMMEDIATE", pool_size=1, max_overflow=0)
         self._writer = asyncio.Lock()
         self.sync_engine = _sync_engine(url)
-        # remembered_count's counts: reader -> (the data_version they were counted at, counts)
-        self._kept: dict[int, tuple[int, dict[Hashable, int]]] = {}
+        self.counts = KeptCounts()  # see remembered_count
         self._point_readers = threading.local()
         self._opened_point_readers: list[sqlite3.Connection] = []
         self._pruning: asyncio.Task[None] | None = None
@@ -315,30 +314,23 @@ class SqliteStorage(SqlStorage):
         """A count kept until the database changes (``PRAGMA data_version``): a page of a large collection.
 
         ``COUNT(*)`` walks every match (100,000 index entries for page 2 of ``/posts``), and json-server's
-        pages need it for ``X-Total-Count``. The synchronous reader notes the version its read sees; a
-        count is kept under that version only if no read has seen a newer one meanwhile, so a count
-        made on the pooled readers after a write never outlives the version it was kept under.
-        ``data_version`` numbers are only comparable on one connection: the version names it too
-        (one synchronous reader per thread; the direct reads' connection is one too), and each reader
-        keeps its own counts, so that reads alternating between two readers do not undo each other's.
+        pages need it for ``X-Total-Count``. A synchronous reader notes the version its read sees, and a
+        count is kept (``counts.py``, as PostgreSQL keeps its own) under the reader and that version,
+        served only to a read of the same reader at the same version. ``data_version`` numbers are only
+        comparable on one connection, hence the reader in the key (one synchronous reader per thread;
+        the direct reads' connection is one too); on one connection they only grow, so a count made on
+        the pooled readers after a write, kept under the older version, is never served again.
         """
         version = self._reader_version(connection)
         if version is not None:
             find.version = version
-            reader, seen = version
-            kept = self._kept.get(reader)
-            if kept is None or kept[0] != seen:
-                kept = self._kept[reader] = (seen, {})
-            if key in kept[1]:
-                return kept[1][key]
+            kept = self.counts.get((version[0], key), version[1])
+            if kept is not None:
+                return kept
         counted = (await count())[0]
         if isinstance(find.version, tuple):
             reader, seen = find.version
-            kept = self._kept.get(reader)
-            if kept is not None and kept[0] == seen:  # no read on that reader has seen a newer version
-                if len(kept[1]) >= KEPT_COUNTS:
-                    kept[1].clear()
-                kept[1][key] = counted
+            self.counts.keep((reader, key), seen, counted)
         return counted
 
     def _reader_version(self, connection: object | None) -> tuple[int, int] | None:
@@ -499,7 +491,7 @@ class SqliteStorage(SqlStorage):
         while self._opened_point_readers:
             self._opened_point_readers.pop().close()
         self._point_readers = threading.local()
-        self._kept.clear()  # their counts go with them
+        self.counts = KeptCounts()  # their counts go with them
 
     @override
     def follow_changes(self, shared: bool) -> ChangeSignal | None:
