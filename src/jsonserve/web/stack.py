@@ -90,6 +90,12 @@ class Parts:
     pages: frozenset[str] = frozenset()  # the routes' pages at /{name} (/db, /login…): not lists
 
     @functools.cached_property
+    def lane_reads(self) -> LaneReads:
+        """The fast lane's reads, one for the front lane and the fast lane (one cache of parsed queries)."""
+        reserved = frozenset({docs.ASSETS_PATH.strip("/"), "realtime", "_"})  # "_": the data browser
+        return LaneReads(self.service, parse_options(self.settings), reserved=reserved, pages=self.pages)
+
+    @functools.cached_property
     def request_ids(self) -> RequestIds:
         """The app's request ids (one sequence, whichever layer gives the id)."""
         return RequestIds()
@@ -163,13 +169,8 @@ def _has_fast_lane(parts: Parts) -> bool:
     return parts.fast_reads and not (settings.base or settings.routes or settings.delay_ms)
 
 
-def _lane_reads(parts: Parts) -> LaneReads:
-    reserved = frozenset({docs.ASSETS_PATH.strip("/"), "realtime", "_"})  # "_": the data browser
-    return LaneReads(parts.service, parse_options(parts.settings), reserved=reserved, pages=parts.pages)
-
-
 def _fast_lane(parts: Parts) -> list[Middleware]:
-    return [Middleware(FastReads, reads=_lane_reads(parts))]
+    return [Middleware(FastReads, reads=parts.lane_reads)]
 
 
 DECORATING = frozenset({"observe", "cors", "catch-all", "gzip"})
@@ -186,7 +187,7 @@ def _front_lane(parts: Parts) -> list[Middleware]:
     return [
         Middleware(
             FrontLane,
-            reads=_lane_reads(parts),
+            reads=parts.lane_reads,
             paths=ops.paths,
             metrics=ops.metrics,
             access_log=log,
