@@ -12,7 +12,7 @@
  *                    ERRNO  the errno to fail with (28 ENOSPC, 5 EIO)
  *                    AFTER  matching calls let through before the first failure
  *                    COUNT  how many calls to fail (-1: forever after)
- *                    MATCH  a substring the path must contain, or - for any
+ *                    MATCH  a substring the path must contain, or - for any; NAME$: the path ends with NAME
  *   FAULTFS_LOG      every injected failure appends "op errno path" here (so a test cannot pass vacuously)
  *
  * Intercepted: write, pwrite, pwrite64, writev, pwritev, pwritev64 (op "write"); fsync, fdatasync
@@ -55,6 +55,19 @@ static void *next(const char *name) {
         abort();
     }
     return symbol;
+}
+
+/* Whether PATH is one MATCH names: "-" any, "NAME$" a path ending with NAME, else one containing MATCH. */
+static int matches(const char *path, const char *match) {
+    size_t length = strlen(match);
+    if (strcmp(match, "-") == 0) {
+        return 1;
+    }
+    if (length > 1 && match[length - 1] == '$') {
+        size_t have = strlen(path);
+        return have >= length - 1 && strncmp(path + have - (length - 1), match, length - 1) == 0;
+    }
+    return strstr(path, match) != NULL;
 }
 
 /* The directory's path, without a trailing slash; NULL when the shim is not configured. */
@@ -145,7 +158,7 @@ static int decide(const char *op, const char *path) {
     snprintf(wanted, sizeof wanted, ",%s,", ops);
     char mine[32];
     snprintf(mine, sizeof mine, ",%s,", op);
-    if (strstr(wanted, mine) == NULL || (strcmp(match, "-") != 0 && strstr(path, match) == NULL)) {
+    if (strstr(wanted, mine) == NULL || !matches(path, match)) {
         return 0;
     }
     int fail = 0;

@@ -18,7 +18,10 @@ swept). Each trial checks that
   the failing fsync), and is counted, not failed.
 
 Also: 8 concurrent writes while the first fsync fails are all refused (none queued behind it goes
-ahead), and a graceful stop whose final compaction cannot write leaves the old ``db.json`` intact.
+ahead), a failed fsync in SQLite's background WAL checkpoint refuses writes until restart as a
+commit's does, and a graceful stop whose final compaction cannot write leaves the old ``db.json``
+intact. Faults are armed on a quiet store (journal compacted, WAL checkpointed), so that the first
+fsync they meet is the one the trial means.
 
 D4, postgres (its disk is not ours): the database's side fails instead — its connections terminated
 under a write load, the database made read-only, the database refusing connections. Failing writes
@@ -40,6 +43,7 @@ import errno
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -236,6 +240,33 @@ def journal_compacted(store: Store) -> bool:
     return journal.exists() and journal.read_bytes().count(b"\n") == 1
 
 
+def wal_checkpointed(store: Store) -> bool:
+    """Whether every frame of SQLite's write-ahead log has been copied into the database (a quiet server).
+
+    Read from the WAL index (``-shm``, native byte order): its header's ``mxFrame`` (offset 16) and its
+    checkpoint information's ``nBackfill`` (offset 96); see https://sqlite.org/walformat.html.
+    """
+    shm = store.path.with_name(f"{store.path.name}-shm")
+    try:
+        header = shm.read_bytes()[:100]
+    except FileNotFoundError:
+        return False
+    if len(header) < 100:
+        return False
+    (last_frame,), (copied,) = struct.unpack_from("=I", header, 16), struct.unpack_from("=I", header, 96)
+    return bool(last_frame > 0 and copied == last_frame)
+
+
+def arm_on_a_quiet_store(store: Store) -> None:
+    """Wait until no fsync of the store's own housekeeping can meet a fault armed next.
+
+    jsonfile: the journal compacted into ``db.json``; sqlite: the checkpoint a commit starts has copied
+    the log (else the fault armed for a commit's WAL fsync could fail the checkpoint's instead).
+    """
+    settled = journal_compacted if store.kind == "jsonfile" else wal_checkpointed
+    assert wait_until(lambda: settled(store), 5.0) is not None, f"no {settled.__name__} in 5 s"
+
+
 def refused_until_restart(kind: str, fired: list[tuple[str, int, str]]) -> bool:
     """Whether the injected failures must leave writes refused until restart (else they must work again).
 
@@ -266,8 +297,7 @@ def run_fault_trial(kind: str, case: Case, tmp_path: Path, faultfs: Path, trial:
         with httpx.Client(base_url=server.url, timeout=10) as http:
             for n in range(BEFORE):
                 assert post(http, f"before-{n}", trial) in (200, 201), trial.problems
-            if kind == "jsonfile":  # arm on a quiet server: the pre-fault writes are in db.json
-                assert wait_until(lambda: journal_compacted(store), 5.0) is not None, "no compaction"
+            arm_on_a_quiet_store(store)
             before = store.path.read_bytes()
             fault.arm(case.op, case.error, after=case.after, count=case.count, match=case.match)
             for n in range(DURING):
@@ -343,8 +373,7 @@ def test_writes_queued_behind_a_failed_fsync_are_refused(kind: str, tmp_path: Pa
         try:
             with httpx.Client(base_url=server.url, timeout=10) as http:
                 assert post(http, "before", trial) == 201
-                if kind == "jsonfile":
-                    assert wait_until(lambda: journal_compacted(store), 5.0) is not None, "no compaction"
+                arm_on_a_quiet_store(store)
                 fault.arm("fsync", errno.EIO, count=1, match=".journal" if kind == "jsonfile" else "-wal")
                 barrier = threading.Barrier(8)
 
@@ -623,3 +652,47 @@ def test_sigterm_under_fault_is_clean(tmp_path: Path, faultfs: Path) -> None:
         assert titles(httpx.get(restarted.url + "/db").json()) == ["seed", *acknowledged]
     finally:
         restarted.stop()
+
+
+def test_a_failed_checkpoint_fsync_refuses_writes_until_restart(tmp_path: Path, faultfs: Path) -> None:
+    """D4, sqlite: the fsync of the database file in a WAL checkpoint fails: writes stay refused until restart.
+
+    That write's own commit had succeeded (its WAL fsync did), so it is acknowledged and kept; every
+    later one is refused, as after a failed commit, since a retried fsync can succeed in vain.
+    """
+    with tally("D4", "sqlite", "the database file's fsync in a WAL checkpoint fails once") as figures:
+        store = Store("sqlite", tmp_path / "data")
+        store.folder.mkdir()
+        store.seed(SEED)
+        fault = Fault(faultfs, store.folder, tmp_path / "faultfs.control", tmp_path / "faultfs.log")
+        trial = Trial(figures)
+        args = [str(store.path), "--no-static"]
+        server = start(args, tmp_path, env=fault.env())
+        try:
+            with httpx.Client(base_url=server.url, timeout=10) as http:
+                assert post(http, "before", trial) == 201
+                arm_on_a_quiet_store(store)
+                fault.arm("fsync", errno.EIO, count=1, match=f"/{store.path.name}$")  # not its -wal
+                assert post(http, "checkpointed", trial) == 201  # its checkpoint starts within a second
+                assert wait_until(lambda: bool(fault.fired()), 5.0) is not None, "no checkpoint fsynced the database"
+                fault.disarm()
+                # The failure reaches the server's event loop a moment after the shim logged it.
+                tries = iter(range(500))
+                assert wait_until(lambda: post(http, f"after-{next(tries)}", trial) in REFUSED, 5.0) is not None
+                assert post(http, "once-refused", trial) in REFUSED, "writes must stay refused until restart"
+                check_reads(http, trial, "after the failed checkpoint")
+        finally:
+            fault.disarm()
+            server.kill()
+        assert [(op, path) for op, _, path in fault.fired()] == [("fsync", str(store.path.resolve()))]
+        assert not trial.problems, trial.problems
+        assert trial.acknowledged[:2] == ["before", "checkpointed"]
+        figures.note(f"{len(trial.acknowledged) - 2} writes acknowledged between the failure and the refusals")
+        assert store.damage() == []
+        restarted = start(args, tmp_path)
+        try:
+            with httpx.Client(base_url=restarted.url, timeout=10) as http:
+                assert titles(http.get("/db").json()) == ["seed", *trial.acknowledged]
+                assert post(http, "after-restart", trial) == 201
+        finally:
+            restarted.stop()

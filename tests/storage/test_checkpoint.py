@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from jsonserve.errors import StorageUnavailable
+from jsonserve.storage.sql.checkpoint import Checkpointer
 from jsonserve.storage.sql.sqlite import SqliteStorage
 
 pytestmark = pytest.mark.anyio
@@ -31,3 +36,57 @@ async def test_commits_leave_the_checkpoints_to_the_checkpointer(tmp_path: Path)
     assert store.checkpointer.checkpoints >= 1
     with sqlite3.connect(path) as check:  # every write is there, whatever the checkpoints copied
         assert check.execute("SELECT count(*) FROM jsonserve_records WHERE collection = 'posts'").fetchone() == (21,)
+
+
+async def test_the_last_commits_of_a_burst_are_checkpointed_too(tmp_path: Path) -> None:
+    """A commit within ``every`` of the last checkpoint's start gets one later, not at the next write."""
+    path = tmp_path / "app.db"
+    store = SqliteStorage(str(path), seed=DATA)
+    await store.open()
+    assert store.checkpointer is not None
+    store.checkpointer.every = 0.2
+    try:
+        for n in range(10):  # the first starts a checkpoint at once; the others fall within 0.2 s of it
+            await store.create("posts", {"title": f"post {n}"})
+        started = store.checkpointer.checkpoints
+        await asyncio.sleep(0.6)
+        # The database file alone, without its log, holds every write: the trailing checkpoint copied them.
+        alone = tmp_path / "alone.db"
+        shutil.copyfile(path, alone)
+        with contextlib.closing(sqlite3.connect(alone)) as check:
+            count = check.execute("SELECT count(*) FROM jsonserve_records WHERE collection = 'posts'").fetchone()
+    finally:
+        await store.aclose()
+    assert count == (11,)
+    assert store.checkpointer.checkpoints == started + 1  # one more, not one per commit
+
+
+async def test_a_failed_checkpoint_is_reported_and_later_ones_still_run(tmp_path: Path) -> None:
+    errors: list[sqlite3.Error] = []
+    checkpointer = Checkpointer(tmp_path, every=0.0, failed=errors.append)  # a folder: SQLite cannot open it
+    checkpointer.after_commit()
+    await asyncio.sleep(0.2)
+    checkpointer.after_commit()
+    await asyncio.sleep(0.2)
+    await checkpointer.close()
+    assert len(errors) == 2
+    assert all(getattr(error, "sqlite_errorname", "") == "SQLITE_CANTOPEN" for error in errors)
+
+
+async def test_an_io_error_in_a_checkpoint_refuses_writes_until_restart(tmp_path: Path) -> None:
+    """As after a commit's I/O error (the real fsync failure: tests/reliability/test_io_faults.py)."""
+    store = SqliteStorage(str(tmp_path / "app.db"), seed=DATA)
+    await store.open()
+    try:
+        busy = sqlite3.OperationalError("database is locked")
+        busy.sqlite_errorcode, busy.sqlite_errorname = 5, "SQLITE_BUSY"
+        store._checkpoint_failed(busy)
+        assert (await store.create("posts", {"title": "after a busy checkpoint"})).id == 2
+        fsync = sqlite3.OperationalError("disk I/O error")
+        fsync.sqlite_errorcode, fsync.sqlite_errorname = 1034, "SQLITE_IOERR_FSYNC"
+        store._checkpoint_failed(fsync)
+        with pytest.raises(StorageUnavailable, match=r"refused until restart.*SQLITE_IOERR_FSYNC.*WAL checkpoint"):
+            await store.create("posts", {"title": "after a failed fsync"})
+        assert await store.dump() == {"posts": [DATA["posts"][0], {"title": "after a busy checkpoint", "id": 2}]}
+    finally:
+        await store.aclose()

@@ -95,8 +95,7 @@ class Database:
         if outage is None:
             return None
         if writing and outage.until_restart and self._failed is None:
-            self._failed = outage.reason
-            log.error("a write failed: %s; refusing writes until restart", outage.reason)
+            self.refuse_writes(outage.reason)
             return StorageUnavailable(f"the write failed: {outage.reason}; writes are refused until restart")
         log.warning("a %s failed: %s", "write" if writing else "read", outage.reason)
         return StorageUnavailable(f"the {'write' if writing else 'read'} failed: {outage.reason}")
@@ -146,6 +145,15 @@ class Database:
                 if attempt or committing or not error.connection_invalidated:
                     raise
         raise AssertionError("unreachable")
+
+    def refuse_writes(self, reason: str, *, failed: str = "a write") -> None:
+        """Refuse every later write until restart: ``failed`` met an I/O error, so the disk's state is unknown.
+
+        The first ``reason`` is the one writes are refused with; later calls change nothing.
+        """
+        if self._failed is None:
+            self._failed = reason
+            log.error("%s failed: %s; refusing writes until restart", failed, reason)
 
     def _refuse_if_failed(self) -> None:
         if self._failed is not None:

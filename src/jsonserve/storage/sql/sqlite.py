@@ -17,8 +17,9 @@ read is its own read transaction on the WAL, begun after the request arrived: it
 acknowledged before it (a write's 2xx is sent after its commit).
 
 Failures: SQLite's "disk full", "locked", "read-only" and I/O errors are a 503, never a 500; after an
-I/O error on a write (a failed ``fsync`` of the WAL, say) writes are refused until restart, as for the
-``jsonfile`` backend: the disk's state is unknown, and SQLite itself would retry blindly. An existing
+I/O error on a write (a failed ``fsync`` of the WAL, say) or in a WAL checkpoint, writes are refused
+until restart, as for the ``jsonfile`` backend: the disk's state is unknown, and SQLite itself would
+retry blindly. An existing
 but empty (0-byte) file is refused at start instead of being filled with the sample data.
 
 Example:
@@ -261,7 +262,7 @@ class SqliteStorage(SqlStorage):
         self.group_engine = _group_engine(url)
         # Its WAL checkpoints, off the writer's path (``checkpoint.py``); none for an in-memory database.
         path = self.path
-        self.checkpointer = None if path is None else Checkpointer(path)
+        self.checkpointer = None if path is None else Checkpointer(path, failed=self._checkpoint_failed)
         self._group = GroupCommit(
             self.group_engine.connect,
             self._writer,
@@ -428,6 +429,11 @@ class SqliteStorage(SqlStorage):
         except (sa.exc.SQLAlchemyError, StorageUnavailable):
             log.warning("change-log prune failed; it is retried after the next 1,000 writes", exc_info=True)
 
+    def _checkpoint_failed(self, error: sqlite3.Error) -> None:
+        """A checkpoint's I/O error refuses writes until restart, as a commit's does (``checkpoint.py``)."""
+        if (outage := _outage(error)) is not None and outage.until_restart:
+            self.refuse_writes(f"{outage.reason} in a WAL checkpoint", failed="a WAL checkpoint")
+
     def _refusal(self) -> StorageUnavailable | None:
         try:
             self._refuse_if_failed()
@@ -525,15 +531,20 @@ class SqliteStorage(SqlStorage):
 
     @override
     def outage(self, error: sa.exc.DBAPIError) -> Outage | None:
-        code = getattr(error.orig, "sqlite_errorcode", None)
-        if isinstance(code, int) and (code & 0xFF) in _OUTAGES:
-            name = getattr(error.orig, "sqlite_errorname", "SQLite error")
-            return Outage(f"{database_message(error)} ({name})", until_restart=_OUTAGES[code & 0xFF])
-        return super().outage(error)
+        return _outage(error.orig) or super().outage(error)
 
     @override
     def insert_ignoring_conflicts(self, table: sa.Table, **values: Any) -> sa.Insert:
         return sqlite.insert(table).values(**values).on_conflict_do_nothing()
+
+
+def _outage(error: BaseException | None) -> Outage | None:
+    """The :class:`Outage` a ``sqlite3`` error means (one of :data:`_OUTAGES`), else ``None``."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if error is None or not isinstance(code, int) or (code & 0xFF) not in _OUTAGES:
+        return None
+    name = getattr(error, "sqlite_errorname", "SQLite error")
+    return Outage(f"{database_message(error)} ({name})", until_restart=_OUTAGES[code & 0xFF])
 
 
 def _empty_file(path: Path) -> bool:
