@@ -66,7 +66,7 @@ from tests.api.conftest import postgres_reachable
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 COLLECTION = "items"
-EXAMPLES = {"filters": 450, "query_strings": 300, "sorts": 200, "joins": 100}  # per dialect: 1,050 (+ FOUND)
+EXAMPLES = {"filters": 450, "patterns": 100, "query_strings": 300, "sorts": 200, "joins": 100}  # per dialect: 1,150
 
 
 def examples(name: str) -> settings:
@@ -586,6 +586,32 @@ def test_filters_sorts_and_windows(backends: Backends, document: dict[str, JSONV
     pools = Pools(document)
     for query in drawn:
         assert_same(backends, replace(query, where=resolve(query.where, pools)))
+
+
+def shifted(value: Any, by: int) -> Any:
+    """``value`` with every :class:`Pick` moved ``by`` texts along its pool: the same filter, other values."""
+    if isinstance(value, Pick):
+        return Pick(value.index + by)
+    if isinstance(value, Condition):
+        return Condition(value.path, value.op, shifted(value.value, by))
+    if isinstance(value, AllOf | AnyOf):
+        return type(value)(tuple(shifted(item, by) for item in value.items))
+    if isinstance(value, Not):
+        return Not(shifted(value.item, by))
+    if isinstance(value, tuple):
+        return tuple(shifted(item, by) for item in value)
+    return value
+
+
+@examples("patterns")
+@given(document=datasets(max_size=7), query=queries)
+def test_one_filter_with_other_values(backends: Backends, document: dict[str, JSONValue], query: Query) -> None:
+    """One filter run with the data set's texts in turn: SQLite learns a template per filter pattern
+    from two of its reads and serves the others from it (``storage/sql/patterns.py``)."""
+    backends.load(document)
+    pools = Pools(document)
+    for by in range(6):
+        assert_same(backends, replace(query, where=resolve(shifted(query.where, by), pools)))
 
 
 @examples("query_strings")

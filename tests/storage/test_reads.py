@@ -21,7 +21,7 @@ from jsonserve import testing
 from jsonserve._types import JSONValue
 from jsonserve.config import Settings
 from jsonserve.query.evaluate import run
-from jsonserve.query.model import Condition, Op, PageRequest, Query, Slice, SortKey
+from jsonserve.query.model import AllOf, Condition, Not, Op, PageRequest, Query, Slice, SortKey
 from jsonserve.storage.base import Storage
 from jsonserve.testing import backends
 from tests.api.conftest import require_postgres
@@ -85,6 +85,31 @@ async def test_a_window_has_the_reference_rows_and_total(storage: Storage, windo
             page = await storage.find(query)
             expected = run(POSTS, query)
             assert (page.items, page.total) == (expected.items, expected.total), (where, window)
+
+
+async def test_a_filter_pattern_serves_other_values_with_the_reference_rows(storage: Storage) -> None:
+    # After two reads of `userId=… [and flag=…]` with telling values, SQLite serves the pattern's other
+    # values from its template (`patterns.py`); values of other classes ("1.0", "true", "x") get
+    # their own patterns. Each value twice, interleaved, and in windows that need a count.
+    values = ("1", "2", "3", "0", "7", "1.0", "2.0", "true", "false", "x", "y", " 2", "-1", "1e0", "01")
+    queries = [
+        Query("posts", where=where, window=window)
+        for value in values
+        for where in (
+            Condition(("userId",), Op.EQ, value),
+            AllOf((Condition(("userId",), Op.EQ, value), Condition(("flag",), Op.EQ, "true"))),
+            AllOf((Condition(("score",), Op.GTE, "2"), Not(Condition(("userId",), Op.EQ, value)))),
+        )
+        for window in (None, PageRequest(1, 2))
+    ]
+    for query in queries + queries[::-1]:
+        page = await storage.find(query)
+        expected = run(POSTS, query)
+        assert (page.items, page.total) == (expected.items, expected.total), query
+    from jsonserve.storage.sql.sqlite import SqliteStorage
+
+    if isinstance(storage, SqliteStorage):
+        assert storage.statements.templates.filled > len(queries)
 
 
 async def test_each_filter_value_has_its_own_statement(storage: Storage) -> None:

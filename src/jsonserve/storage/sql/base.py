@@ -39,6 +39,7 @@ from jsonserve.storage.sql.changes import SqlChangeLog, add_missing_columns
 from jsonserve.storage.sql.compile import JsonAccess, compile_order, compile_where, metadata, records, resources
 from jsonserve.storage.sql.database import Database
 from jsonserve.storage.sql.indexes import create_indexes
+from jsonserve.storage.sql.patterns import Pattern, split
 from jsonserve.storage.sql.prepared import Statements, capture, document
 from jsonserve.storage.stream import pipe
 
@@ -388,6 +389,15 @@ class Find:
         return Page(rows, total)
 
     @functools.cached_property
+    def pattern(self) -> Pattern | None:
+        """The filter as a pattern and its values (``patterns.py``), if the dialect binds them in known forms."""
+        return split(self.query.where, self.storage.access.value_forms)
+
+    def known(self, key: tuple[Any, ...]) -> tuple[str, Any] | None:
+        """The SQL and parameters of the statement ``key`` names, if the storage knows them (``prepared.py``)."""
+        return self.storage.statements.known(key, lambda: self.pattern) if stored(key) else None
+
+    @functools.cached_property
     def _shape(self) -> tuple[str, str]:
         return (self.query.collection, _where_text(self.query.where))
 
@@ -429,7 +439,7 @@ class Find:
     ) -> Sequence[Sequence[Any]]:
         if not stored(key):
             return connection.execute(build()).all()
-        return self.storage.statements.execute(connection, key, build)
+        return self.storage.statements.execute(connection, key, build, lambda: self.pattern)
 
 
 _WHERE_TEXTS: dict[int, tuple[object, str]] = {}

@@ -83,6 +83,15 @@ class JsonAccess(ABC):
     def number_param(self, number: float) -> sa.ColumnElement[float]:
         """A query number (from ``to_number``) as a value :meth:`number` compares with as ``number_value`` says."""
 
+    def value_forms(self, text: str) -> tuple[object, ...] | None:
+        """The forms an equality test binds its ``text`` in (the text, its number …), for ``patterns.py``.
+
+        Forms equal for one value must be equal for every value whose forms have the same types. ``None``
+        (the default): the dialect's equality tests are built per value, never from a template.
+        """
+        del text
+        return None
+
     @abstractmethod
     def lower(self, value: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
         """Python's ``str.lower``."""

@@ -9,7 +9,9 @@ SQL, executed as is (``exec_driver_sql``). The driver caches its own work per SQ
 ``sqlite3`` its prepared statements, asyncpg its server-side prepared statements, so a repeated read
 is also one round trip to PostgreSQL.
 
-Only a read that succeeded is kept; the cache is bounded (least recently used first out).
+Only a read that succeeded is kept; the cache is bounded (least recently used first out). A read
+of a filter whose *pattern* is known (the same filter with other values: ``patterns.py``) is its
+pattern's SQL with its own parameters, built neither.
 
 Example:
     >>> rows = statements.rows(connection, ("posts", where), lambda: select)  # doctest: +SKIP
@@ -25,6 +27,7 @@ import orjson
 import sqlalchemy as sa
 
 from jsonserve._types import Record
+from jsonserve.storage.sql.patterns import Pattern, Templates
 
 CAPTURE = "jsonserve_capture"
 """The execution option whose list :func:`capture` appends the driver's ``(statement, parameters)`` to."""
@@ -52,17 +55,25 @@ class Statements:
     def __init__(self, size: int = SIZE) -> None:
         self.size = size
         self._known: OrderedDict[Hashable, tuple[str, Any]] = OrderedDict()
+        self.templates = Templates(size)  # per filter pattern (``patterns.py``)
 
     def __len__(self) -> int:
         return len(self._known)
 
     def execute(
-        self, connection: sa.Connection, key: Hashable, build: Callable[[], sa.Executable]
+        self,
+        connection: sa.Connection,
+        key: tuple[Any, ...],
+        build: Callable[[], sa.Executable],
+        pattern: Callable[[], Pattern | None] = lambda: None,
     ) -> Sequence[sa.Row[Any]]:
-        """The rows of the read ``key`` names: its stored SQL if known, else ``build()`` run and stored."""
-        known = self._known.get(key)
+        """The rows of the read ``key`` names: its stored SQL if known, else ``build()`` run and stored.
+
+        ``pattern()`` is the read's filter pattern, if it has one: its template serves a read not
+        kept, and a read built here teaches it.
+        """
+        known = self.known(key, pattern)
         if known is not None:
-            self._known.move_to_end(key)
             return connection.exec_driver_sql(*known).all()
         box: list[tuple[str, Any]] = []
         rows = connection.execute(build(), execution_options={CAPTURE: box}).all()
@@ -70,14 +81,20 @@ class Statements:
             self._known[key] = box[0]
             if len(self._known) > self.size:
                 self._known.popitem(last=False)
+            if (split := pattern()) is not None:
+                self.templates.learn(split.key(key), split.forms, *box[0])
         return rows
 
-    def known(self, key: Hashable) -> tuple[str, Any] | None:
-        """The SQL and parameters the read ``key`` names ran as, if it has run (and is still kept)."""
+    def known(
+        self, key: tuple[Any, ...], pattern: Callable[[], Pattern | None] = lambda: None
+    ) -> tuple[str, Any] | None:
+        """The SQL and parameters the read ``key`` names ran as (if it ran and is still kept), or its pattern's."""
         known = self._known.get(key)
         if known is not None:
             self._known.move_to_end(key)
-        return known
+            return known
+        split = pattern()
+        return None if split is None else self.templates.fill(split.key(key), split.forms)
 
     def sql(self, name: str) -> str | None:
         """The stored SQL of a read :meth:`point` names, once it has run."""
@@ -99,7 +116,7 @@ class Statements:
             self._known[name] = box[0]
         return rows[0][0] if rows else None
 
-    def scalar(self, connection: sa.Connection, key: Hashable, build: Callable[[], sa.Executable]) -> Any:
+    def scalar(self, connection: sa.Connection, key: tuple[Any, ...], build: Callable[[], sa.Executable]) -> Any:
         """The one value of a one-row read."""
         return self.execute(connection, key, build)[0][0]
 

@@ -62,13 +62,14 @@ from jsonserve.query.text import (
     to_text,
 )
 from jsonserve.storage.follow import ChangeSignal, PollSignal
-from jsonserve.storage.sql.base import PRUNE_EVERY, Counted, Find, SqlStorage, finished, stored
+from jsonserve.storage.sql.base import PRUNE_EVERY, Counted, Find, SqlStorage, finished
 from jsonserve.storage.sql.checkpoint import Checkpointer
 from jsonserve.storage.sql.compile import LISTED_VALUES, Expr, JsonAccess, path_variants, records
 from jsonserve.storage.sql.compile import Path as JsonPath
 from jsonserve.storage.sql.counts import KeptCounts
 from jsonserve.storage.sql.database import Outage, database_message
 from jsonserve.storage.sql.group import GroupCommit
+from jsonserve.storage.sql.patterns import Forms
 from jsonserve.storage.sql.prepared import capture
 
 T = TypeVar("T")
@@ -149,6 +150,13 @@ class SqliteJson(JsonAccess):
     @override
     def number_param(self, number: float) -> sa.ColumnElement[float]:
         return sa.literal(_sqlite_number(number))
+
+    @override
+    def value_forms(self, text: str) -> Forms | None:
+        number = to_number(text)
+        if number is None:
+            return (text,)
+        return text, number, float(number), _sqlite_number(number)  # what equals() and raw_in() bind
 
     @override
     def lower(self, value: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
@@ -348,7 +356,7 @@ class SqliteStorage(SqlStorage):
         """A read whose statements have all run before goes straight to ``sqlite3`` (:meth:`_find_direct`)."""
         self._plural(query.collection)
         find = Find(self, query)
-        if self.path is not None and self.statements.known(find.rows_key()) is not None:
+        if self.path is not None and find.known(find.rows_key()) is not None:
             try:
                 return self._find_direct(find)
             except _NotDirect:
@@ -373,7 +381,7 @@ class SqliteStorage(SqlStorage):
         reader = self._point_reader()
 
         async def execute(key: tuple[Any, ...], _build: Callable[[], sa.Select[Any]]) -> Sequence[Sequence[Any]]:
-            known = self.statements.known(key) if stored(key) else None
+            known = find.known(key)
             if known is None:
                 raise _NotDirect
             return reader.execute(*known).fetchall()
