@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from jsonserve import testing
 from jsonserve._types import JSONValue
 from jsonserve.config import Settings
+from jsonserve.errors import StorageCorrupt
 from jsonserve.query.evaluate import run
 from jsonserve.query.model import AllOf, Condition, Not, Op, PageRequest, Query, Slice, SortKey
 from jsonserve.storage.base import Storage
@@ -334,3 +336,16 @@ async def test_postgres_a_failed_direct_read_is_read_again_through_sqlalchemy(pg
     checkouts = _pooled_checkouts(pg_storage)
     assert (await pg_storage.get("posts", "3"), await pg_storage.find(page)) == expected
     assert len(checkouts) == 2  # each read went through SQLAlchemy
+
+
+@pytest.mark.parametrize("source", [":memory:", "sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_sqlite_database_is_refused_and_leaves_no_file(
+    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each pooled connection would see a database of its own; ``:memory:`` as a path made a file of that name."""
+    from jsonserve.storage.sql.sqlite import SqliteStorage
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StorageCorrupt, match="an in-memory SQLite database is not supported"):
+        SqliteStorage(source)
+    assert list(tmp_path.iterdir()) == []

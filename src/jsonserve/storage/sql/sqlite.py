@@ -106,7 +106,9 @@ def sqlite_url(source: str) -> str:
     would see a database of its own.
     """
     url = source
-    if source.startswith("sqlite://"):
+    if source == ":memory:":  # sqlite3's name for it; as a path it would be a file named ":memory:"
+        url = "sqlite+aiosqlite:///:memory:"
+    elif source.startswith("sqlite://"):
         url = "sqlite+aiosqlite://" + source.removeprefix("sqlite://")
     elif not source.startswith("sqlite+aiosqlite://"):
         return f"sqlite+aiosqlite:///{Path(source).resolve()}"
