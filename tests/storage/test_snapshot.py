@@ -206,3 +206,37 @@ def test_keeping_the_same_attribute_does_not_change_the_file(data: Path) -> None
     time.sleep(0.01)
     assert write_meta(data, Meta(3, {"posts": 1}))
     assert data.stat().st_ctime_ns == before
+
+
+def test_a_stale_snapshot_is_not_read_past_its_header(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The header is checked before the body is read: a stale snapshot of a large file costs no big read."""
+    target = planted(data, {"posts": [{"id": n, "title": "x" * 100} for n in range(5_000)]})  # ~0.5 MB body
+    data.write_text(json.dumps(DOCUMENT) + " ")  # the file changed: its snapshot is stale
+    read: list[int] = []
+    opened = Path.open
+
+    class Counted:
+        def __init__(self, file: Any) -> None:
+            self.file = file
+
+        def __enter__(self) -> Counted:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.file.close()
+
+        def fileno(self) -> int:
+            return int(self.file.fileno())
+
+        def read(self, size: int = -1) -> bytes:
+            chunk: bytes = self.file.read(size)
+            read.append(len(chunk))
+            return chunk
+
+    def spied(self: Path, *args: Any, **kwargs: Any) -> Any:
+        file = opened(self, *args, **kwargs)
+        return Counted(file) if self == target else file
+
+    monkeypatch.setattr(Path, "open", spied)
+    assert snapshot.load(data) is None
+    assert 0 < sum(read) < 1_000, read  # the header only, not the 0.5 MB behind it

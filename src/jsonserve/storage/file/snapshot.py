@@ -41,7 +41,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 log = logging.getLogger("jsonserve.storage")
 
@@ -49,6 +49,7 @@ MAGIC = b"jsonserve-snapshot\x01"
 MIN_SIZE = 8 * 1024 * 1024  # bytes: smaller files parse in a few tens of milliseconds
 SETTLE = 3.0  # seconds a file must be unchanged before it is snapshotted (coarse clocks, racy writes)
 _LENGTH = struct.Struct("<Q")
+MAX_HEADER = 65_536  # bytes: a header names a path and a few numbers
 
 
 def cache_dir() -> Path:
@@ -71,7 +72,10 @@ def identity(path: Path, stat: os.stat_result) -> tuple[Any, ...]:
 
 
 def load(path: Path) -> Any | None:
-    """The document of ``path`` from its snapshot, or ``None`` (no snapshot, a stale or unreadable one)."""
+    """The document of ``path`` from its snapshot, or ``None`` (no snapshot, a stale or unreadable one).
+
+    The header is read and checked first: a stale snapshot of a large file is not read whole.
+    """
     try:
         stat = path.stat()
         if stat.st_size < MIN_SIZE:
@@ -79,14 +83,15 @@ def load(path: Path) -> Any | None:
         with snapshot_path(path).open("rb") as file:
             if not _ours(os.fstat(file.fileno())):
                 return None
-            raw = file.read()
+            header, size = _header(file)
+            if header != identity(path, stat):
+                return None
+            body = file.read()
+        if len(body) != size:
+            raise ValueError("truncated")
+        return marshal.loads(body)  # noqa: S302  # a file only this user can have written (_ours)
     except OSError:
         return None
-    try:
-        header, body = _split(raw)
-        if header != identity(path, stat):
-            return None
-        return marshal.loads(body)  # noqa: S302  # a file only this user can have written (_ours)
     except (ValueError, EOFError, TypeError, struct.error):  # truncated, foreign or corrupt: parse the file
         log.info("ignored the unreadable snapshot %s", snapshot_path(path))
         return None
@@ -97,16 +102,17 @@ def _ours(stat: os.stat_result) -> bool:
     return stat.st_uid == os.getuid() and not stat.st_mode & 0o022
 
 
-def _split(raw: bytes) -> tuple[Any, memoryview]:
-    if not raw.startswith(MAGIC):
+def _header(file: BinaryIO) -> tuple[Any, int]:
+    """The identity a snapshot file's header holds, and the size of the body that follows it."""
+    if file.read(len(MAGIC)) != MAGIC:
         raise ValueError("not a snapshot")
-    view = memoryview(raw)[len(MAGIC) :]
-    (length,) = _LENGTH.unpack_from(view)
-    header = marshal.loads(view[_LENGTH.size : _LENGTH.size + length])  # noqa: S302  # see load()
-    body = view[_LENGTH.size + length :]
-    if not isinstance(header, tuple) or len(header) != 9 or header[-1] != len(body):
+    (length,) = _LENGTH.unpack(file.read(_LENGTH.size))
+    if length > MAX_HEADER:
         raise ValueError("not a snapshot")
-    return header[:-1], body
+    header = marshal.loads(file.read(length))  # noqa: S302  # see load()
+    if not isinstance(header, tuple) or len(header) != 9 or not isinstance(header[-1], int):
+        raise ValueError("not a snapshot")
+    return header[:-1], header[-1]
 
 
 def encode(path: Path, stat: os.stat_result, document: Any) -> bytes:
