@@ -21,6 +21,10 @@ def test_values_of_one_class_share_a_pattern_and_other_classes_do_not() -> None:
     others = {split(equals(value), FORMS).text for value in ("3", "3.0", "1e17", "true", "false", "x")}  # type: ignore[union-attr]
     assert len(others) == 6
     assert split(equals("3", "views"), FORMS).text != three.text  # type: ignore[union-attr]
+    # Past 2**53 an integer compiles to the typed tests (SqliteJson.exact_equals): another class.
+    for big in ("9007199254740993", "1152921504606846976", "-9007199254740993"):
+        assert split(equals(big), FORMS).text != three.text  # type: ignore[union-attr]
+    assert split(equals("9007199254740992"), FORMS).text == three.text  # type: ignore[union-attr]
 
 
 def test_only_equality_values_are_split_out_the_rest_stays_in_the_pattern() -> None:

@@ -83,13 +83,22 @@ class JsonAccess(ABC):
     def number_param(self, number: float) -> sa.ColumnElement[float]:
         """A query number (from ``to_number``) as a value :meth:`number` compares with as ``number_value`` says."""
 
-    def value_forms(self, text: str) -> tuple[object, ...] | None:
-        """The forms an equality test binds its ``text`` in (the text, its number …), for ``patterns.py``.
+    def value_forms(self, text: str) -> tuple[str, tuple[object, ...]] | None:
+        """The class of ``text`` and the forms an equality test binds it in (the text, its number …).
 
-        Forms equal for one value must be equal for every value whose forms have the same types. ``None``
-        (the default): the dialect's equality tests are built per value, never from a template.
+        For ``patterns.py``: values of one class must compile to the same SQL, and forms equal for one
+        value of a class must be equal for every value of it. ``None`` (the default): the dialect's
+        equality tests are built per value, never from a template.
         """
         del text
+        return None
+
+    def exact_equals(self, path: Path, text: str) -> Expr | None:
+        """:func:`equals` as an index-friendly test plus a cheap one, where the dialect knows that exact.
+
+        ``None`` (the default): :func:`equals` builds its typed tests. ``text`` is never a literal word.
+        """
+        del path, text
         return None
 
     @abstractmethod
@@ -155,12 +164,14 @@ def _condition(node: Condition, access: JsonAccess) -> Expr:
 
 def equals(access: JsonAccess, path: Path, text: str) -> Expr:
     """Loose typed equality (see ``evaluate.equals``)."""
+    if text not in LITERAL_WORDS and (exact := access.exact_equals(path, text)) is not None:
+        return exact
     kind = access.kind(path)
     tests: list[Expr] = [sa.and_(kind == "string", access.binary(access.text(path)) == text)]
     number = to_number(text)
     if number is not None:
         tests.append(sa.and_(kind == "number", access.number(path) == access.number_param(number)))
-    if text in ("true", "false", "null"):
+    if text in LITERAL_WORDS:
         tests.append(kind == text)
         return sa.or_(*tests)
     # The typed test above cannot use an index; this redundant superset can (expression indexes).
@@ -259,6 +270,8 @@ def compile_order(keys: Sequence[SortKey], access: JsonAccess) -> list[sa.Column
     return terms
 
 
+LITERAL_WORDS = ("true", "false", "null")
+"""Query texts that also equal a JSON literal (``evaluate.equals``)."""
 LISTED_VALUES = 32
 """Up to this many values, an index-friendly test lists them (``IN (?, ?, …)``); past it, one array parameter."""
 MAX_INDEX_READINGS = 3

@@ -6,10 +6,11 @@ builds about a hundred clause objects and SQLAlchemy then hashes them into its c
 together, several times what SQLite takes to read the ten rows.
 
 Here a filter splits into a pattern and its values: the filter with the value of each equality test
-(json-server's ``field=value``) replaced by its *class*, the Python types of the forms the dialect
-binds it in (:meth:`~jsonserve.storage.sql.compile.JsonAccess.value_forms`: the text, its number …),
-and the list of those values. Two reads of one pattern teach it a *template*: the one SQL text, and
-for each parameter either a constant or which value, in which form. Nothing is guessed:
+(json-server's ``field=value``) replaced by its *class*, which the dialect names with the forms it
+binds the value in (:meth:`~jsonserve.storage.sql.compile.JsonAccess.value_forms`: the text, its
+number …; values of one class compile to the same SQL), and the list of those values' forms. Two
+reads of one pattern teach it a *template*: the one SQL text, and for each parameter either a
+constant or which value, in which form. Nothing is guessed:
 
 - the two reads ran the same SQL text;
 - every value differs from the other read's in every form (so a parameter made from a value differs
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jsonserve.query.model import AllOf, AnyOf, Condition, Node, Not, Op
+from jsonserve.storage.sql.compile import LITERAL_WORDS
 
 Forms = tuple[object, ...]
 """One value's forms, as :meth:`JsonAccess.value_forms` lists them."""
@@ -43,7 +45,6 @@ Slot = tuple[int | None, Any]
 """A template's parameter: ``(value, form)`` (indexes), or ``(None, constant)``."""
 SIZE = 512
 """Patterns kept (templates, and first reads waiting for a second)."""
-LITERALS = ("true", "false", "null")  # values an equality test compiles apart (``compile.equals``)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,11 @@ class Pattern:
         return (key[0], (key[1][0], self.text), *key[2:])
 
 
-def split(where: Node, value_forms: Callable[[str], Forms | None]) -> Pattern | None:
+ValueForms = Callable[[str], tuple[str, Forms] | None]
+"""A dialect's :meth:`JsonAccess.value_forms`: a value's class and forms, or ``None``."""
+
+
+def split(where: Node, value_forms: ValueForms) -> Pattern | None:
     """``where`` as a pattern and its values; ``None`` when it has no equality test to split out."""
     forms: list[Forms] = []
     shaped = _shape(where, value_forms, forms)
@@ -67,14 +72,15 @@ def split(where: Node, value_forms: Callable[[str], Forms | None]) -> Pattern | 
     return Pattern(repr(shaped), tuple(forms))
 
 
-def _shape(node: Node, value_forms: Callable[[str], Forms | None], forms: list[Forms]) -> Node | None:
+def _shape(node: Node, value_forms: ValueForms, forms: list[Forms]) -> Node | None:
     if isinstance(node, Condition) and node.op is Op.EQ and isinstance(node.value, str):
         found = value_forms(node.value)
         if found is None:
             return None
-        forms.append(found)
-        word = node.value if node.value in LITERALS else ""
-        return Condition(node.path, node.op, f"\x00{word}:" + ",".join(type(form).__name__ for form in found))
+        kind, value = found
+        forms.append(value)
+        word = node.value if node.value in LITERAL_WORDS else ""
+        return Condition(node.path, node.op, f"\x00{word}:{kind}")
     if isinstance(node, AllOf | AnyOf):
         items = [_shape(item, value_forms, forms) for item in node.items]
         return None if None in items else type(node)(tuple(items))  # type: ignore[arg-type]
