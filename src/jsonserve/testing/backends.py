@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from jsonserve._types import JSONValue
 from jsonserve.config import Settings
@@ -75,12 +78,52 @@ async def _storage(
         elif backend == "sqlite":
             from jsonserve.storage.sql.sqlite import SqliteStorage
 
-            yield SqliteStorage(str(Path(folder) / "db.sqlite"), id_field=settings.id_field, seed=data)
+            path = Path(folder) / "db.sqlite"
+            await _copy_seeded(data, settings.id_field, path)
+            yield SqliteStorage(str(path), id_field=settings.id_field, seed=data)
         elif backend == "postgres":
             async with _postgres(data, settings) as storage:
                 yield storage
         else:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
+_SEEDED: dict[tuple[bytes, str], Path] = {}  # a seeded SQLite file per data set and id field, per process
+SEEDED_FILES = 64
+
+
+@functools.cache
+def _seeded_folder() -> tempfile.TemporaryDirectory[str]:
+    """This process's folder of seeded files (removed when the process ends)."""
+    return tempfile.TemporaryDirectory(prefix="jsonserve-seeded-")
+
+
+async def _copy_seeded(data: dict[str, JSONValue], id_field: str, path: Path) -> None:
+    """Put at ``path`` a copy of a SQLite file seeded with ``data``, seeding one the first time.
+
+    Seeding takes a dozen fsyncs (tables, records, index statistics); a test suite serves the same
+    few data sets hundreds of times, so each gets a copy of one seeded, cleanly closed file, which
+    the storage then opens as it would any existing database. Data the storage refuses is left to
+    it: nothing is copied, and its ``open()`` says what is wrong, as before.
+    """
+    from jsonserve.storage.sql.sqlite import SqliteStorage
+
+    key = (orjson.dumps(data), id_field)
+    seeded = _SEEDED.get(key)
+    if seeded is None:
+        if len(_SEEDED) >= SEEDED_FILES:
+            _SEEDED.pop(next(iter(_SEEDED))).unlink(missing_ok=True)
+        seeded = Path(_seeded_folder().name) / f"{uuid.uuid4().hex}.sqlite"
+        storage = SqliteStorage(str(seeded), id_field=id_field, seed=copy.deepcopy(data))
+        try:
+            await storage.open()
+        except Exception:  # any refusal is the test's to see, from its own storage's open()
+            seeded.unlink(missing_ok=True)
+            return
+        finally:
+            await storage.aclose()
+        _SEEDED[key] = seeded
+    shutil.copyfile(seeded, path)
 
 
 @contextlib.asynccontextmanager
