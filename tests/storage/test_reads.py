@@ -349,3 +349,43 @@ def test_an_in_memory_sqlite_database_is_refused_and_leaves_no_file(
     with pytest.raises(StorageCorrupt, match="an in-memory SQLite database is not supported"):
         SqliteStorage(source)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_change_log_from_an_earlier_version_gains_the_columns_added_since(backend: str, tmp_path: Path) -> None:
+    """``previous`` and ``actor`` came after the first release: an open adds them where they are missing."""
+    from jsonserve.storage.sql.base import SqlStorage
+    from jsonserve.storage.sql.postgres import PostgresStorage
+    from jsonserve.storage.sql.sqlite import SqliteStorage
+
+    if backend == "postgres":
+        require_postgres()
+    schema = f"jsonserve_test_columns_{tmp_path.name[-8:].lower()}"
+
+    def store() -> SqlStorage:
+        if backend == "sqlite":
+            return SqliteStorage(str(tmp_path / "app.db"), seed=DATA)
+        return PostgresStorage(testing.POSTGRES_URL, schema=schema, pool_size=1, seed=DATA)
+
+    try:
+        older = store()
+        await older.open()
+        async with older.write_engine.begin() as connection:
+            for column in ("previous", "actor"):
+                await connection.exec_driver_sql(f"ALTER TABLE jsonserve_changes DROP COLUMN {column}")
+        await older.aclose()
+        newer = store()
+        await newer.open()
+        try:
+            change = await newer.create("posts", {"title": "after the upgrade"}, actor="7")
+            assert change.actor == "7"
+            changes = await newer.changes.since(0)
+            assert changes[-1].actor == "7" and changes[-1].record == change.record
+        finally:
+            await newer.aclose()
+    finally:
+        if backend == "postgres":
+            cleaner = PostgresStorage(testing.POSTGRES_URL, pool_size=1)
+            async with cleaner.engine.begin() as connection:
+                await connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            await cleaner.aclose()
