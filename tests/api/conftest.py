@@ -36,6 +36,14 @@ def require_postgres() -> None:
         pytest.skip(why)
 
 
+ABOVE_STORAGE = pytest.mark.parametrize("backend", ["memory"], indirect=True)
+"""A test of a layer above the storage (HTTP headers, body decoding): on the memory backend only.
+
+The house rule: layers above the storage run on the memory backend, plus one end-to-end test per
+backend, which each module that uses this keeps unmarked.
+"""
+
+
 @pytest.fixture(autouse=True, params=testing.BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     """Serve the test's data from this backend."""

@@ -3,6 +3,9 @@
 A body is never stored under a wrong label: one labelled gzip that is not gzip is a 400, a coding the
 server cannot decode is a 415 with ``Accept-Encoding``, and ``--max-body`` bounds the decoded size
 too (a zip bomb is a 413). Every refusal leaves the data as it was.
+
+Decoding happens above the storage: these run on the memory backend (``ABOVE_STORAGE``), except the
+singular-and-nested-routes test, the end-to-end run on every backend.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import httpx
 import pytest
 
 from jsonserve.testing import serve
+from tests.api.conftest import ABOVE_STORAGE
 
 pytestmark = pytest.mark.anyio
 
@@ -49,6 +53,7 @@ async def assert_unchanged(client: httpx.AsyncClient, before: Any) -> None:
         pytest.param("gzip", gz(BODY[:10]) + gz(BODY[10:]), id="two-gzip-members"),
     ],
 )
+@ABOVE_STORAGE
 @pytest.mark.parametrize(("method", "path"), [("POST", "/posts"), ("PUT", "/posts/1"), ("PATCH", "/posts/1")])
 async def test_gzip_and_deflate_bodies_are_decoded(
     client: httpx.AsyncClient, method: str, path: str, coding: str, body: bytes
@@ -83,6 +88,7 @@ async def test_a_compressed_body_on_the_singular_and_nested_routes(client: httpx
         pytest.param("gzip, gzip", gz(BODY), id="gzip-once-labelled-twice"),
     ],
 )
+@ABOVE_STORAGE
 async def test_a_body_that_is_not_what_its_label_says_is_400(
     client: httpx.AsyncClient, coding: str, body: bytes
 ) -> None:
@@ -95,6 +101,7 @@ async def test_a_body_that_is_not_what_its_label_says_is_400(
     await assert_unchanged(client, before)
 
 
+@ABOVE_STORAGE
 @pytest.mark.parametrize("coding", ["br", "compress", "zstd", "x-unknown", "gzip, br", "gzip, gzip, gzip"])
 @pytest.mark.parametrize(("method", "path"), [("POST", "/posts"), ("PUT", "/posts/1"), ("PATCH", "/profile")])
 async def test_an_unsupported_coding_is_415_listing_the_supported_ones(
@@ -119,6 +126,7 @@ def bomb(coding: str, mebibytes: int) -> bytes:
     return b"".join(encoder.compress(block) for _ in range(mebibytes)) + encoder.flush()
 
 
+@ABOVE_STORAGE
 @pytest.mark.parametrize("coding", ["gzip", "deflate"])
 async def test_a_zip_bomb_is_413_without_being_inflated(coding: str) -> None:
     body = bomb(coding, 256)  # 256 MiB once inflated
@@ -133,6 +141,7 @@ async def test_a_zip_bomb_is_413_without_being_inflated(coding: str) -> None:
     assert elapsed < 5, f"{elapsed:.1f} s: the body was inflated further than the limit"
 
 
+@ABOVE_STORAGE
 async def test_max_body_applies_to_the_decoded_size() -> None:
     body = b'{"text": "' + b"x" * 2000 + b'"}'
     async with serve({"posts": []}, max_body=1024) as client:

@@ -1,4 +1,8 @@
-"""Our HTTP contract: ETags, problem+json, CORS, gzip, caching, delay, read-only, base, routes, static, home."""
+"""Our HTTP contract: ETags, problem+json, CORS, gzip, caching, delay, read-only, base, routes, static, home.
+
+What the storage plays no part in (CORS, gzip, caching headers, delay, base path, static files) runs on
+the memory backend (``ABOVE_STORAGE``); ETags, conditional writes, errors, routes and ``/db`` on every backend.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from jsonserve.storage.file.memory import MemoryStorage
 from jsonserve.testing import serve
 from jsonserve.web.app import create_app
 from jsonserve.web.inprocess import open_client
+from tests.api.conftest import ABOVE_STORAGE
 from tests.support.asgi import raw_get
 
 pytestmark = pytest.mark.anyio
@@ -158,6 +163,7 @@ async def test_wrong_content_type_is_415(client: httpx.AsyncClient) -> None:
 # -- CORS ----------------------------------------------------------------------------------------------
 
 
+@ABOVE_STORAGE
 async def test_default_cors_is_any_origin_without_credentials(client: httpx.AsyncClient) -> None:
     response = await client.get("/posts?_page=1&_limit=1", headers={"Origin": "https://evil.example"})
     assert response.headers["access-control-allow-origin"] == "*"
@@ -166,6 +172,7 @@ async def test_default_cors_is_any_origin_without_credentials(client: httpx.Asyn
     assert {"x-total-count", "link", "location", "etag"} <= exposed
 
 
+@ABOVE_STORAGE
 async def test_default_preflight_allows_writes_and_headers(client: httpx.AsyncClient) -> None:
     response = await client.options(
         "/posts/1",
@@ -184,6 +191,7 @@ async def test_default_preflight_allows_writes_and_headers(client: httpx.AsyncCl
     assert {"content-type", "authorization", "if-match"} <= allowed
 
 
+@ABOVE_STORAGE
 async def test_configured_origins_are_echoed_with_credentials(db: dict[str, Any]) -> None:
     origins = ("https://a.example", "https://b.example")
     async with serve(db, cors_origins=origins) as client:
@@ -199,6 +207,7 @@ async def test_configured_origins_are_echoed_with_credentials(db: dict[str, Any]
         assert preflight.headers["access-control-allow-origin"] == "https://a.example"
 
 
+@ABOVE_STORAGE
 async def test_a_foreign_origin_gets_no_allow_origin(db: dict[str, Any]) -> None:
     async with serve(db, cors_origins=("https://a.example",)) as client:
         response = await client.get("/posts", headers={"Origin": "https://evil.example"})
@@ -211,6 +220,7 @@ async def test_a_foreign_origin_gets_no_allow_origin(db: dict[str, Any]) -> None
         assert (await client.get("/posts/1")).status_code == 200
 
 
+@ABOVE_STORAGE
 async def test_no_cors_sends_no_cors_headers(db: dict[str, Any]) -> None:
     async with serve(db, cors_origins=None) as client:
         response = await client.get("/posts", headers={"Origin": "https://a.example"})
@@ -224,6 +234,7 @@ async def test_no_cors_sends_no_cors_headers(db: dict[str, Any]) -> None:
 # -- compression, caching ----------------------------------------------------------------------------------
 
 
+@ABOVE_STORAGE
 async def test_large_responses_are_gzipped() -> None:
     async with serve() as client:  # the demo data
         response = await client.get("/photos", headers={"Accept-Encoding": "gzip"})
@@ -235,17 +246,20 @@ async def test_large_responses_are_gzipped() -> None:
         assert "content-encoding" not in plain.headers
 
 
+@ABOVE_STORAGE
 async def test_tiny_responses_are_not_gzipped(client: httpx.AsyncClient) -> None:
     response = await client.get("/users/1", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in response.headers
     assert response.json() == {"id": 1, "name": "Ada"}
 
 
+@ABOVE_STORAGE
 @pytest.mark.parametrize("path", ["/posts", "/posts/1", "/profile", "/db"])
 async def test_cache_control_no_cache(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(path)).headers["cache-control"] == "no-cache"
 
 
+@ABOVE_STORAGE
 async def test_json_content_type_and_indent(client: httpx.AsyncClient) -> None:
     response = await client.get("/users/1")
     assert response.headers["content-type"] == "application/json"
@@ -263,6 +277,7 @@ async def test_head_answers_like_get_without_a_body(client: httpx.AsyncClient) -
 # -- cross-site doors: method override, JSONP ---------------------------------------------------------------
 
 
+@ABOVE_STORAGE
 @pytest.mark.parametrize("header", ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"])
 async def test_no_method_override(client: httpx.AsyncClient, header: str) -> None:
     response = await client.post("/posts", json={"title": "stays a post"}, headers={header: "DELETE"})
@@ -273,12 +288,14 @@ async def test_no_method_override(client: httpx.AsyncClient, header: str) -> Non
     assert (await client.get("/posts/1")).status_code == 200
 
 
+@ABOVE_STORAGE
 async def test_no_method_override_by_query(client: httpx.AsyncClient) -> None:
     response = await client.post("/posts/1?_method=DELETE", json={"title": "x"})
     assert response.status_code >= 400
     assert (await client.get("/posts/1")).json()["title"] == "json-server"
 
 
+@ABOVE_STORAGE
 @pytest.mark.parametrize("path", ["/posts?callback=x", "/posts/1?callback=cb", "/posts?_page=1&callback=x"])
 async def test_no_jsonp(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
@@ -290,6 +307,7 @@ async def test_no_jsonp(client: httpx.AsyncClient, path: str) -> None:
 # -- delay ----------------------------------------------------------------------------------------------------
 
 
+@ABOVE_STORAGE
 async def test_delay_parameter(client: httpx.AsyncClient) -> None:
     started = time.monotonic()
     response = await client.get("/posts?_delay=200")
@@ -298,6 +316,7 @@ async def test_delay_parameter(client: httpx.AsyncClient) -> None:
     assert len(response.json()) == 3  # `_delay` is not a filter
 
 
+@ABOVE_STORAGE
 async def test_delay_setting(db: dict[str, Any]) -> None:
     async with serve(db, delay_ms=200) as client:
         started = time.monotonic()
@@ -305,6 +324,7 @@ async def test_delay_setting(db: dict[str, Any]) -> None:
         assert time.monotonic() - started >= 0.2
 
 
+@ABOVE_STORAGE
 @pytest.mark.parametrize("value", ["abc", "-1", "60001"])
 async def test_bad_delay_is_400(client: httpx.AsyncClient, value: str) -> None:
     assert (await client.get(f"/posts?_delay={value}")).status_code == 400
@@ -351,6 +371,7 @@ async def test_read_only_allows_reads(db: dict[str, Any]) -> None:
 # -- --base ---------------------------------------------------------------------------------------------------
 
 
+@ABOVE_STORAGE
 async def test_base_path(db: dict[str, Any]) -> None:
     async with serve(db, base="/api/v1") as client:
         assert (await client.get("/api/v1/posts/1")).json()["title"] == "json-server"
@@ -362,6 +383,7 @@ async def test_base_path(db: dict[str, Any]) -> None:
         assert (await client.get("/posts")).status_code == 404
 
 
+@ABOVE_STORAGE
 async def test_home_page_under_base_links_to_the_base(db: dict[str, Any]) -> None:
     async with serve(db, base="/api/v1") as client:
         home = await client.get("/api/v1/")
@@ -439,6 +461,7 @@ def public(tmp_path: Path) -> Path:
     return root
 
 
+@ABOVE_STORAGE
 async def test_static_files_are_served_beside_the_api(db: dict[str, Any], public: Path) -> None:
     async with serve(db, static_dir=public) as client:
         assert (await client.get("/hello.txt")).text == "hello from public"
@@ -447,6 +470,7 @@ async def test_static_files_are_served_beside_the_api(db: dict[str, Any], public
         assert (await client.get("/nothing.txt")).status_code == 404
 
 
+@ABOVE_STORAGE
 @pytest.mark.parametrize(
     "raw_path",
     [
@@ -495,6 +519,7 @@ async def test_home_page_counts_follow_writes(client: httpx.AsyncClient) -> None
     assert '/users</a> <span class="count">3 records</span>' in (await client.get("/")).text
 
 
+@ABOVE_STORAGE
 async def test_home_page_escapes_resource_names() -> None:
     async with serve({"<script>x": [], "ok": []}) as client:
         home = (await client.get("/")).text
@@ -502,6 +527,7 @@ async def test_home_page_escapes_resource_names() -> None:
         assert "&lt;script&gt;x" in home
 
 
+@ABOVE_STORAGE
 async def test_home_page_is_index_html_when_present(db: dict[str, Any], public: Path) -> None:
     async with serve(db, static_dir=public) as client:
         assert "jsonserve" in (await client.get("/")).text  # no index.html yet: the home page
