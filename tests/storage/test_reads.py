@@ -389,3 +389,17 @@ async def test_a_change_log_from_an_earlier_version_gains_the_columns_added_sinc
             async with cleaner.engine.begin() as connection:
                 await connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             await cleaner.aclose()
+
+
+async def test_every_sqlite_store_of_the_testing_helpers_starts_from_its_data() -> None:
+    """``app_client`` copies a file seeded once per data set: each copy starts afresh, refusals are as before."""
+    data: dict[str, JSONValue] = {"posts": [{"id": 1, "n": 2**62, "f": 1.0}]}
+    for _ in range(3):
+        async with backends.app_client(data, backend="sqlite") as client:
+            assert (await client.get("/posts")).json() == data["posts"]
+            assert (await client.post("/posts", json={"title": "written"})).status_code == 201
+    async with backends.app_client({"posts": [{"id": 1, "n": 1}]}, backend="sqlite") as client:
+        assert (await client.get("/posts")).json() == [{"id": 1, "n": 1}]
+    with pytest.raises(StorageCorrupt, match="64-bit"):  # SQLite's own refusal, from the store's open()
+        async with backends.app_client({"posts": [{"id": 1, "n": 2**70}]}, backend="sqlite"):
+            pass

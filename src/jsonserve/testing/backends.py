@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
 from jsonserve._types import JSONValue
 from jsonserve.config import Settings
@@ -88,7 +87,7 @@ async def _storage(
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
 
 
-_SEEDED: dict[tuple[bytes, str], Path] = {}  # a seeded SQLite file per data set and id field, per process
+_SEEDED: dict[tuple[str, str], Path] = {}  # a seeded SQLite file per data set and id field, per process
 SEEDED_FILES = 64
 
 
@@ -108,7 +107,7 @@ async def _copy_seeded(data: dict[str, JSONValue], id_field: str, path: Path) ->
     """
     from jsonserve.storage.sql.sqlite import SqliteStorage
 
-    key = (orjson.dumps(data), id_field)
+    key = (repr(data), id_field)  # repr: keeps key order and types apart (1, 1.0, True), takes any integer
     seeded = _SEEDED.get(key)
     if seeded is None:
         if len(_SEEDED) >= SEEDED_FILES:
@@ -124,6 +123,9 @@ async def _copy_seeded(data: dict[str, JSONValue], id_field: str, path: Path) ->
             await storage.aclose()
         _SEEDED[key] = seeded
     shutil.copyfile(seeded, path)
+    wal = seeded.with_name(seeded.name + "-wal")  # gone after a clean close; copied along if not
+    if wal.exists():
+        shutil.copyfile(wal, path.with_name(path.name + "-wal"))
 
 
 @contextlib.asynccontextmanager
