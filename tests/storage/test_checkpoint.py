@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import shutil
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -16,6 +19,7 @@ from jsonserve.storage.sql.sqlite import SqliteStorage
 
 pytestmark = pytest.mark.anyio
 
+T = TypeVar("T")
 DATA = {"posts": [{"id": 1, "title": "first"}]}
 
 
@@ -44,30 +48,39 @@ async def test_the_last_commits_of_a_burst_are_checkpointed_too(tmp_path: Path) 
     store = SqliteStorage(str(path), seed=DATA)
     await store.open()
     assert store.checkpointer is not None
-    store.checkpointer.every = 0.2
-    try:
-        for n in range(10):  # the first starts a checkpoint at once; the others fall within 0.2 s of it
-            await store.create("posts", {"title": f"post {n}"})
-        started = store.checkpointer.checkpoints
-        await asyncio.sleep(0.6)
-        # The database file alone, without its log, holds every write: the trailing checkpoint copied them.
-        alone = tmp_path / "alone.db"
+    alone = tmp_path / "alone.db"
+
+    def copied() -> Any:
+        """The posts the database file alone holds, without its log: what the checkpoints copied."""
         shutil.copyfile(path, alone)
         with contextlib.closing(sqlite3.connect(alone)) as check:
-            count = check.execute("SELECT count(*) FROM jsonserve_records WHERE collection = 'posts'").fetchone()
+            return check.execute("SELECT count(*) FROM jsonserve_records WHERE collection = 'posts'").fetchone()
+
+    try:
+        for n in range(10):  # the first starts a checkpoint at once; the others fall within a second of it
+            await store.create("posts", {"title": f"post {n}"})
+        count = await eventually(copied, (11,))
     finally:
         await store.aclose()
     assert count == (11,)
-    assert store.checkpointer.checkpoints == started + 1  # one more, not one per commit
+    assert store.checkpointer.checkpoints == 2  # the first commit's and one trailing, not one per commit
+
+
+async def eventually(probe: Callable[[], T], wanted: T, timeout: float = 5.0) -> T:
+    """``probe()`` once it gives ``wanted``, or what it gives at the deadline."""
+    deadline = time.monotonic() + timeout
+    while (found := probe()) != wanted and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return found
 
 
 async def test_a_failed_checkpoint_is_reported_and_later_ones_still_run(tmp_path: Path) -> None:
     errors: list[sqlite3.Error] = []
     checkpointer = Checkpointer(tmp_path, every=0.0, failed=errors.append)  # a folder: SQLite cannot open it
     checkpointer.after_commit()
-    await asyncio.sleep(0.2)
+    await eventually(lambda: len(errors), 1)
     checkpointer.after_commit()
-    await asyncio.sleep(0.2)
+    await eventually(lambda: len(errors), 2)
     await checkpointer.close()
     assert len(errors) == 2
     assert all(getattr(error, "sqlite_errorname", "") == "SQLITE_CANTOPEN" for error in errors)

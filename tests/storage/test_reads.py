@@ -11,6 +11,7 @@ a transaction (one round trip).
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,7 @@ async def test_a_filter_pattern_serves_other_values_with_the_reference_rows(stor
     from jsonserve.storage.sql.sqlite import SqliteStorage
 
     if isinstance(storage, SqliteStorage):
-        assert storage.statements.templates.filled > len(queries)
+        assert storage.statements.templates.filled > len(queries) // 2  # of the 2 x len(queries) reads
 
 
 async def test_each_filter_value_has_its_own_statement(storage: Storage) -> None:
@@ -360,7 +361,7 @@ async def test_a_change_log_from_an_earlier_version_gains_the_columns_added_sinc
 
     if backend == "postgres":
         require_postgres()
-    schema = f"jsonserve_test_columns_{tmp_path.name[-8:].lower()}"
+    schema = f"jsonserve_test_columns_{uuid.uuid4().hex[:12]}"
 
     def store() -> SqlStorage:
         if backend == "sqlite":

@@ -354,6 +354,7 @@ class Find:
         self.storage = storage
         self.query = query
         self._where: sa.ColumnElement[bool] | None = None
+        self._known: dict[tuple[Any, ...], tuple[str, Any]] = {}  # statements looked up (a template filled once)
         self.version: Hashable | None = None  # the version of the data the rows were read from, if known
 
     @property
@@ -395,7 +396,12 @@ class Find:
 
     def known(self, key: tuple[Any, ...]) -> tuple[str, Any] | None:
         """The SQL and parameters of the statement ``key`` names, if the storage knows them (``prepared.py``)."""
-        return self.storage.statements.known(key, lambda: self.pattern) if stored(key) else None
+        known = self._known.get(key)
+        if known is None and stored(key):
+            known = self.storage.statements.known(key, lambda: self.pattern)
+            if known is not None:
+                self._known[key] = known
+        return known
 
     @functools.cached_property
     def _shape(self) -> tuple[str, str]:

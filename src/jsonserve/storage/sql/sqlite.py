@@ -160,7 +160,7 @@ class SqliteJson(JsonAccess):
         if number is None:
             return "text", (text,)
         forms = (text, number, float(number), _sqlite_number(number))  # what equals() and raw_in() bind
-        exact = "exact" if abs(number) <= EXACT_INTEGER else "typed"  # exact_equals() or not
+        exact = "exact" if _exact(number) else "typed"  # exact_equals() or not
         return ",".join([exact, *(type(form).__name__ for form in forms)]), forms
 
     @override
@@ -176,7 +176,7 @@ class SqliteJson(JsonAccess):
         in SQLite with the typed tests, 28 µs with this.
         """
         number = to_number(text)
-        if len(path_variants(path)) > 1 or (number is not None and abs(number) > EXACT_INTEGER):
+        if len(path_variants(path)) > 1 or not _exact(number):
             return None
         kinds = ("text",) if number is None else ("text", "integer", "real")
         return sa.and_(self.raw_in(path, (text,)), sa.func.json_type(self.doc, self._path(path)).in_(kinds))
@@ -567,6 +567,11 @@ class SqliteStorage(SqlStorage):
     @override
     def insert_ignoring_conflicts(self, table: sa.Table, **values: Any) -> sa.Insert:
         return sqlite.insert(table).values(**values).on_conflict_do_nothing()
+
+
+def _exact(number: float | None) -> bool:
+    """Whether :meth:`SqliteJson.exact_equals` holds for a query text with this number (``None``: no number)."""
+    return number is None or abs(number) <= EXACT_INTEGER
 
 
 def _outage(error: BaseException | None) -> Outage | None:
